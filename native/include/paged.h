@@ -1,0 +1,252 @@
+/*
+ * paged.h - the C ABI every Paged backend library exports (cpu, simt, cuda).
+ *
+ * Rules (see docs/architecture in ../shared/design/ARCHITECTURE.md):
+ *  - Plain C, blittable structs only. Every call returns pg_status; on failure a thread-local
+ *    message (api->last_error()) says what was wrong. No call aborts the process on bad input.
+ *  - The only exported symbol is pg_get_api(): it returns a versioned table of function pointers,
+ *    so several backends can be loaded into one process side by side.
+ *  - All tensor pointers are *device* pointers obtained from api->alloc (on the CPU backend they are
+ *    ordinary host memory). Integer index arrays (token ids, positions, slot mappings, block tables)
+ *    are device memory too.
+ *  - Row-major everywhere. "stride" arguments are in elements, between consecutive tokens (rows).
+ *
+ * Paged KV cache layout (identical bytes on every backend):
+ *   [num_blocks][num_layers][2 (K,V)][num_kv_heads][block_size][head_size]
+ *   A token at position p of a sequence lives in slot block_table[p / block_size] * block_size
+ *   + p % block_size.
+ */
+#ifndef PAGED_H
+#define PAGED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PG_EXPORT __declspec(dllexport)
+#else
+#define PG_EXPORT __attribute__((visibility("default")))
+#endif
+
+#define PG_ABI_VERSION 1u
+
+typedef enum pg_status {
+    PG_OK = 0,
+    PG_ERR_INVALID_ARGUMENT = 1, /* null pointer, non-positive size, bad enum value */
+    PG_ERR_SHAPE = 2,            /* inconsistent dimensions or strides */
+    PG_ERR_DTYPE = 3,            /* dtype not supported by this op on this backend */
+    PG_ERR_OUT_OF_RANGE = 4,     /* token id, slot, block id or position outside its range */
+    PG_ERR_OUT_OF_MEMORY = 5,
+    PG_ERR_UNSUPPORTED = 6,      /* the backend cannot do this (e.g. no device present) */
+    PG_ERR_INTERNAL = 7
+} pg_status;
+
+typedef enum pg_dtype {
+    PG_DTYPE_F32 = 0,
+    PG_DTYPE_F16 = 1,
+    PG_DTYPE_BF16 = 2
+} pg_dtype;
+
+typedef enum pg_rope_style {
+    PG_ROPE_ADJACENT_PAIRS = 0, /* llama2.c / GGUF: rotate (x[2i], x[2i+1]) */
+    PG_ROPE_ROTATE_HALF = 1     /* HF / NeoX: rotate (x[i], x[i + rot_dim/2]) */
+} pg_rope_style;
+
+typedef enum pg_memcpy_kind {
+    PG_MEMCPY_HOST_TO_DEVICE = 0,
+    PG_MEMCPY_DEVICE_TO_HOST = 1,
+    PG_MEMCPY_DEVICE_TO_DEVICE = 2
+} pg_memcpy_kind;
+
+typedef struct pg_context pg_context;
+
+typedef struct pg_context_options {
+    int32_t num_threads; /* CPU backends: worker threads, 0 = all cores */
+    int32_t device_index; /* CUDA: which device */
+} pg_context_options;
+
+/* out[t, :] = table[token_ids[t], :] */
+typedef struct pg_embedding_args {
+    void* out;                /* [num_tokens, dim] */
+    const void* table;        /* [vocab_size, dim] */
+    const int32_t* token_ids; /* [num_tokens], each in [0, vocab_size) */
+    int32_t num_tokens;
+    int32_t vocab_size;
+    int32_t dim;
+    int32_t dtype; /* pg_dtype of table and out */
+} pg_embedding_args;
+
+/* Without residual: out = x / rms(x) * weight.
+ * With residual (non-null): residual += x; out = residual / rms(residual) * weight
+ * (the fused residual-add of a pre-norm transformer; out may alias x). */
+typedef struct pg_rmsnorm_args {
+    void* out;            /* [num_tokens, dim] */
+    const void* x;        /* [num_tokens, dim] */
+    void* residual;       /* [num_tokens, dim] or NULL */
+    const void* weight;   /* [dim] */
+    int32_t num_tokens;
+    int32_t dim;
+    float eps;
+    int32_t dtype;
+} pg_rmsnorm_args;
+
+/* out[M, N] (+)= x[M, K] * w[N, K]^T  (weights stored [out_features, in_features]) */
+typedef struct pg_matmul_args {
+    void* out;          /* [M, N], row stride ldo */
+    const void* x;      /* [M, K], row stride ldx */
+    const void* w;      /* [N, K], dense */
+    int32_t m;
+    int32_t n;
+    int32_t k;
+    int32_t ldx;        /* >= k */
+    int32_t ldo;        /* >= n */
+    int32_t accumulate; /* 0: out = x w^T; 1: out += x w^T */
+    int32_t x_dtype;
+    int32_t w_dtype;
+    int32_t out_dtype;
+} pg_matmul_args;
+
+/* Rotary embedding applied in place to q and k at the given positions. */
+typedef struct pg_rope_args {
+    void* q;                  /* [num_tokens, num_heads, head_size], token stride q_stride */
+    void* k;                  /* [num_tokens, num_kv_heads, head_size], token stride k_stride */
+    const int32_t* positions; /* [num_tokens], >= 0 */
+    int32_t num_tokens;
+    int32_t num_heads;
+    int32_t num_kv_heads;
+    int32_t head_size;
+    int32_t rotary_dim;       /* even, <= head_size (usually head_size) */
+    int32_t q_stride;
+    int32_t k_stride;
+    int32_t style;            /* pg_rope_style */
+    float theta;              /* base, e.g. 10000 */
+    int32_t dtype;
+} pg_rope_args;
+
+/* out[t, i] = silu(x[t, i]) * x[t, hidden + i]; x is the fused [gate | up] projection. */
+typedef struct pg_silu_mul_args {
+    void* out;     /* [num_tokens, hidden] */
+    const void* x; /* [num_tokens, 2 * hidden] */
+    int32_t num_tokens;
+    int32_t hidden;
+    int32_t dtype;
+} pg_silu_mul_args;
+
+/* Shape of the paged KV cache; shared by the cache ops. */
+typedef struct pg_kv_cache_desc {
+    void* data;        /* [num_blocks][num_layers][2][num_kv_heads][block_size][head_size] */
+    int32_t num_blocks;
+    int32_t num_layers;
+    int32_t num_kv_heads;
+    int32_t block_size;
+    int32_t head_size;
+    int32_t dtype;
+} pg_kv_cache_desc;
+
+/* Writes one layer's keys and values of num_tokens tokens into their slots.
+ * A negative slot marks a padding token: it is skipped. */
+typedef struct pg_cache_write_args {
+    pg_kv_cache_desc cache;
+    const void* key;              /* [num_tokens, num_kv_heads, head_size], token stride key_stride */
+    const void* value;            /* same shape, token stride value_stride */
+    const int64_t* slot_mapping;  /* [num_tokens], < num_blocks * block_size */
+    int32_t num_tokens;
+    int32_t layer;
+    int32_t key_stride;
+    int32_t value_stride;
+} pg_cache_write_args;
+
+/* Paged attention over a flat batch of query tokens from num_seqs sequences.
+ * Sequence s owns query tokens [query_start[s], query_start[s+1]) (its chunk of q_len tokens) and has
+ * seq_lens[s] tokens in the cache *including* this chunk (write the chunk to the cache first). Query
+ * token i of the chunk sits at position seq_lens[s] - q_len + i and attends causally to positions
+ * 0..that position. Decode is the case q_len == 1 for every sequence. Query head h reads KV head
+ * h / (num_heads / num_kv_heads). */
+typedef struct pg_attention_args {
+    void* out;                    /* [num_tokens, num_heads, head_size], dense */
+    const void* query;            /* [num_tokens, num_heads, head_size], token stride q_stride */
+    pg_kv_cache_desc cache;
+    const int32_t* block_tables;  /* [num_seqs, max_blocks_per_seq] */
+    const int32_t* seq_lens;      /* [num_seqs] */
+    const int32_t* query_start;   /* [num_seqs + 1], query_start[0] = 0, query_start[num_seqs] = num_tokens */
+    int32_t num_seqs;
+    int32_t num_tokens;
+    int32_t num_heads;
+    int32_t max_blocks_per_seq;
+    int32_t layer;
+    int32_t q_stride;
+    float scale;                  /* usually 1 / sqrt(head_size) */
+    int32_t max_seq_len;          /* upper bound of seq_lens (a launch-shape hint; checked) */
+} pg_attention_args;
+
+/* Copies whole blocks (every layer, K and V) src -> dst: the copy-on-write list of one step. */
+typedef struct pg_block_copy_args {
+    pg_kv_cache_desc cache;
+    const int32_t* pairs; /* [num_pairs, 2] of (src, dst) block ids */
+    int32_t num_pairs;
+} pg_block_copy_args;
+
+/* out[r] = argmax_j logits[r, j]; ties go to the lowest index. */
+typedef struct pg_argmax_args {
+    int32_t* out;       /* [num_rows] */
+    const void* logits; /* [num_rows, vocab_size], row stride row_stride */
+    int32_t num_rows;
+    int32_t vocab_size;
+    int32_t row_stride;
+    int32_t dtype;
+} pg_argmax_args;
+
+/* One entry of the struct-layout description a test compares with the host's layouts. */
+typedef struct pg_field_layout {
+    const char* struct_name;
+    const char* field_name; /* NULL for the entry giving the struct's total size */
+    uint32_t offset;
+    uint32_t size;
+} pg_field_layout;
+
+typedef struct pg_api {
+    uint32_t abi_version;   /* PG_ABI_VERSION */
+    uint32_t struct_size;   /* sizeof(pg_api) */
+    const char* backend_name; /* "cpu", "simt", "cuda" */
+
+    /* Diagnostics */
+    const char* (*last_error)(void); /* message of this thread's last failed call, "" if none */
+    pg_status (*describe_layouts)(const pg_field_layout** entries, int32_t* count);
+
+    /* Context */
+    pg_status (*context_create)(const pg_context_options* options, pg_context** out);
+    pg_status (*context_destroy)(pg_context* ctx);
+    pg_status (*synchronize)(pg_context* ctx);
+    pg_status (*device_name)(pg_context* ctx, char* buffer, int32_t buffer_size);
+
+    /* Memory */
+    pg_status (*alloc)(pg_context* ctx, size_t bytes, void** out);
+    pg_status (*free)(pg_context* ctx, void* ptr);
+    pg_status (*memcpy)(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
+    pg_status (*memset)(pg_context* ctx, void* dst, int32_t value, size_t bytes);
+
+    /* Ops */
+    pg_status (*embedding)(pg_context* ctx, const pg_embedding_args* args);
+    pg_status (*rmsnorm)(pg_context* ctx, const pg_rmsnorm_args* args);
+    pg_status (*matmul)(pg_context* ctx, const pg_matmul_args* args);
+    pg_status (*rope)(pg_context* ctx, const pg_rope_args* args);
+    pg_status (*silu_mul)(pg_context* ctx, const pg_silu_mul_args* args);
+    pg_status (*cache_write)(pg_context* ctx, const pg_cache_write_args* args);
+    pg_status (*attention_decode)(pg_context* ctx, const pg_attention_args* args);  /* every q_len == 1 */
+    pg_status (*attention_prefill)(pg_context* ctx, const pg_attention_args* args); /* any q_len >= 1 */
+    pg_status (*block_copy)(pg_context* ctx, const pg_block_copy_args* args);
+    pg_status (*argmax)(pg_context* ctx, const pg_argmax_args* args);
+} pg_api;
+
+/* The one exported entry point. Returns NULL when the library cannot serve the requested version. */
+PG_EXPORT const pg_api* pg_get_api(uint32_t abi_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAGED_H */
