@@ -1,1 +1,4 @@
-Console.WriteLine("paged");
+using CommandLine;
+using Paged.Cli;
+
+return Cli.Run(args);

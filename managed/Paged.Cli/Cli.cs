@@ -1,0 +1,68 @@
+using CommandLine;
+using Paged.Models;
+using Paged.Runtime;
+
+namespace Paged.Cli;
+
+/// <summary>Parses the command line and runs one verb; user errors become a message and exit code 2.</summary>
+public static class Cli
+{
+    public static int Run(string[] args)
+    {
+        using var parser = new Parser(s =>
+        {
+            s.CaseInsensitiveEnumValues = true;
+            s.HelpWriter = null;
+            s.AutoVersion = true;
+        });
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions>(args);
+        try
+        {
+            return result.MapResult(
+                (GenerateOptions o) => GenerateCommand.Run(o),
+                (InfoOptions o) => InfoCommand.Run(o),
+                (BenchOptions o) => BenchCommand.Run(o),
+                (MakeModelOptions o) => MakeModelCommand.Run(o),
+                errs => ReportParseErrors(result, errs));
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static bool IsUserError(Exception e) =>
+        e is ArgumentException or ModelFormatException or BackendException or FileNotFoundException
+            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or FormatException
+            or System.Text.Json.JsonException;
+
+    private static int ReportParseErrors(ParserResult<object> result, IEnumerable<Error> errors)
+    {
+        var list = errors.ToList();
+        bool help = list.IsHelp() || list.IsVersion();
+        if (list.IsVersion())
+        {
+            Console.WriteLine(typeof(Cli).Assembly.GetName().Version);
+            return 0;
+        }
+
+        bool verbIndex = result.TypeInfo.Current == typeof(NullInstance);
+        if (!help)
+        {
+            var sentences = CommandLine.Text.SentenceBuilder.Create();
+            foreach (var e in list)
+                Console.Error.WriteLine($"error: {sentences.FormatError(e)}");
+        }
+
+        var text = CommandLine.Text.HelpText.AutoBuild(result, h =>
+        {
+            h.AdditionalNewLineAfterOption = false;
+            h.Heading = "paged - LLM inference with a paged KV cache";
+            h.Copyright = "";
+            return h;
+        }, e => e, verbsIndex: verbIndex);
+        (help ? Console.Out : Console.Error).WriteLine(text);
+        return help ? 0 : 2;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Globalization;
+using Paged.Engine;
+
+namespace Paged.Cli;
+
+/// <summary>Maps the shared command-line options onto <see cref="EngineOptions"/>.</summary>
+internal static class EngineFactory
+{
+    public static EngineOptions ToEngineOptions(EngineVerbOptions o) => new()
+    {
+        Device = o.Device.ToLowerInvariant() switch
+        {
+            "cpu" => "cpu",
+            "auto" => "cpu",
+            var other => throw new ArgumentException($"unknown device '{other}': this build has the cpu backend (cuda and simt come later)"),
+        },
+        NumThreads = o.Threads,
+        BlockSize = o.BlockSize,
+        NumKvBlocks = o.KvBlocks,
+        KvMemoryBytes = o.KvMemory is null ? 0 : ParseSize(o.KvMemory),
+        MaxNumSeqs = o.MaxBatch,
+        MaxNumBatchedTokens = o.MaxNumBatchedTokens,
+    };
+
+    /// <summary>Parses sizes like 4096, 512K, 64M, 2G (powers of 1024).</summary>
+    public static long ParseSize(string text)
+    {
+        string t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
+        long unit = 1;
+        if (t.Length > 0 && "KMGT".Contains(t[^1], StringComparison.Ordinal))
+        {
+            unit = t[^1] switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L << 40 };
+            t = t[..^1];
+        }
+
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || v <= 0 || double.IsInfinity(v))
+            throw new ArgumentException($"'{text}' is not a size (examples: 4096, 512M, 2G)");
+        return (long)(v * unit);
+    }
+}

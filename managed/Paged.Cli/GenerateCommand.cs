@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Paged.Engine;
+
+namespace Paged.Cli;
+
+/// <summary><c>paged generate</c>: batch generation over every prompt, results in input order.</summary>
+internal static class GenerateCommand
+{
+    public static int Run(GenerateOptions o)
+    {
+        var prompts = PromptSource.Read(o);
+        var sampling = new SamplingParams
+        {
+            Temperature = o.Temperature,
+            TopK = o.TopK,
+            TopP = o.TopP,
+            Seed = o.Seed,
+            MaxTokens = o.MaxTokens,
+            Stop = [.. o.Stop],
+        };
+        sampling.Validate();
+
+        using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
+        var start = Stopwatch.GetTimestamp();
+        var results = engine.Generate(prompts.Select(p => (p, sampling)).ToList());
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+        using (var output = OpenOutput(o.Output))
+        {
+            foreach (var r in results)
+            {
+                if (o.Format == OutputFormat.Jsonl)
+                    WriteJson(output, r);
+                else
+                    output.Write($"{r.Prompt}{r.Text}\n\n");
+            }
+        }
+
+        long generated = results.Sum(r => (long)r.TokenIds.Count);
+        long promptTokens = results.Sum(r => (long)r.PromptTokenIds.Count);
+        Console.Error.WriteLine(
+            $"{results.Count} prompts, {promptTokens} prompt tokens, {generated} generated tokens in {seconds:F3} s: " +
+            $"{generated / seconds:F1} tok/s ({engine.DeviceName}, {engine.Counters.Steps} steps, {engine.Counters.Preemptions} preemptions)");
+        return 0;
+    }
+
+    private static StreamWriter OpenOutput(string? path) =>
+        path is null ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false }
+        : new StreamWriter(path, append: false, new UTF8Encoding(false));
+
+    private static void WriteJson(TextWriter output, RequestOutput r)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("prompt", r.Prompt);
+            WriteInts(w, "prompt_token_ids", r.PromptTokenIds);
+            WriteInts(w, "token_ids", r.TokenIds);
+            w.WriteString("text", r.Text);
+            w.WriteString("finish_reason", r.FinishReason == FinishReason.Length ? "length" : "stop");
+            w.WriteStartObject("timings");
+            w.WriteNumber("queue_s", Math.Round(r.Timings.QueueSeconds, 6));
+            if (r.Timings.FirstTokenSeconds is double ttft)
+                w.WriteNumber("ttft_s", Math.Round(ttft, 6));
+            if (r.Timings.FinishedSeconds is double total)
+                w.WriteNumber("total_s", Math.Round(total, 6));
+            if (r.Timings.TimePerOutputToken(r.TokenIds.Count) is double tpot)
+                w.WriteNumber("tpot_s", Math.Round(tpot, 6));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        output.Write(Encoding.UTF8.GetString(buffer.ToArray()));
+        output.Write('\n');
+    }
+
+    private static void WriteInts(Utf8JsonWriter w, string name, IReadOnlyList<int> values)
+    {
+        w.WriteStartArray(name);
+        foreach (int v in values)
+            w.WriteNumberValue(v);
+        w.WriteEndArray();
+    }
+}

@@ -1,0 +1,126 @@
+using CommandLine;
+
+namespace Paged.Cli;
+
+/// <summary>Output formats of <c>paged generate</c>.</summary>
+public enum OutputFormat
+{
+    Text,
+    Jsonl,
+}
+
+/// <summary>Options every verb that builds an engine shares.</summary>
+public abstract class EngineVerbOptions
+{
+    [Option("model", Required = true, HelpText = "Model file: llama2.c checkpoint (.bin) or GGUF (.gguf).")]
+    public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = "Tokenizer file (llama2.c tokenizer.bin). Default: inside a GGUF, or tok<vocab>.bin / tokenizer.bin beside the model.")]
+    public string? Tokenizer { get; set; }
+
+    [Option("device", Default = "cpu", HelpText = "Backend: cpu.")]
+    public string Device { get; set; } = "cpu";
+
+    [Option("threads", Default = 0, HelpText = "CPU worker threads (0 = all cores).")]
+    public int Threads { get; set; }
+
+    [Option("max-batch", Default = 64, HelpText = "Most sequences running at once.")]
+    public int MaxBatch { get; set; }
+
+    [Option("max-num-batched-tokens", Default = 2048, HelpText = "Most tokens in one forward pass (longer prompts are prefilled in chunks).")]
+    public int MaxNumBatchedTokens { get; set; }
+
+    [Option("block-size", Default = 16, HelpText = "Tokens per KV-cache block.")]
+    public int BlockSize { get; set; }
+
+    [Option("kv-blocks", Default = 0, HelpText = "KV-cache blocks (0 = from --kv-memory, or enough for every sequence at full context).")]
+    public int KvBlocks { get; set; }
+
+    [Option("kv-memory", HelpText = "KV-cache size, e.g. 512M or 2G (alternative to --kv-blocks).")]
+    public string? KvMemory { get; set; }
+}
+
+[Verb("generate", HelpText = "Generate text for one or more prompts with continuous batching.")]
+public sealed class GenerateOptions : EngineVerbOptions
+{
+    [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
+    public IEnumerable<string> Prompts { get; set; } = [];
+
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects with a \"prompt\" field per line (.jsonl).")]
+    public string? PromptsFile { get; set; }
+
+    [Option("max-tokens", Default = 256, HelpText = "Most tokens to generate per prompt.")]
+    public int MaxTokens { get; set; }
+
+    [Option("temperature", Default = 0f, HelpText = "Sampling temperature; 0 = greedy.")]
+    public float Temperature { get; set; }
+
+    [Option("top-k", Default = 0, HelpText = "Keep the K most likely tokens (0 or -1 = off).")]
+    public int TopK { get; set; }
+
+    [Option("top-p", Default = 1f, HelpText = "Nucleus sampling threshold in (0, 1].")]
+    public float TopP { get; set; }
+
+    [Option("seed", HelpText = "Random seed (per request; the same seed gives the same text).")]
+    public ulong? Seed { get; set; }
+
+    [Option("stop", HelpText = "Stop string (repeat the option for several).")]
+    public IEnumerable<string> Stop { get; set; } = [];
+
+    [Option("format", Default = OutputFormat.Text, HelpText = "Output format: text or jsonl.")]
+    public OutputFormat Format { get; set; }
+
+    [Option("output", HelpText = "Write results to this file instead of stdout.")]
+    public string? Output { get; set; }
+}
+
+[Verb("info", HelpText = "Print a model's configuration.")]
+public sealed class InfoOptions
+{
+    [Option("model", Required = true, HelpText = "Model file (.bin or .gguf).")]
+    public string Model { get; set; } = "";
+
+    [Option("tokenizer", HelpText = "Tokenizer file, as for generate.")]
+    public string? Tokenizer { get; set; }
+}
+
+/// <summary>Benchmark suites of <c>paged bench</c>.</summary>
+public enum BenchSuite
+{
+    Generate,
+}
+
+[Verb("bench", HelpText = "Measure end-to-end speed: 'paged bench generate'.")]
+public sealed class BenchOptions : EngineVerbOptions
+{
+    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate.")]
+    public BenchSuite Suite { get; set; }
+
+    [Option("batch", Default = 1, HelpText = "Concurrent sequences.")]
+    public int Batch { get; set; }
+
+    [Option("prompt-tokens", Default = 16, HelpText = "Prompt length of each sequence (random token ids).")]
+    public int PromptTokens { get; set; }
+
+    [Option("gen-tokens", Default = 128, HelpText = "Tokens generated per sequence.")]
+    public int GenTokens { get; set; }
+
+    [Option("runs", Default = 5, HelpText = "Timed runs; the median is reported.")]
+    public int Runs { get; set; }
+
+    [Option("warmup", Default = 1, HelpText = "Untimed runs first.")]
+    public int Warmup { get; set; }
+}
+
+[Verb("make-model", HelpText = "Write a llama2.c checkpoint with random weights of a known shape (for benchmarks).")]
+public sealed class MakeModelOptions
+{
+    [Option("shape", Default = "stories110M", HelpText = "Shape: stories110M (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000) or stories15M.")]
+    public string Shape { get; set; } = "stories110M";
+
+    [Option("out", Required = true, HelpText = "Directory to write model.bin and tokenizer.bin into.")]
+    public string Out { get; set; } = "";
+
+    [Option("seed", Default = 1UL, HelpText = "Seed of the weights.")]
+    public ulong Seed { get; set; }
+}

@@ -1,0 +1,34 @@
+namespace Paged.Engine;
+
+/// <summary>A snapshot of one request's progress, produced after every step it took part in.</summary>
+public sealed record RequestOutput
+{
+    public required long RequestId { get; init; }
+
+    public required string Prompt { get; init; }
+
+    public required IReadOnlyList<int> PromptTokenIds { get; init; }
+
+    /// <summary>Generated token ids so far (a final stop token included).</summary>
+    public required IReadOnlyList<int> TokenIds { get; init; }
+
+    /// <summary>Generated text so far (stop token and stop string excluded).</summary>
+    public required string Text { get; init; }
+
+    /// <summary>Text added by the step that produced this snapshot.</summary>
+    public required string TextDelta { get; init; }
+
+    public FinishReason FinishReason { get; init; }
+
+    public bool Finished => FinishReason != FinishReason.None;
+
+    public required RequestTimings Timings { get; init; }
+}
+
+/// <summary>Wall-clock milestones of a request, in seconds since it arrived.</summary>
+public sealed record RequestTimings(double QueueSeconds, double? FirstTokenSeconds, double? FinishedSeconds, int PreemptionCount)
+{
+    /// <summary>Mean seconds per generated token after the first (TPOT).</summary>
+    public double? TimePerOutputToken(int generated) =>
+        generated > 1 && FirstTokenSeconds is double f && FinishedSeconds is double e ? (e - f) / (generated - 1) : null;
+}

@@ -1,0 +1,147 @@
+using System.Runtime.InteropServices;
+using Paged.Runtime.Interop;
+
+namespace Paged.Runtime;
+
+/// <summary>
+/// A backend context: the device, its stream and worker threads. Ops are enqueued on it; on the CPU
+/// backend they complete before returning. Every failure becomes a <see cref="BackendException"/>.
+/// </summary>
+public sealed unsafe class DeviceContext : SafeHandle
+{
+    internal DeviceContext(Backend backend, ContextOptions options)
+        : base(0, ownsHandle: true)
+    {
+        Backend = backend;
+        nint ctx;
+        backend.Check(backend.Api->ContextCreate(&options, &ctx), "context_create");
+        SetHandle(ctx);
+    }
+
+    public Backend Backend { get; }
+
+    public override bool IsInvalid => handle == 0;
+
+    private ApiTable* Api => Backend.Api;
+
+    private nint Ctx
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsClosed, this);
+            return handle;
+        }
+    }
+
+    /// <summary>Human-readable description of the device ("cpu (avx2+fma, 2 threads)").</summary>
+    public string DeviceName
+    {
+        get
+        {
+            byte* buffer = stackalloc byte[256];
+            Backend.Check(Api->DeviceName(Ctx, buffer, 256), "device_name");
+            return Marshal.PtrToStringUTF8((nint)buffer) ?? "";
+        }
+    }
+
+    protected override bool ReleaseHandle() => Api->ContextDestroy(handle) == Status.Ok;
+
+    /// <summary>Allocates <paramref name="bytes"/> of device memory.</summary>
+    public DeviceBuffer Allocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        nint ptr;
+        Backend.Check(Api->Alloc(Ctx, (nuint)bytes, &ptr), "alloc");
+        return new DeviceBuffer(this, ptr, bytes);
+    }
+
+    /// <summary>Allocates a device buffer holding <paramref name="count"/> elements of T.</summary>
+    public DeviceBuffer Allocate<T>(long count) where T : unmanaged => Allocate(count * sizeof(T));
+
+    /// <summary>Allocates a device buffer and fills it with <paramref name="data"/>.</summary>
+    public DeviceBuffer Upload<T>(ReadOnlySpan<T> data) where T : unmanaged
+    {
+        var buffer = Allocate<T>(Math.Max(1, data.Length));
+        buffer.CopyFrom(data);
+        return buffer;
+    }
+
+    internal void Free(nint ptr) => Api->Free(handle, ptr);
+
+    internal void CopyToDevice(nint dst, void* src, long bytes) =>
+        Backend.Check(Api->Memcpy(Ctx, dst, (nint)src, (nuint)bytes, (int)MemcpyKind.HostToDevice), "memcpy");
+
+    internal void CopyToHost(void* dst, nint src, long bytes) =>
+        Backend.Check(Api->Memcpy(Ctx, (nint)dst, src, (nuint)bytes, (int)MemcpyKind.DeviceToHost), "memcpy");
+
+    /// <summary>Copies between two device addresses.</summary>
+    public void CopyDeviceToDevice(nint dst, nint src, long bytes) =>
+        Backend.Check(Api->Memcpy(Ctx, dst, src, (nuint)bytes, (int)MemcpyKind.DeviceToDevice), "memcpy");
+
+    /// <summary>Sets <paramref name="bytes"/> bytes at <paramref name="dst"/> to <paramref name="value"/>.</summary>
+    public void Memset(nint dst, byte value, long bytes) =>
+        Backend.Check(Api->Memset(Ctx, dst, value, (nuint)bytes), "memset");
+
+    /// <summary>Waits until every enqueued op has finished.</summary>
+    public void Synchronize() => Backend.Check(Api->Synchronize(Ctx), "synchronize");
+
+    public void Embedding(in EmbeddingArgs args)
+    {
+        fixed (EmbeddingArgs* a = &args)
+            Backend.Check(Api->Embedding(Ctx, a), "embedding");
+    }
+
+    public void RmsNorm(in RmsNormArgs args)
+    {
+        fixed (RmsNormArgs* a = &args)
+            Backend.Check(Api->RmsNorm(Ctx, a), "rmsnorm");
+    }
+
+    public void Matmul(in MatmulArgs args)
+    {
+        fixed (MatmulArgs* a = &args)
+            Backend.Check(Api->Matmul(Ctx, a), "matmul");
+    }
+
+    public void Rope(in RopeArgs args)
+    {
+        fixed (RopeArgs* a = &args)
+            Backend.Check(Api->Rope(Ctx, a), "rope");
+    }
+
+    public void SiluMul(in SiluMulArgs args)
+    {
+        fixed (SiluMulArgs* a = &args)
+            Backend.Check(Api->SiluMul(Ctx, a), "silu_mul");
+    }
+
+    public void CacheWrite(in CacheWriteArgs args)
+    {
+        fixed (CacheWriteArgs* a = &args)
+            Backend.Check(Api->CacheWrite(Ctx, a), "cache_write");
+    }
+
+    public void AttentionDecode(in AttentionArgs args)
+    {
+        fixed (AttentionArgs* a = &args)
+            Backend.Check(Api->AttentionDecode(Ctx, a), "attention_decode");
+    }
+
+    public void AttentionPrefill(in AttentionArgs args)
+    {
+        fixed (AttentionArgs* a = &args)
+            Backend.Check(Api->AttentionPrefill(Ctx, a), "attention_prefill");
+    }
+
+    public void BlockCopy(in BlockCopyArgs args)
+    {
+        fixed (BlockCopyArgs* a = &args)
+            Backend.Check(Api->BlockCopy(Ctx, a), "block_copy");
+    }
+
+    public void Argmax(in ArgmaxArgs args)
+    {
+        fixed (ArgmaxArgs* a = &args)
+            Backend.Check(Api->Argmax(Ctx, a), "argmax");
+    }
+}

@@ -1,0 +1,210 @@
+using System.Runtime.InteropServices;
+
+namespace Paged.Runtime.Interop;
+
+// Blittable mirrors of the argument structs in native/include/paged.h, field for field and in order.
+// A test compares every size and offset with the table the native library describes (describe_layouts).
+#pragma warning disable CA1051 // Interop structs expose fields by design: they are the ABI.
+
+/// <summary>Element type of a tensor (pg_dtype).</summary>
+public enum DType
+{
+    F32 = 0,
+    F16 = 1,
+    BF16 = 2,
+}
+
+/// <summary>How rotary embedding pairs the elements of a head (pg_rope_style).</summary>
+public enum RopeStyle
+{
+    /// <summary>llama2.c / GGUF: rotate (x[2i], x[2i+1]).</summary>
+    AdjacentPairs = 0,
+
+    /// <summary>HF / NeoX checkpoints: rotate (x[i], x[i + d/2]).</summary>
+    RotateHalf = 1,
+}
+
+internal enum MemcpyKind
+{
+    HostToDevice = 0,
+    DeviceToHost = 1,
+    DeviceToDevice = 2,
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct ContextOptions
+{
+    public int NumThreads;
+    public int DeviceIndex;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct EmbeddingArgs
+{
+    public nint Out;
+    public nint Table;
+    public nint TokenIds;
+    public int NumTokens;
+    public int VocabSize;
+    public int Dim;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct RmsNormArgs
+{
+    public nint Out;
+    public nint X;
+    public nint Residual;
+    public nint Weight;
+    public int NumTokens;
+    public int Dim;
+    public float Eps;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct MatmulArgs
+{
+    public nint Out;
+    public nint X;
+    public nint W;
+    public int M;
+    public int N;
+    public int K;
+    public int Ldx;
+    public int Ldo;
+    public int Accumulate;
+    public DType XDType;
+    public DType WDType;
+    public DType OutDType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct RopeArgs
+{
+    public nint Q;
+    public nint K;
+    public nint Positions;
+    public int NumTokens;
+    public int NumHeads;
+    public int NumKvHeads;
+    public int HeadSize;
+    public int RotaryDim;
+    public int QStride;
+    public int KStride;
+    public RopeStyle Style;
+    public float Theta;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct SiluMulArgs
+{
+    public nint Out;
+    public nint X;
+    public int NumTokens;
+    public int Hidden;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct KvCacheDesc
+{
+    public nint Data;
+    public int NumBlocks;
+    public int NumLayers;
+    public int NumKvHeads;
+    public int BlockSize;
+    public int HeadSize;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct CacheWriteArgs
+{
+    public KvCacheDesc Cache;
+    public nint Key;
+    public nint Value;
+    public nint SlotMapping;
+    public int NumTokens;
+    public int Layer;
+    public int KeyStride;
+    public int ValueStride;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct AttentionArgs
+{
+    public nint Out;
+    public nint Query;
+    public KvCacheDesc Cache;
+    public nint BlockTables;
+    public nint SeqLens;
+    public nint QueryStart;
+    public int NumSeqs;
+    public int NumTokens;
+    public int NumHeads;
+    public int MaxBlocksPerSeq;
+    public int Layer;
+    public int QStride;
+    public float Scale;
+    public int MaxSeqLen;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct BlockCopyArgs
+{
+    public KvCacheDesc Cache;
+    public nint Pairs;
+    public int NumPairs;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct ArgmaxArgs
+{
+    public nint Out;
+    public nint Logits;
+    public int NumRows;
+    public int VocabSize;
+    public int RowStride;
+    public DType DType;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct FieldLayout
+{
+    public byte* StructName;
+    public byte* FieldName;
+    public uint Offset;
+    public uint Size;
+}
+
+/// <summary>The pg_api function table, in the order of paged.h.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ApiTable
+{
+    public uint AbiVersion;
+    public uint StructSize;
+    public byte* BackendName;
+    public delegate* unmanaged[Cdecl]<byte*> LastError;
+    public delegate* unmanaged[Cdecl]<FieldLayout**, int*, Status> DescribeLayouts;
+    public delegate* unmanaged[Cdecl]<ContextOptions*, nint*, Status> ContextCreate;
+    public delegate* unmanaged[Cdecl]<nint, Status> ContextDestroy;
+    public delegate* unmanaged[Cdecl]<nint, Status> Synchronize;
+    public delegate* unmanaged[Cdecl]<nint, byte*, int, Status> DeviceName;
+    public delegate* unmanaged[Cdecl]<nint, nuint, nint*, Status> Alloc;
+    public delegate* unmanaged[Cdecl]<nint, nint, Status> Free;
+    public delegate* unmanaged[Cdecl]<nint, nint, nint, nuint, int, Status> Memcpy;
+    public delegate* unmanaged[Cdecl]<nint, nint, int, nuint, Status> Memset;
+    public delegate* unmanaged[Cdecl]<nint, EmbeddingArgs*, Status> Embedding;
+    public delegate* unmanaged[Cdecl]<nint, RmsNormArgs*, Status> RmsNorm;
+    public delegate* unmanaged[Cdecl]<nint, MatmulArgs*, Status> Matmul;
+    public delegate* unmanaged[Cdecl]<nint, RopeArgs*, Status> Rope;
+    public delegate* unmanaged[Cdecl]<nint, SiluMulArgs*, Status> SiluMul;
+    public delegate* unmanaged[Cdecl]<nint, CacheWriteArgs*, Status> CacheWrite;
+    public delegate* unmanaged[Cdecl]<nint, AttentionArgs*, Status> AttentionDecode;
+    public delegate* unmanaged[Cdecl]<nint, AttentionArgs*, Status> AttentionPrefill;
+    public delegate* unmanaged[Cdecl]<nint, BlockCopyArgs*, Status> BlockCopy;
+    public delegate* unmanaged[Cdecl]<nint, ArgmaxArgs*, Status> Argmax;
+}

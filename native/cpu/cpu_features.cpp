@@ -1,0 +1,23 @@
+#include "cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace pg::cpu {
+
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+bool use_avx2() {
+    const char* env = std::getenv("PAGED_CPU_NO_AVX2");
+    const bool disabled = env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
+    return !disabled && cpu_has_avx2_fma();
+}
+
+}  // namespace pg::cpu

@@ -1,0 +1,8 @@
+// Run-time choice between the AVX2/FMA kernels and the portable ones. The library is built without
+// -march flags so it loads on any x86-64 (or other) CPU; PAGED_CPU_NO_AVX2=1 forces the portable path.
+#pragma once
+
+namespace pg::cpu {
+bool cpu_has_avx2_fma();  // hardware support
+bool use_avx2();          // hardware support and not disabled by PAGED_CPU_NO_AVX2
+}  // namespace pg::cpu

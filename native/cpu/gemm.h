@@ -1,0 +1,23 @@
+// GEMM kernels: out[m, n] (+)= dot(x[m, :], w[n, :]) for all m in [0, M) and n in [n0, n1).
+// Both flavours compute every output element with a fixed summation order that does not depend on
+// how the n range is split, so results are identical for any thread count.
+#pragma once
+#include <cstdint>
+
+namespace pg::cpu {
+
+struct GemmArgs {
+    const float* x;
+    int64_t ldx;
+    const float* w;  // [N, K] dense
+    float* out;
+    int64_t ldo;
+    int64_t m;
+    int64_t k;
+    bool accumulate;
+};
+
+void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1);
+void gemm_columns_generic(const GemmArgs& a, int64_t n0, int64_t n1);
+
+}  // namespace pg::cpu

@@ -1,0 +1,101 @@
+// AVX2/FMA GEMM built only for run-time dispatch (target attribute; the library itself is generic).
+// Register tile of MB rows of x by R rows of w, each output accumulated as an 8-lane vector along K
+// and reduced at the end. Loads per tile step: MB + R vectors for MB * R FMAs (4x3: 7 loads per
+// 12 FMAs), so the kernel runs at FMA throughput with x rows in L1 and the w chunk in L2; for M = 1
+// it streams 8 w rows at once (memory bound). No packing: w is used in its [N, K] layout.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include "gemm.h"
+
+#define PG_AVX2 __attribute__((target("avx2,fma")))
+
+namespace pg::cpu {
+
+namespace {
+
+alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+// Lane sums of 4 accumulators at once: result[i] = ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)) of a[i].
+// Every tile shape reduces with this one function, so an output's value never depends on the tile
+// (or chunk, or thread) it was computed in.
+PG_AVX2 inline __m128 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    const __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+
+// out[0..MB) x [0..R) tile; x, w, out already offset to the tile's corner.
+template <int MB, int R>
+PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float* out, int64_t ldo,
+                  bool accumulate) {
+    __m256 acc[MB][R];
+    for (int i = 0; i < MB; ++i)
+        for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        __m256 wv[R];
+        for (int r = 0; r < R; ++r) wv[r] = _mm256_loadu_ps(w + r * k + kk);
+        for (int i = 0; i < MB; ++i) {
+            const __m256 xv = _mm256_loadu_ps(x + i * ldx + kk);
+            for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
+        }
+    }
+    if (kk < k) {  // masked tail: never reads past the end of a row
+        const __m256i mask =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - (k - kk)));
+        __m256 wv[R];
+        for (int r = 0; r < R; ++r) wv[r] = _mm256_maskload_ps(w + r * k + kk, mask);
+        for (int i = 0; i < MB; ++i) {
+            const __m256 xv = _mm256_maskload_ps(x + i * ldx + kk, mask);
+            for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
+        }
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (int i = 0; i < MB; ++i)
+        for (int r = 0; r < R; r += 4) {
+            const __m128 sums = reduce4(acc[i][r], r + 1 < R ? acc[i][r + 1] : zero,
+                                        r + 2 < R ? acc[i][r + 2] : zero,
+                                        r + 3 < R ? acc[i][r + 3] : zero);
+            float* o = out + i * ldo + r;
+            if (r + 4 <= R) {
+                _mm_storeu_ps(o, accumulate ? _mm_add_ps(_mm_loadu_ps(o), sums) : sums);
+            } else {
+                alignas(16) float d[4];
+                _mm_store_ps(d, sums);
+                for (int j = 0; j < R - r; ++j) o[j] = accumulate ? o[j] + d[j] : d[j];
+            }
+        }
+}
+
+// All columns [n0, n1) for MB rows of x: R-wide tiles, then single columns.
+template <int MB, int R>
+PG_AVX2 void row_block(const GemmArgs& a, const float* x, float* out, int64_t n0, int64_t n1) {
+    int64_t n = n0;
+    for (; n + R <= n1; n += R)
+        tile<MB, R>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate);
+    for (; n < n1; ++n) tile<MB, 1>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate);
+}
+
+}  // namespace
+
+PG_AVX2 void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1) {
+    int64_t m = 0;
+    for (; m + 4 <= a.m; m += 4) row_block<4, 3>(a, a.x + m * a.ldx, a.out + m * a.ldo, n0, n1);
+    const float* x = a.x + m * a.ldx;
+    float* out = a.out + m * a.ldo;
+    switch (a.m - m) {
+        case 3: row_block<3, 4>(a, x, out, n0, n1); break;
+        case 2: row_block<2, 4>(a, x, out, n0, n1); break;
+        case 1: row_block<1, 8>(a, x, out, n0, n1); break;
+        default: break;
+    }
+}
+
+}  // namespace pg::cpu
+
+#else
+#include "gemm.h"
+namespace pg::cpu {
+void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1) { gemm_columns_generic(a, n0, n1); }
+}  // namespace pg::cpu
+#endif

@@ -1,0 +1,93 @@
+// Rotary position embedding, in place on q and k. Angles follow llama2.c exactly
+// (freq = 1 / powf(theta, 2j / rotary_dim), angle = pos * freq in float, cosf / sinf) so that
+// generated tokens match the reference implementation bit for bit.
+#include <cmath>
+#include <vector>
+
+#include "checks.h"
+#include "context.h"
+#include "ops.h"
+
+namespace pg::cpu {
+
+namespace {
+
+void rotate_head(float* x, const float* c, const float* s, int32_t half, int32_t style) {
+    if (style == PG_ROPE_ADJACENT_PAIRS) {
+        for (int32_t j = 0; j < half; ++j) {
+            const float a = x[2 * j], b = x[2 * j + 1];
+            x[2 * j] = a * c[j] - b * s[j];
+            x[2 * j + 1] = a * s[j] + b * c[j];
+        }
+    } else {
+        for (int32_t j = 0; j < half; ++j) {
+            const float a = x[j], b = x[j + half];
+            x[j] = a * c[j] - b * s[j];
+            x[j + half] = a * s[j] + b * c[j];
+        }
+    }
+}
+
+}  // namespace
+
+pg_status rope(pg_context* ctx, const pg_rope_args* a) {
+    const char* op = "rope";
+    PG_TRY(check_ctx(op, ctx));
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "q", a->q));
+    PG_TRY(check_ptr(op, "k", a->k));
+    PG_TRY(check_ptr(op, "positions", a->positions));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "num_heads", a->num_heads));
+    PG_TRY(check_positive(op, "num_kv_heads", a->num_kv_heads));
+    PG_TRY(check_positive(op, "head_size", a->head_size));
+    PG_TRY(check_positive(op, "rotary_dim", a->rotary_dim));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
+    if (a->style != PG_ROPE_ADJACENT_PAIRS && a->style != PG_ROPE_ROTATE_HALF)
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: style = %d is not a pg_rope_style", op, a->style);
+    if (!(a->theta > 0.0f) || !std::isfinite(a->theta))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: theta must be finite and > 0 (got %g)", op,
+                    double(a->theta));
+    if (a->rotary_dim % 2 != 0 || a->rotary_dim > a->head_size)
+        return fail(PG_ERR_SHAPE, "%s: rotary_dim must be even and <= head_size = %d (got %d)", op,
+                    a->head_size, a->rotary_dim);
+    PG_TRY(check_stride(op, "q_stride", a->q_stride, int64_t(a->num_heads) * a->head_size));
+    PG_TRY(check_stride(op, "k_stride", a->k_stride, int64_t(a->num_kv_heads) * a->head_size));
+    for (int32_t t = 0; t < a->num_tokens; ++t)
+        if (a->positions[t] < 0)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: positions[%d] = %d must be >= 0", op, t,
+                        a->positions[t]);
+
+    const int32_t half = a->rotary_dim / 2;
+    // Frequencies depend only on (theta, rotary_dim): computed once per call.
+    std::vector<float> freq(static_cast<size_t>(half));
+    for (int32_t j = 0; j < half; ++j)
+        freq[size_t(j)] = 1.0f / powf(a->theta, float(2 * j) / float(a->rotary_dim));
+    auto* q = static_cast<float*>(a->q);
+    auto* k = static_cast<float*>(a->k);
+    const int64_t heads = int64_t(a->num_heads) + a->num_kv_heads;
+    parallel_rows(ctx, a->num_tokens, heads * a->rotary_dim * 3 + half * 40,
+                  [&](int64_t b, int64_t e) {
+                      thread_local std::vector<float> cs;
+                      if (cs.size() < size_t(2 * half)) cs.resize(size_t(2 * half));
+                      float* c = cs.data();
+                      float* s = c + half;
+                      for (int64_t t = b; t < e; ++t) {
+                          const float pos = float(a->positions[t]);
+                          for (int32_t j = 0; j < half; ++j) {
+                              const float val = pos * freq[size_t(j)];
+                              c[j] = cosf(val);
+                              s[j] = sinf(val);
+                          }
+                          for (int32_t h = 0; h < a->num_heads; ++h)
+                              rotate_head(q + t * a->q_stride + int64_t(h) * a->head_size, c, s,
+                                          half, a->style);
+                          for (int32_t h = 0; h < a->num_kv_heads; ++h)
+                              rotate_head(k + t * a->k_stride + int64_t(h) * a->head_size, c, s,
+                                          half, a->style);
+                      }
+                  });
+    return PG_OK;
+}
+
+}  // namespace pg::cpu

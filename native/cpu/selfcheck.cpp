@@ -1,0 +1,336 @@
+// Developer self-check: compares matmul (AVX2 and portable paths, 1 and 2 threads) and attention
+// against naive loops and prints the max abs error. Exit code 1 on any failure.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "paged.h"
+
+namespace {
+
+const pg_api* api;
+int failures = 0;
+
+void expect(bool ok, const char* what) {
+    if (!ok) {
+        std::printf("FAIL: %s (%s)\n", what, api->last_error());
+        ++failures;
+    }
+}
+
+pg_context* make_ctx(int threads, bool avx2) {
+    if (avx2) unsetenv("PAGED_CPU_NO_AVX2");
+    else setenv("PAGED_CPU_NO_AVX2", "1", 1);
+    pg_context_options o{threads, 0};
+    pg_context* c = nullptr;
+    expect(api->context_create(&o, &c) == PG_OK, "context_create");
+    char name[64];
+    api->device_name(c, name, sizeof name);
+    std::printf("context: %s\n", name);
+    return c;
+}
+
+std::vector<float> randv(size_t n, std::mt19937& rng) {
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
+    std::mt19937 rng(42);
+    const int sizes[] = {1, 3, 7, 17, 33, 65, 100};
+    double worst = 0;
+    bool identical = true;
+    for (int m : sizes)
+        for (int n : sizes)
+            for (int k : sizes) {
+                for (int acc = 0; acc <= 1; ++acc) {
+                    const int ldx = k + 3, ldo = n + 5;
+                    auto x = randv(size_t(m) * ldx, rng), w = randv(size_t(n) * k, rng);
+                    auto init = randv(size_t(m) * ldo, rng);
+                    auto o1 = init, o2 = init;
+                    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, ldx, ldo, acc, 0, 0, 0};
+                    expect(api->matmul(c1, &a) == PG_OK, "matmul");
+                    a.out = o2.data();
+                    expect(api->matmul(c2, &a) == PG_OK, "matmul");
+                    for (int i = 0; i < m; ++i)
+                        for (int j = 0; j < ldo; ++j) {
+                            const size_t idx = size_t(i) * ldo + j;
+                            double ref = init[idx];
+                            if (j < n) {
+                                double s = 0;
+                                for (int kk = 0; kk < k; ++kk)
+                                    s += double(x[size_t(i) * ldx + kk]) * w[size_t(j) * k + kk];
+                                ref = acc ? ref + s : s;
+                            }
+                            worst = std::fmax(worst, std::fabs(ref - o1[idx]));
+                            if (std::memcmp(&o1[idx], &o2[idx], 4) != 0) identical = false;
+                        }
+                }
+            }
+    std::printf("gemm %-8s max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label, worst,
+                identical ? "yes" : "NO");
+    expect(worst < 1e-4 && identical, "gemm accuracy/determinism");
+    // large shape through the parallel path
+    const int m = 37, n = 1000, k = 300;
+    auto x = randv(size_t(m) * k, rng), w = randv(size_t(n) * k, rng);
+    std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
+    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, k, n, 0, 0, 0, 0};
+    expect(api->matmul(c1, &a) == PG_OK, "matmul big");
+    a.out = o2.data();
+    expect(api->matmul(c2, &a) == PG_OK, "matmul big");
+    expect(std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0, "gemm big 1 vs 2 threads");
+}
+
+void check_attention(pg_context* c1, pg_context* c2, const char* label) {
+    std::mt19937 rng(7);
+    const int num_blocks = 40, layers = 2, kvh = 2, bs = 4, hs = 20, heads = 6, layer = 1;
+    const int seqs = 3, max_blocks = 8;
+    const int seq_lens[seqs] = {9, 13, 30};
+    const int q_lens[seqs] = {3, 1, 30};
+    std::vector<float> cache(size_t(num_blocks) * layers * 2 * kvh * bs * hs, NAN);
+    std::vector<int32_t> tables(size_t(seqs) * max_blocks, -1);
+    std::vector<int32_t> perm(num_blocks);
+    for (int i = 0; i < num_blocks; ++i) perm[size_t(i)] = (i * 7 + 3) % num_blocks;
+    int next = 0;
+    std::uniform_real_distribution<float> d(-1, 1);
+    auto at = [&](int b, int kv, int g, int o) {
+        return &cache[((((size_t(b) * layers + layer) * 2 + kv) * kvh + g) * bs + o) * hs];
+    };
+    for (int s = 0; s < seqs; ++s)
+        for (int b = 0; b * bs < seq_lens[s]; ++b) {
+            tables[size_t(s) * max_blocks + b] = perm[size_t(next++)];
+            for (int o = 0; o < bs && b * bs + o < seq_lens[s]; ++o)
+                for (int kv = 0; kv < 2; ++kv)
+                    for (int g = 0; g < kvh; ++g)
+                        for (int e = 0; e < hs; ++e) at(tables[size_t(s) * max_blocks + b], kv, g, o)[e] = d(rng);
+        }
+    std::vector<int32_t> qs(seqs + 1, 0);
+    for (int s = 0; s < seqs; ++s) qs[size_t(s) + 1] = qs[size_t(s)] + q_lens[s];
+    const int T = qs[seqs], q_stride = heads * hs + 4;
+    auto q = randv(size_t(T) * q_stride, rng);
+    std::vector<float> o1(size_t(T) * heads * hs), o2(o1.size());
+    const float scale = 1.0f / std::sqrt(float(hs));
+    pg_attention_args a{};
+    a.out = o1.data(); a.query = q.data();
+    a.cache = {cache.data(), num_blocks, layers, kvh, bs, hs, 0};
+    a.block_tables = tables.data(); a.seq_lens = seq_lens; a.query_start = qs.data();
+    a.num_seqs = seqs; a.num_tokens = T; a.num_heads = heads; a.max_blocks_per_seq = max_blocks;
+    a.layer = layer; a.q_stride = q_stride; a.scale = scale; a.max_seq_len = 32;
+    expect(api->attention_prefill(c1, &a) == PG_OK, "attention_prefill");
+    a.out = o2.data();
+    expect(api->attention_prefill(c2, &a) == PG_OK, "attention_prefill");
+    expect(api->attention_decode(c1, &a) == PG_ERR_SHAPE, "decode rejects q_len > 1");
+    std::printf("  decode error: %s\n", api->last_error());
+    double worst = 0;
+    for (int s = 0; s < seqs; ++s)
+        for (int i = 0; i < q_lens[s]; ++i) {
+            const int t = qs[size_t(s)] + i, pos = seq_lens[s] - q_lens[s] + i;
+            for (int h = 0; h < heads; ++h) {
+                const int g = h / (heads / kvh);
+                std::vector<double> p(size_t(pos) + 1);
+                double mx = -1e30, sum = 0;
+                for (int j = 0; j <= pos; ++j) {
+                    const float* k = at(tables[size_t(s) * max_blocks + j / bs], 0, g, j % bs);
+                    double dd = 0;
+                    for (int e = 0; e < hs; ++e) dd += double(q[size_t(t) * q_stride + h * hs + e]) * k[e];
+                    p[size_t(j)] = dd * scale;
+                    mx = std::fmax(mx, p[size_t(j)]);
+                }
+                for (auto& v : p) sum += (v = std::exp(v - mx));
+                for (int e = 0; e < hs; ++e) {
+                    double r = 0;
+                    for (int j = 0; j <= pos; ++j)
+                        r += p[size_t(j)] / sum * at(tables[size_t(s) * max_blocks + j / bs], 1, g, j % bs)[e];
+                    worst = std::fmax(worst, std::fabs(r - o1[(size_t(t) * heads + h) * hs + e]));
+                }
+            }
+        }
+    const bool identical = std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0;
+    std::printf("attention %-8s max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label, worst,
+                identical ? "yes" : "NO");
+    expect(worst < 1e-5 && identical, "attention accuracy/determinism");
+    // An out-of-range block id is reported, not read.
+    tables[size_t(2) * max_blocks + 3] = 907;
+    expect(api->attention_prefill(c1, &a) == PG_ERR_OUT_OF_RANGE, "attention bad block");
+    std::printf("  bad block error: %s\n", api->last_error());
+}
+
+
+// The small ops against naive loops (rope bit-exact against the llama2.c formula).
+void check_small_ops(pg_context* c) {
+    std::mt19937 rng(3);
+    // rope
+    for (int style = 0; style <= 1; ++style) {
+        const int T = 5, H = 4, KVH = 2, hs = 16, rot = 12, qs = H * hs + 3, ks = KVH * hs;
+        auto q = randv(size_t(T) * qs, rng), k = randv(size_t(T) * ks, rng);
+        auto q0 = q, k0 = k;
+        const int32_t pos[T] = {0, 1, 7, 100, 4095};
+        pg_rope_args a{q.data(), k.data(), pos, T, H, KVH, hs, rot, qs, ks, style, 10000.0f, 0};
+        expect(api->rope(c, &a) == PG_OK, "rope");
+        bool exact = true;
+        auto ref = [&](std::vector<float>& v, int stride, int heads, int t) {
+            for (int h = 0; h < heads; ++h) {
+                float* x = &v[size_t(t) * stride + size_t(h) * hs];
+                for (int j = 0; j < rot / 2; ++j) {
+                    float freq = 1.0f / powf(10000.0f, float(2 * j) / float(rot));
+                    float val = float(pos[t]) * freq, fc = cosf(val), fs = sinf(val);
+                    int i0 = style == 0 ? 2 * j : j, i1 = style == 0 ? 2 * j + 1 : j + rot / 2;
+                    float a0 = x[i0], a1 = x[i1];
+                    x[i0] = a0 * fc - a1 * fs;
+                    x[i1] = a0 * fs + a1 * fc;
+                }
+            }
+        };
+        for (int t = 0; t < T; ++t) { ref(q0, qs, H, t); ref(k0, ks, KVH, t); }
+        exact = std::memcmp(q.data(), q0.data(), q.size() * 4) == 0 &&
+                std::memcmp(k.data(), k0.data(), k.size() * 4) == 0;
+        std::printf("rope style %d bit-exact vs llama2.c formula: %s\n", style, exact ? "yes" : "NO");
+        expect(exact, "rope exact");
+    }
+    // rmsnorm with residual, out aliasing x
+    {
+        const int T = 3, D = 37;
+        auto x = randv(size_t(T) * D, rng), r = randv(size_t(T) * D, rng), w = randv(D, rng);
+        auto x0 = x, r0 = r;
+        pg_rmsnorm_args a{x.data(), x.data(), r.data(), w.data(), T, D, 1e-5f, 0};
+        expect(api->rmsnorm(c, &a) == PG_OK, "rmsnorm");
+        double worst = 0;
+        for (int t = 0; t < T; ++t) {
+            double ss = 0;
+            for (int i = 0; i < D; ++i) { r0[size_t(t * D + i)] += x0[size_t(t * D + i)]; ss += double(r0[size_t(t * D + i)]) * r0[size_t(t * D + i)]; }
+            double inv = 1.0 / std::sqrt(ss / D + 1e-5);
+            for (int i = 0; i < D; ++i) {
+                worst = std::fmax(worst, std::fabs(r0[size_t(t * D + i)] * inv * w[size_t(i)] - x[size_t(t * D + i)]));
+                worst = std::fmax(worst, std::fabs(r0[size_t(t * D + i)] - r[size_t(t * D + i)]));
+            }
+        }
+        std::printf("rmsnorm+residual max abs err %.3g\n", worst);
+        expect(worst < 1e-5, "rmsnorm");
+    }
+    // silu_mul
+    {
+        const int T = 2, Hd = 19;
+        auto x = randv(size_t(T) * 2 * Hd, rng);
+        std::vector<float> o(size_t(T) * Hd);
+        pg_silu_mul_args a{o.data(), x.data(), T, Hd, 0};
+        expect(api->silu_mul(c, &a) == PG_OK, "silu_mul");
+        double worst = 0;
+        for (int t = 0; t < T; ++t)
+            for (int i = 0; i < Hd; ++i) {
+                double g = x[size_t(t * 2 * Hd + i)], u = x[size_t(t * 2 * Hd + Hd + i)];
+                worst = std::fmax(worst, std::fabs(g / (1 + std::exp(-g)) * u - o[size_t(t * Hd + i)]));
+            }
+        std::printf("silu_mul max abs err %.3g\n", worst);
+        expect(worst < 1e-6, "silu_mul");
+    }
+    // embedding + bad id
+    {
+        auto table = randv(10 * 6, rng);
+        std::vector<float> o(3 * 6);
+        int32_t ids[3] = {9, 0, 4};
+        pg_embedding_args a{o.data(), table.data(), ids, 3, 10, 6, 0};
+        expect(api->embedding(c, &a) == PG_OK, "embedding");
+        expect(std::memcmp(&o[6], &table[0], 24) == 0 && std::memcmp(&o[0], &table[54], 24) == 0, "embedding rows");
+        ids[1] = 10;
+        expect(api->embedding(c, &a) == PG_ERR_OUT_OF_RANGE, "embedding bad id");
+        std::printf("embedding error: %s\n", api->last_error());
+        a.dtype = PG_DTYPE_F16;
+        expect(api->embedding(c, &a) == PG_ERR_DTYPE, "embedding f16");
+        std::printf("dtype error: %s\n", api->last_error());
+    }
+    // cache_write + block_copy
+    {
+        const int NB = 4, L = 2, KVH = 2, BS = 3, HS = 5;
+        std::vector<float> cache(size_t(NB) * L * 2 * KVH * BS * HS, 0.0f);
+        auto key = randv(3 * KVH * HS, rng), val = randv(3 * KVH * HS, rng);
+        int64_t slots[3] = {7, -1, 11};
+        pg_cache_write_args a{{cache.data(), NB, L, KVH, BS, HS, 0}, key.data(), val.data(), slots, 3, 1, KVH * HS, KVH * HS};
+        expect(api->cache_write(c, &a) == PG_OK, "cache_write");
+        bool ok = true;
+        for (int t : {0, 2})
+            for (int h = 0; h < KVH; ++h)
+                for (int d = 0; d < HS; ++d) {
+                    int64_t s = slots[t], b = s / BS, o = s % BS;
+                    ok &= cache[size_t(((((b * L + 1) * 2 + 0) * KVH + h) * BS + o) * HS + d)] == key[size_t(t * KVH * HS + h * HS + d)];
+                    ok &= cache[size_t(((((b * L + 1) * 2 + 1) * KVH + h) * BS + o) * HS + d)] == val[size_t(t * KVH * HS + h * HS + d)];
+                }
+        expect(ok, "cache_write layout");
+        int32_t pairs[4] = {2, 0, 3, 3};
+        pg_block_copy_args bc{{cache.data(), NB, L, KVH, BS, HS, 0}, pairs, 2};
+        expect(api->block_copy(c, &bc) == PG_OK, "block_copy");
+        const size_t be = size_t(L) * 2 * KVH * BS * HS;
+        expect(std::memcmp(&cache[0], &cache[2 * be], be * 4) == 0, "block_copy data");
+        slots[0] = NB * BS;
+        expect(api->cache_write(c, &a) == PG_ERR_OUT_OF_RANGE, "cache_write bad slot");
+        std::printf("cache_write error: %s\n", api->last_error());
+    }
+    // argmax: ties -> lowest, NaN skipped
+    {
+        float logits[2][6] = {{1, 5, 5, 2, NAN, 0}, {NAN, -1, 3, NAN, 3, 2}};
+        int32_t out[2];
+        pg_argmax_args a{out, logits, 2, 5, 6, 0};
+        expect(api->argmax(c, &a) == PG_OK && out[0] == 1 && out[1] == 2, "argmax");
+    }
+    // layouts
+    {
+        const pg_field_layout* e;
+        int32_t n;
+        expect(api->describe_layouts(&e, &n) == PG_OK && n > 80, "describe_layouts");
+        std::printf("describe_layouts: %d entries\n", n);
+    }
+}
+
+// Latency of tiny ops (the 260K-parameter model's shapes): must be well under ~2 us per call.
+void time_small_ops(pg_context* c) {
+    std::mt19937 rng(5);
+    auto x = randv(64, rng), w = randv(512 * 64, rng), wt = randv(64, rng);
+    std::vector<float> o(512);
+    pg_matmul_args mm{o.data(), x.data(), w.data(), 1, 64, 64, 64, 64, 0, 0, 0, 0};
+    pg_rmsnorm_args rn{o.data(), x.data(), nullptr, wt.data(), 1, 64, 1e-5f, 0};
+    const int reps = 200000;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) api->matmul(c, &mm);
+    auto t1 = std::chrono::steady_clock::now();
+    mm.n = 512;
+    mm.ldo = 512;
+    for (int i = 0; i < reps; ++i) api->matmul(c, &mm);
+    auto t2 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) api->rmsnorm(c, &rn);
+    auto t3 = std::chrono::steady_clock::now();
+    auto us = [&](auto a, auto b) { return std::chrono::duration<double, std::micro>(b - a).count() / reps; };
+    std::printf("latency: matmul 1x64x64 %.3f us, matmul 1x512x64 %.3f us, rmsnorm 64 %.3f us\n",
+                us(t0, t1), us(t1, t2), us(t2, t3));
+}
+
+}  // namespace
+
+int main() {
+    api = pg_get_api(PG_ABI_VERSION);
+    if (api == nullptr) return 1;
+    for (int avx2 = 1; avx2 >= 0; --avx2) {
+        pg_context* c1 = make_ctx(1, avx2 != 0);
+        pg_context* c2 = make_ctx(2, avx2 != 0);
+        const char* label = avx2 ? "avx2" : "generic";
+        check_gemm(c1, c2, label);
+        check_attention(c1, c2, label);
+        api->context_destroy(c1);
+        api->context_destroy(c2);
+    }
+    pg_rmsnorm_args bad{};
+    pg_context* c = make_ctx(0, true);
+    float buf[4] = {};
+    check_small_ops(c);
+    time_small_ops(c);
+    bad.out = buf; bad.x = buf; bad.weight = buf; bad.num_tokens = 1; bad.dim = 0;
+    expect(api->rmsnorm(c, &bad) == PG_ERR_INVALID_ARGUMENT, "rmsnorm dim 0");
+    std::printf("rmsnorm error: %s\n", api->last_error());
+    api->context_destroy(c);
+    std::printf("%s\n", failures == 0 ? "ALL OK" : "FAILURES");
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,72 @@
+#include "vec.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PG_HAVE_AVX2_KERNELS 1
+#endif
+
+namespace pg::cpu {
+
+namespace {
+
+float dot_generic(const float* a, const float* b, int64_t n) {
+    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) p[l] += a[i + l] * b[i + l];
+    for (int l = 0; i < n; ++i, ++l) p[l] += a[i] * b[i];
+    return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
+void axpy_generic(float alpha, const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+#ifdef PG_HAVE_AVX2_KERNELS
+#define PG_AVX2 __attribute__((target("avx2,fma")))
+
+PG_AVX2 float dot_avx2(const float* a, const float* b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    if (i + 8 <= n) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        i += 8;
+    }
+    __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    float r = _mm_cvtss_f32(s);
+    for (; i < n; ++i) r += a[i] * b[i];
+    return r;
+}
+
+PG_AVX2 void axpy_avx2(float alpha, const float* x, float* y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += alpha * x[i];
+}
+#endif
+
+const VecOps kGeneric{dot_generic, axpy_generic};
+#ifdef PG_HAVE_AVX2_KERNELS
+const VecOps kAvx2{dot_avx2, axpy_avx2};
+#endif
+
+}  // namespace
+
+const VecOps& vec_ops(bool avx2) {
+#ifdef PG_HAVE_AVX2_KERNELS
+    if (avx2) return kAvx2;
+#endif
+    (void)avx2;
+    return kGeneric;
+}
+
+}  // namespace pg::cpu

@@ -1,0 +1,118 @@
+using System.Text.Json;
+
+namespace Paged.Cli.Tests;
+
+[TestClass]
+public sealed class CliTests
+{
+    private static void AssertCleanError(CliRunner.Result r, string phrase)
+    {
+        Assert.AreNotEqual(0, r.ExitCode, r.Stdout + r.Stderr);
+        StringAssert.Contains(r.Stderr, phrase);
+        Assert.DoesNotContain("   at ", r.Stderr, "no stack trace");
+        Assert.DoesNotContain("Unhandled exception", r.Stderr);
+    }
+
+    [TestMethod]
+    public void Help_ExitsZero()
+    {
+        var r = CliRunner.Run("--help");
+        Assert.AreEqual(0, r.ExitCode);
+        StringAssert.Contains(r.Stdout, "generate");
+        r = CliRunner.Run("generate", "--help");
+        Assert.AreEqual(0, r.ExitCode);
+        StringAssert.Contains(r.Stdout, "--max-tokens");
+    }
+
+    [TestMethod]
+    public void UnknownOption_FailsWithItsName() => AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--bogus", "x"), "bogus");
+
+    [TestMethod]
+    public void UnknownVerb_Fails() => AssertCleanError(CliRunner.Run("frobnicate"), "frobnicate");
+
+    [TestMethod]
+    public void MissingModel_FailsNamingTheFile() =>
+        AssertCleanError(CliRunner.Run("generate", "--model", "/nonexistent/model.bin", "hi"), "/nonexistent/model.bin");
+
+    [TestMethod]
+    public void NonPositiveMaxTokens_Fails() =>
+        AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "0", "hi"), "max_tokens");
+
+    [TestMethod]
+    public void BadEnumValue_Fails() =>
+        AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--format", "xml", "hi"), "format");
+
+    [TestMethod]
+    public void CorruptModel_FailsNamingTheProblem()
+    {
+        string dir = Directory.CreateTempSubdirectory("paged-cli-").FullName;
+        try
+        {
+            string bad = Path.Combine(dir, "stories260K.bin");
+            var bytes = File.ReadAllBytes(CliRunner.Model);
+            File.WriteAllBytes(bad, bytes[..(bytes.Length / 2)]);
+            File.Copy(Path.Combine(CliRunner.Shared, "models", "stories260K", "tok512.bin"), Path.Combine(dir, "tok512.bin"));
+            AssertCleanError(CliRunner.Run("generate", "--model", bad, "hi"), "truncated");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [TestMethod]
+    public void Generate_JsonlFromPromptsFile_KeepsInputOrderAndFields()
+    {
+        string dir = Directory.CreateTempSubdirectory("paged-cli-").FullName;
+        try
+        {
+            string prompts = Path.Combine(dir, "prompts.jsonl");
+            File.WriteAllLines(prompts, ["{\"prompt\": \"Once upon a time\"}", "", "{\"prompt\": \"Zoo\"}", "{\"prompt\": \"The cat sat on the mat and\"}"]);
+            string output = Path.Combine(dir, "out.jsonl");
+            var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--prompts-file", prompts, "--format", "JSONL",
+                "--max-tokens", "20", "--output", output);
+            Assert.AreEqual(0, r.ExitCode, r.Stderr);
+            StringAssert.Contains(r.Stderr, "tok/s");
+            var lines = File.ReadAllLines(output);
+            Assert.HasCount(3, lines);
+            string[] expectedPrompts = ["Once upon a time", "Zoo", "The cat sat on the mat and"];
+            for (int i = 0; i < 3; i++)
+            {
+                using var doc = JsonDocument.Parse(lines[i]);
+                var o = doc.RootElement;
+                Assert.AreEqual(expectedPrompts[i], o.GetProperty("prompt").GetString());
+                Assert.AreEqual(1, o.GetProperty("prompt_token_ids")[0].GetInt32(), "BOS first");
+                int n = o.GetProperty("token_ids").GetArrayLength();
+                Assert.IsTrue(n is >= 1 and <= 20);
+                string reason = o.GetProperty("finish_reason").GetString()!;
+                Assert.AreEqual(n == 20 ? "length" : "stop", reason);
+                Assert.IsTrue(o.GetProperty("timings").TryGetProperty("ttft_s", out _));
+                Assert.IsFalse(string.IsNullOrEmpty(o.GetProperty("text").GetString()));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [TestMethod]
+    public void Generate_TextMatchesTheGoldenStory()
+    {
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "252", "Once upon a time");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadLines(Path.Combine(CliRunner.Shared, "golden", "stories260K_greedy.jsonl")).First());
+        // The reference text is prompt + completion + "\n" (run.c's final newline); text output ends each story with a blank line.
+        Assert.AreEqual(doc.RootElement.GetProperty("text").GetString() + "\n", r.Stdout);
+    }
+
+    [TestMethod]
+    public void Info_PrintsTheConfiguration()
+    {
+        var r = CliRunner.Run("info", "--model", Path.Combine(CliRunner.Shared, "models", "stories260K", "stories260K.gguf"));
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "dim:           64");
+        StringAssert.Contains(r.Stdout, "layers:        5");
+        StringAssert.Contains(r.Stdout, "kv heads 4");
+    }
+}

@@ -1,0 +1,53 @@
+using Paged.Runtime;
+
+namespace Paged.Runtime.Tests;
+
+/// <summary>
+/// The backends op tests run on. Each test takes the backend name from a DataRow; a backend whose
+/// library is not present in this build is reported inconclusive with the reason, never silently passed.
+/// </summary>
+internal static class Backends
+{
+    private static readonly Dictionary<string, DeviceContext> Contexts = [];
+    private static readonly Lock Gate = new();
+
+    public static DeviceContext Context(string name)
+    {
+        if (!Backend.IsAvailable(name))
+            Assert.Inconclusive($"backend '{name}' is not built on this machine (libpaged_{name}.so missing)");
+        lock (Gate)
+        {
+            if (!Contexts.TryGetValue(name, out var ctx))
+            {
+                ctx = Backend.Load(name).CreateContext();
+                Contexts[name] = ctx;
+            }
+
+            return ctx;
+        }
+    }
+}
+
+/// <summary>Deterministic test data.</summary>
+internal static class TestData
+{
+    public static float[] Uniform(int count, int seed, float scale = 1f)
+    {
+        var r = new Random(seed);
+        var a = new float[count];
+        for (int i = 0; i < a.Length; i++)
+            a[i] = (float)((r.NextDouble() * 2) - 1) * scale;
+        return a;
+    }
+
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double atol, double rtol, string what)
+    {
+        Assert.AreEqual(expected.Length, actual.Length, $"{what}: length");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = expected[i], a = actual[i];
+            if (!(Math.Abs(e - a) <= atol + (rtol * Math.Abs(e))))
+                Assert.Fail($"{what}: element {i} expected {e:R} got {a:R} (atol {atol}, rtol {rtol})");
+        }
+    }
+}
