@@ -61,6 +61,7 @@ internal static class BenchCommand
         }
 
         long start = Stopwatch.GetTimestamp();
+        double executeBefore = engine.Counters.ExecuteSeconds;
         long? allFirst = null;
         int withFirst = 0;
         while (engine.HasUnfinishedRequests)
@@ -80,6 +81,8 @@ internal static class BenchCommand
         double prefillSeconds = (allFirst!.Value - start) / f;
         double decodeSeconds = (end - allFirst.Value) / f;
         double total = (end - start) / f;
+        double execute = engine.Counters.ExecuteSeconds - executeBefore;
+        Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0})");
         double decodeTokens = (double)o.Batch * (o.GenTokens - 1);
         return (o.Batch * (double)o.PromptTokens / prefillSeconds,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0,

@@ -173,7 +173,9 @@ public sealed class LlmEngine : IDisposable
         foreach (var chunk in plan.Chunks)
             chunk.Sequence.ScheduledTicks ??= now;
 
+        long forwardStart = Stopwatch.GetTimestamp();
         _runner.Execute(plan, _sampled);
+        Counters.ExecuteTicks += Stopwatch.GetTimestamp() - forwardStart;
         Counters.Steps++;
         Counters.TokensComputed += plan.NumTokens;
 
@@ -295,4 +297,9 @@ public sealed class EngineCounters
     public long TokensGenerated { get; internal set; }
 
     public long Preemptions { get; internal set; }
+
+    /// <summary>Stopwatch ticks spent in the model runner (forward pass and sampling).</summary>
+    public long ExecuteTicks { get; internal set; }
+
+    public double ExecuteSeconds => ExecuteTicks / (double)Stopwatch.Frequency;
 }

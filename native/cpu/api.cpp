@@ -1,10 +1,25 @@
 // The one exported symbol: a static table of entry points for ABI version 1.
 #include "context.h"
+#include "cpu_features.h"
 #include "layouts.h"
 #include "ops.h"
 #include "status.h"
 
 namespace {
+
+// The host (the .NET JIT uses AVX-512/AVX2) may call in with dirty upper vector-register state;
+// legacy-SSE code in this library (the portable loops, libm calls between them) then pays a
+// transition penalty on every instruction. Clearing the state on entry costs one instruction.
+template <auto Fn>
+struct Entry;
+
+template <typename... A, pg_status (*Fn)(A...)>
+struct Entry<Fn> {
+    static pg_status call(A... args) {
+        pg::cpu::clear_upper_vector_state();
+        return Fn(args...);
+    }
+};
 
 const pg_api kApi = {
     PG_ABI_VERSION,
@@ -12,24 +27,24 @@ const pg_api kApi = {
     "cpu",
     pg::last_error,
     pg::describe_layouts,
-    pg::cpu::context_create,
-    pg::cpu::context_destroy,
-    pg::cpu::synchronize,
-    pg::cpu::device_name,
-    pg::cpu::alloc,
-    pg::cpu::free,
-    pg::cpu::memcpy,
-    pg::cpu::memset,
-    pg::cpu::embedding,
-    pg::cpu::rmsnorm,
-    pg::cpu::matmul,
-    pg::cpu::rope,
-    pg::cpu::silu_mul,
-    pg::cpu::cache_write,
-    pg::cpu::attention_decode,
-    pg::cpu::attention_prefill,
-    pg::cpu::block_copy,
-    pg::cpu::argmax,
+    Entry<pg::cpu::context_create>::call,
+    Entry<pg::cpu::context_destroy>::call,
+    Entry<pg::cpu::synchronize>::call,
+    Entry<pg::cpu::device_name>::call,
+    Entry<pg::cpu::alloc>::call,
+    Entry<pg::cpu::free>::call,
+    Entry<pg::cpu::memcpy>::call,
+    Entry<pg::cpu::memset>::call,
+    Entry<pg::cpu::embedding>::call,
+    Entry<pg::cpu::rmsnorm>::call,
+    Entry<pg::cpu::matmul>::call,
+    Entry<pg::cpu::rope>::call,
+    Entry<pg::cpu::silu_mul>::call,
+    Entry<pg::cpu::cache_write>::call,
+    Entry<pg::cpu::attention_decode>::call,
+    Entry<pg::cpu::attention_prefill>::call,
+    Entry<pg::cpu::block_copy>::call,
+    Entry<pg::cpu::argmax>::call,
 };
 
 }  // namespace

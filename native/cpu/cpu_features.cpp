@@ -21,3 +21,27 @@ bool use_avx2() {
 }
 
 }  // namespace pg::cpu
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace pg::cpu {
+
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+__attribute__((target("avx"))) void zero_upper() { _mm256_zeroupper(); }
+const bool kHasAvx = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx");
+}();
+}  // namespace
+
+void clear_upper_vector_state() {
+    if (kHasAvx) zero_upper();
+}
+#else
+void clear_upper_vector_state() {}
+#endif
+
+}  // namespace pg::cpu

@@ -5,4 +5,5 @@
 namespace pg::cpu {
 bool cpu_has_avx2_fma();  // hardware support
 bool use_avx2();          // hardware support and not disabled by PAGED_CPU_NO_AVX2
+void clear_upper_vector_state();  // vzeroupper when the CPU has AVX; nothing otherwise
 }  // namespace pg::cpu
