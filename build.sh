@@ -46,18 +46,19 @@ run_tests() {
   rm -rf "$results"
   local rc=0
   dotnet test --solution Kernels.sln -c Release --no-build --report-trx --results-directory "$results" "$@" || rc=$?
-  local passed=0 failed=0 files
+  # MSTest's own summary is not what CI reads: total the TRX <Counters> of every test project.
+  local passed=0 failed=0 total=0 files f
   files=$(find "$results" -name '*.trx' 2>/dev/null || true)
   for f in $files; do
     local counters
     counters=$(grep -o '<Counters [^>]*>' "$f" | head -1)
-    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
-    fl=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${fl:-0}))
+    count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
+    total=$((total + $(count total)))
+    passed=$((passed + $(count passed)))
+    failed=$((failed + $(count failed) + $(count error) + $(count timeout) + $(count aborted)))
   done
   if [ -z "$files" ] && [ "$rc" -ne 0 ]; then failed=$((failed + 1)); fi
-  echo "$passed passed, $failed failed"
+  echo "$passed passed, $failed failed, $((total - passed - failed)) skipped"
   [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
 }
 

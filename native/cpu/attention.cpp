@@ -1,7 +1,11 @@
 // Paged attention (decode and prefill share this code). One task per (query token, kv head): it
 // handles every query head of that GQA group, reading K/V rows straight from their cache blocks and
 // never touching slots past the token's own position. Softmax follows llama2.c (max-subtract,
-// expf, float sum, divide by the sum), then out = sum_j p_j * V[j] in order j = 0..pos.
+// exp, float sum), out = sum_j p_j * V[j] in order j = 0..pos, divided by the sum.
+// AVX2 path (head_size % 8 == 0): per 8-row K chunk of a block, the scores of all the group's
+// heads (8 dot products reduced with a hadd tree), a vectorized exp, then PV with broadcast FMAs
+// into register accumulators, V rows read once per group. Other head sizes, and the portable
+// path, go position by position through VecOps.
 #include <cmath>
 #include <vector>
 
@@ -9,6 +13,7 @@
 #include "context.h"
 #include "ops.h"
 #include "vec.h"
+#include "vexp.h"
 
 namespace pg::cpu {
 
@@ -92,17 +97,34 @@ struct Task {
     int32_t group;  // query heads per kv head
 };
 
+// Where task `index` = (query token t, kv head g) sits: its sequence, position and block table.
+struct Where {
+    int32_t t, g, pos, n;  // n = pos + 1 positions attended to
+    const int32_t* table;
+};
+
+Where locate(const pg_attention_args& a, int64_t index) {
+    const pg_kv_cache_desc& c = a.cache;
+    Where w;
+    w.t = int32_t(index / c.num_kv_heads);
+    w.g = int32_t(index % c.num_kv_heads);
+    const int32_t s = find_seq(a.query_start, a.num_seqs, w.t);
+    const int32_t q_len = a.query_start[s + 1] - a.query_start[s];
+    w.pos = a.seq_lens[s] - q_len + (w.t - a.query_start[s]);
+    w.n = w.pos + 1;
+    w.table = a.block_tables + int64_t(s) * a.max_blocks_per_seq;
+    return w;
+}
+
+// Portable path (and the AVX2 path for head sizes that are not a multiple of 8): per position
+// dot / axpy through the VecOps table.
 void run_task(const Task& task, int64_t index) {
     const pg_attention_args& a = *task.a;
     const pg_kv_cache_desc& c = a.cache;
-    const int32_t t = int32_t(index / c.num_kv_heads);
-    const int32_t g = int32_t(index % c.num_kv_heads);
-    const int32_t s = find_seq(a.query_start, a.num_seqs, t);
-    const int32_t q_len = a.query_start[s + 1] - a.query_start[s];
-    const int32_t pos = a.seq_lens[s] - q_len + (t - a.query_start[s]);
-    const int32_t n = pos + 1;  // positions attended to
+    const Where w = locate(a, index);
+    const int32_t t = w.t, g = w.g, n = w.n;
     const int32_t hs = c.head_size;
-    const int32_t* table = a.block_tables + int64_t(s) * a.max_blocks_per_seq;
+    const int32_t* table = w.table;
     const auto* cache = static_cast<const float*>(c.data);
 
     thread_local std::vector<float> scores;
@@ -138,6 +160,232 @@ void run_task(const Task& task, int64_t index) {
     }
 }
 
+#ifdef PG_HAVE_VEXP
+#define PG_AVX2 __attribute__((target("avx2,fma")))
+
+// Horizontal sums of 8 vectors: lane i of the result = sum of the 8 lanes of a[i].
+PG_AVX2 inline __m256 reduce8(const __m256* a) {
+    const __m256 t0 = _mm256_hadd_ps(a[0], a[1]);
+    const __m256 t1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 t2 = _mm256_hadd_ps(a[4], a[5]);
+    const __m256 t3 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 u0 = _mm256_hadd_ps(t0, t1);  // [s0..s3 low halves | s0..s3 high halves]
+    const __m256 u1 = _mm256_hadd_ps(t2, t3);  // same for s4..s7
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+PG_AVX2 inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+PG_AVX2 inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Everything one (token, kv head) task needs, resolved once.
+struct Job {
+    const float* cache;
+    const pg_kv_cache_desc* c;
+    const int32_t* table;
+    int32_t layer, g, n, nc;  // nc = head_size / 8
+    int32_t group;
+    int64_t stride;  // floats per head in the score buffer (multiple of 8, >= n + 8)
+    const float* q;  // first query head of the group; heads are head_size apart
+    float* out;      // same for the output
+    float* p;        // score / probability buffer, group x stride
+    const float* sum;  // softmax denominators, one per head
+};
+
+// Scores of all heads of the group: p[h][j] = scale * q_h . k_j for j < n; lanes of an 8-wide chunk
+// past the block's valid rows are -inf (their K rows are never read: a valid row stands in).
+template <int NC>
+PG_AVX2 void scores_avx2(const Job& jb, float scale) {
+    const int nc = NC > 0 ? NC : jb.nc;
+    const int64_t hs = int64_t(nc) * 8;
+    const pg_kv_cache_desc& c = *jb.c;
+    const __m256 iota = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 vscale = _mm256_set1_ps(scale);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
+        const float* K = jb.cache + cache_offset(c, jb.table[b], jb.layer, 0, jb.g, 0);
+        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
+        for (int32_t r0 = 0; r0 < rows; r0 += 8) {
+            const int32_t cnt = rows - r0 < 8 ? rows - r0 : 8;
+            const float* kr[8];
+            for (int i = 0; i < 8; ++i) kr[i] = K + (r0 + (i < cnt ? i : 0)) * hs;
+            const __m256 valid = _mm256_cmp_ps(iota, _mm256_set1_ps(float(cnt)), _CMP_LT_OQ);
+            if constexpr (NC >= 1 && NC <= 2) {
+                // Small heads: hold the K chunk in registers across the group's heads.
+                __m256 kv[8][NC];
+                for (int i = 0; i < 8; ++i)
+                    for (int d = 0; d < NC; ++d) kv[i][d] = _mm256_loadu_ps(kr[i] + 8 * d);
+                for (int32_t h = 0; h < jb.group; ++h) {
+                    const float* q = jb.q + h * hs;
+                    __m256 acc[8];
+                    for (int i = 0; i < 8; ++i) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(q), kv[i][0]);
+                    for (int d = 1; d < NC; ++d) {
+                        const __m256 qv = _mm256_loadu_ps(q + 8 * d);
+                        for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(qv, kv[i][d], acc[i]);
+                    }
+                    const __m256 s = _mm256_mul_ps(reduce8(acc), vscale);
+                    _mm256_storeu_ps(jb.p + h * jb.stride + j0 + r0, _mm256_blendv_ps(ninf, s, valid));
+                }
+            } else {
+                for (int32_t h = 0; h < jb.group; ++h) {
+                    const float* q = jb.q + h * hs;
+                    __m256 acc[8];
+                    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+                    for (int d = 0; d < nc; ++d) {
+                        const __m256 qv = _mm256_loadu_ps(q + 8 * d);
+                        for (int i = 0; i < 8; ++i)
+                            acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + 8 * d), acc[i]);
+                    }
+                    const __m256 s = _mm256_mul_ps(reduce8(acc), vscale);
+                    _mm256_storeu_ps(jb.p + h * jb.stride + j0 + r0, _mm256_blendv_ps(ninf, s, valid));
+                }
+            }
+        }
+    }
+}
+
+// In place: p[j] = exp(p[j] - max) for j < n8 (entries n..n8 are -inf -> 0); returns the sum.
+PG_AVX2 float softmax_avx2(float* p, int32_t n8) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (int32_t j = 0; j < n8; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(p + j));
+    const __m256 vmax = _mm256_set1_ps(hmax(m));
+    __m256 s = _mm256_setzero_ps();
+    for (int32_t j = 0; j < n8; j += 8) {
+        const __m256 e = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(p + j), vmax));
+        _mm256_storeu_ps(p + j, e);
+        s = _mm256_add_ps(s, e);
+    }
+    return hsum(s);
+}
+
+// out_h = (sum_j p[h][j] V_j) / sum_h for HB heads starting at h0, in order j = 0..n-1.
+template <int NC, int HB>
+PG_AVX2 void pv_fixed(const Job& jb, int32_t h0) {
+    const int64_t hs = int64_t(NC) * 8;
+    const pg_kv_cache_desc& c = *jb.c;
+    __m256 acc[HB][NC];
+    for (int hh = 0; hh < HB; ++hh)
+        for (int d = 0; d < NC; ++d) acc[hh][d] = _mm256_setzero_ps();
+    const float* p = jb.p + h0 * jb.stride;
+    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
+        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0);
+        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
+        for (int32_t o = 0; o < rows; ++o) {
+            const float* vr = V + o * hs;
+            __m256 v[NC];
+            for (int d = 0; d < NC; ++d) v[d] = _mm256_loadu_ps(vr + 8 * d);
+            for (int hh = 0; hh < HB; ++hh) {
+                const __m256 pj = _mm256_broadcast_ss(p + hh * jb.stride + j0 + o);
+                for (int d = 0; d < NC; ++d) acc[hh][d] = _mm256_fmadd_ps(pj, v[d], acc[hh][d]);
+            }
+        }
+    }
+    for (int hh = 0; hh < HB; ++hh) {
+        const __m256 sum = _mm256_set1_ps(jb.sum[h0 + hh]);
+        float* out = jb.out + (h0 + hh) * hs;
+        for (int d = 0; d < NC; ++d) _mm256_storeu_ps(out + 8 * d, _mm256_div_ps(acc[hh][d], sum));
+    }
+}
+
+// Same for any head size that is a multiple of 8, one head at a time, accumulating in out.
+PG_AVX2 void pv_any(const Job& jb, int32_t h) {
+    const int64_t hs = int64_t(jb.nc) * 8;
+    const pg_kv_cache_desc& c = *jb.c;
+    float* out = jb.out + h * hs;
+    for (int64_t d = 0; d < hs; d += 8) _mm256_storeu_ps(out + d, _mm256_setzero_ps());
+    const float* p = jb.p + h * jb.stride;
+    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
+        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0);
+        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
+        for (int32_t o = 0; o < rows; ++o) {
+            const __m256 pj = _mm256_broadcast_ss(p + j0 + o);
+            const float* vr = V + o * hs;
+            for (int64_t d = 0; d < hs; d += 8)
+                _mm256_storeu_ps(out + d, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + d),
+                                                          _mm256_loadu_ps(out + d)));
+        }
+    }
+    const __m256 sum = _mm256_set1_ps(jb.sum[h]);
+    for (int64_t d = 0; d < hs; d += 8) _mm256_storeu_ps(out + d, _mm256_div_ps(_mm256_loadu_ps(out + d), sum));
+}
+
+// Heads of the group in bundles of at most MaxHB (so the accumulators stay in registers).
+template <int NC, int MaxHB>
+PG_AVX2 void pv_heads(const Job& jb) {
+    int32_t h = 0;
+    if constexpr (MaxHB >= 8)
+        for (; jb.group - h >= 8; h += 8) pv_fixed<NC, 8>(jb, h);
+    if constexpr (MaxHB >= 4)
+        for (; jb.group - h >= 4; h += 4) pv_fixed<NC, 4>(jb, h);
+    if constexpr (MaxHB >= 2)
+        for (; jb.group - h >= 2; h += 2) pv_fixed<NC, 2>(jb, h);
+    for (; h < jb.group; ++h) pv_fixed<NC, 1>(jb, h);
+}
+
+template <int NC>
+PG_AVX2 void attend_avx2(Job& jb, float scale) {
+    scores_avx2<NC>(jb, scale);
+    const int32_t n8 = (jb.n + 7) & ~7;
+    float* sums = jb.p + jb.group * jb.stride;  // scratch after the score rows
+    for (int32_t h = 0; h < jb.group; ++h) {
+        float* p = jb.p + h * jb.stride;
+        for (int32_t j = jb.n; j < n8; ++j) p[j] = -INFINITY;
+        sums[h] = softmax_avx2(p, n8);
+    }
+    jb.sum = sums;
+    if constexpr (NC == 0) {
+        for (int32_t h = 0; h < jb.group; ++h) pv_any(jb, h);
+    } else {
+        pv_heads<NC, (NC == 1 ? 8 : NC == 2 ? 4 : NC <= 4 ? 2 : 1)>(jb);
+    }
+}
+
+void run_task_avx2(const Task& task, int64_t index) {
+    const pg_attention_args& a = *task.a;
+    const pg_kv_cache_desc& c = a.cache;
+    const Where w = locate(a, index);
+    Job jb;
+    jb.cache = static_cast<const float*>(c.data);
+    jb.c = &c;
+    jb.table = w.table;
+    jb.layer = a.layer;
+    jb.g = w.g;
+    jb.n = w.n;
+    jb.nc = c.head_size / 8;
+    jb.group = task.group;
+    jb.stride = ((int64_t(a.max_seq_len) + 7) & ~int64_t(7)) + 8;
+    const int64_t h0 = int64_t(w.g) * task.group;
+    jb.q = static_cast<const float*>(a.query) + int64_t(w.t) * a.q_stride + h0 * c.head_size;
+    jb.out = static_cast<float*>(a.out) + (int64_t(w.t) * a.num_heads + h0) * c.head_size;
+    thread_local std::vector<float> scratch;
+    const size_t need = size_t(jb.stride) * size_t(task.group) + size_t(task.group);
+    if (scratch.size() < need) scratch.resize(need);
+    jb.p = scratch.data();
+    jb.sum = nullptr;
+    switch (jb.nc) {
+        case 1: attend_avx2<1>(jb, a.scale); break;
+        case 2: attend_avx2<2>(jb, a.scale); break;
+        case 4: attend_avx2<4>(jb, a.scale); break;
+        case 8: attend_avx2<8>(jb, a.scale); break;
+        case 10: attend_avx2<10>(jb, a.scale); break;
+        case 12: attend_avx2<12>(jb, a.scale); break;
+        case 16: attend_avx2<16>(jb, a.scale); break;
+        case 32: attend_avx2<32>(jb, a.scale); break;
+        default: attend_avx2<0>(jb, a.scale); break;
+    }
+}
+#endif
+
 pg_status attention(pg_context* ctx, const pg_attention_args* a, bool decode) {
     const char* op = decode ? "attention_decode" : "attention_prefill";
     int64_t work = 0;
@@ -145,10 +393,14 @@ pg_status attention(pg_context* ctx, const pg_attention_args* a, bool decode) {
     if (a->num_tokens == 0) return PG_OK;
     const Task task{a, &vec_ops(ctx->avx2), a->num_heads / a->cache.num_kv_heads};
     const int64_t tasks = int64_t(a->num_tokens) * a->cache.num_kv_heads;
+    void (*fn)(const Task&, int64_t) = run_task;
+#ifdef PG_HAVE_VEXP
+    if (ctx->avx2 && a->cache.head_size % 8 == 0) fn = run_task_avx2;
+#endif
     if (work < kParallelThreshold) {
-        for (int64_t i = 0; i < tasks; ++i) run_task(task, i);
+        for (int64_t i = 0; i < tasks; ++i) fn(task, i);
     } else {
-        ctx->pool.parallel_for(tasks, [&](int64_t i) { run_task(task, i); });
+        ctx->pool.parallel_for(tasks, [&](int64_t i) { fn(task, i); });
     }
     return PG_OK;
 }

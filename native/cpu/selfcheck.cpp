@@ -1,5 +1,6 @@
 // Developer self-check: compares matmul (AVX2 and portable paths, 1 and 2 threads) and attention
 // against naive loops and prints the max abs error. Exit code 1 on any failure.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -87,50 +88,74 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
     expect(std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0, "gemm big 1 vs 2 threads");
 }
 
-void check_attention(pg_context* c1, pg_context* c2, const char* label) {
-    std::mt19937 rng(7);
-    const int num_blocks = 40, layers = 2, kvh = 2, bs = 4, hs = 20, heads = 6, layer = 1;
-    const int seqs = 3, max_blocks = 8;
-    const int seq_lens[seqs] = {9, 13, 30};
-    const int q_lens[seqs] = {3, 1, 30};
+struct AttnCase {
+    int kvh, bs, hs, heads;
+    std::vector<int> seq_lens, q_lens;
+};
+
+// One attention shape: prefill (or decode when every q_len is 1) on c1 and c2 against a double
+// reference. Unused cache slots (past each sequence's length, including the tail of a partial
+// last block) are NaN, so any read of them shows up.
+void check_attention_case(pg_context* c1, pg_context* c2, const AttnCase& ac, double* worst,
+                          bool* identical, bool first) {
+    std::mt19937 rng(uint32_t(7 + ac.hs * 31 + ac.bs * 7 + ac.heads));
+    const int layers = 2, kvh = ac.kvh, bs = ac.bs, hs = ac.hs, heads = ac.heads, layer = 1;
+    const int seqs = int(ac.seq_lens.size());
+    int max_blocks = 0, max_len = 0, num_blocks = 0;
+    bool decode = true;
+    for (int s = 0; s < seqs; ++s) {
+        const int nb = (ac.seq_lens[size_t(s)] + bs - 1) / bs;
+        max_blocks = nb > max_blocks ? nb : max_blocks;
+        max_len = ac.seq_lens[size_t(s)] > max_len ? ac.seq_lens[size_t(s)] : max_len;
+        num_blocks += nb;
+        decode &= ac.q_lens[size_t(s)] == 1;
+    }
+    max_blocks += 1;
+    num_blocks += 3;
     std::vector<float> cache(size_t(num_blocks) * layers * 2 * kvh * bs * hs, NAN);
     std::vector<int32_t> tables(size_t(seqs) * max_blocks, -1);
-    std::vector<int32_t> perm(num_blocks);
-    for (int i = 0; i < num_blocks; ++i) perm[size_t(i)] = (i * 7 + 3) % num_blocks;
+    std::vector<int32_t> perm(static_cast<size_t>(num_blocks));
+    for (int i = 0; i < num_blocks; ++i) perm[size_t(i)] = i;
+    std::shuffle(perm.begin(), perm.end(), rng);
     int next = 0;
     std::uniform_real_distribution<float> d(-1, 1);
     auto at = [&](int b, int kv, int g, int o) {
         return &cache[((((size_t(b) * layers + layer) * 2 + kv) * kvh + g) * bs + o) * hs];
     };
     for (int s = 0; s < seqs; ++s)
-        for (int b = 0; b * bs < seq_lens[s]; ++b) {
+        for (int b = 0; b * bs < ac.seq_lens[size_t(s)]; ++b) {
             tables[size_t(s) * max_blocks + b] = perm[size_t(next++)];
-            for (int o = 0; o < bs && b * bs + o < seq_lens[s]; ++o)
+            for (int o = 0; o < bs && b * bs + o < ac.seq_lens[size_t(s)]; ++o)
                 for (int kv = 0; kv < 2; ++kv)
                     for (int g = 0; g < kvh; ++g)
-                        for (int e = 0; e < hs; ++e) at(tables[size_t(s) * max_blocks + b], kv, g, o)[e] = d(rng);
+                        for (int e = 0; e < hs; ++e)
+                            at(tables[size_t(s) * max_blocks + b], kv, g, o)[e] = 2.0f * d(rng);
         }
-    std::vector<int32_t> qs(seqs + 1, 0);
-    for (int s = 0; s < seqs; ++s) qs[size_t(s) + 1] = qs[size_t(s)] + q_lens[s];
-    const int T = qs[seqs], q_stride = heads * hs + 4;
+    std::vector<int32_t> qs(size_t(seqs) + 1, 0);
+    for (int s = 0; s < seqs; ++s) qs[size_t(s) + 1] = qs[size_t(s)] + ac.q_lens[size_t(s)];
+    const int T = qs[size_t(seqs)], q_stride = heads * hs + 4;
     auto q = randv(size_t(T) * q_stride, rng);
     std::vector<float> o1(size_t(T) * heads * hs), o2(o1.size());
     const float scale = 1.0f / std::sqrt(float(hs));
+    std::vector<int32_t> lens(ac.seq_lens.begin(), ac.seq_lens.end());
     pg_attention_args a{};
     a.out = o1.data(); a.query = q.data();
     a.cache = {cache.data(), num_blocks, layers, kvh, bs, hs, 0};
-    a.block_tables = tables.data(); a.seq_lens = seq_lens; a.query_start = qs.data();
+    a.block_tables = tables.data(); a.seq_lens = lens.data(); a.query_start = qs.data();
     a.num_seqs = seqs; a.num_tokens = T; a.num_heads = heads; a.max_blocks_per_seq = max_blocks;
-    a.layer = layer; a.q_stride = q_stride; a.scale = scale; a.max_seq_len = 32;
-    expect(api->attention_prefill(c1, &a) == PG_OK, "attention_prefill");
+    a.layer = layer; a.q_stride = q_stride; a.scale = scale; a.max_seq_len = max_len + 3;
+    auto call = decode ? api->attention_decode : api->attention_prefill;
+    expect(call(c1, &a) == PG_OK, "attention");
     a.out = o2.data();
-    expect(api->attention_prefill(c2, &a) == PG_OK, "attention_prefill");
-    expect(api->attention_decode(c1, &a) == PG_ERR_SHAPE, "decode rejects q_len > 1");
-    std::printf("  decode error: %s\n", api->last_error());
-    double worst = 0;
+    expect(call(c2, &a) == PG_OK, "attention");
+    if (!decode) {
+        expect(api->attention_decode(c1, &a) == PG_ERR_SHAPE, "decode rejects q_len > 1");
+        if (first) std::printf("  decode error: %s\n", api->last_error());
+    }
+    double w = 0;
     for (int s = 0; s < seqs; ++s)
-        for (int i = 0; i < q_lens[s]; ++i) {
-            const int t = qs[size_t(s)] + i, pos = seq_lens[s] - q_lens[s] + i;
+        for (int i = 0; i < ac.q_lens[size_t(s)]; ++i) {
+            const int t = qs[size_t(s)] + i, pos = ac.seq_lens[size_t(s)] - ac.q_lens[size_t(s)] + i;
             for (int h = 0; h < heads; ++h) {
                 const int g = h / (heads / kvh);
                 std::vector<double> p(size_t(pos) + 1);
@@ -147,20 +172,48 @@ void check_attention(pg_context* c1, pg_context* c2, const char* label) {
                     double r = 0;
                     for (int j = 0; j <= pos; ++j)
                         r += p[size_t(j)] / sum * at(tables[size_t(s) * max_blocks + j / bs], 1, g, j % bs)[e];
-                    worst = std::fmax(worst, std::fabs(r - o1[(size_t(t) * heads + h) * hs + e]));
+                    const float got = o1[(size_t(t) * heads + h) * hs + e];
+                    w = std::isfinite(got) ? std::fmax(w, std::fabs(r - got)) : 1e30;
                 }
             }
         }
-    const bool identical = std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0;
-    std::printf("attention %-8s max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label, worst,
-                identical ? "yes" : "NO");
-    expect(worst < 1e-5 && identical, "attention accuracy/determinism");
-    // An out-of-range block id is reported, not read.
-    tables[size_t(2) * max_blocks + 3] = 907;
-    expect(api->attention_prefill(c1, &a) == PG_ERR_OUT_OF_RANGE, "attention bad block");
-    std::printf("  bad block error: %s\n", api->last_error());
+    *worst = std::fmax(*worst, w);
+    if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) *identical = false;
+    if (w >= 1e-5) std::printf("  case kvh %d bs %d hs %d heads %d: max abs err %.3g\n", kvh, bs, hs, heads, w);
+    if (first) {
+        // An out-of-range block id is reported, not read.
+        tables[size_t(seqs - 1) * max_blocks + 0] = 907;
+        expect(call(c1, &a) == PG_ERR_OUT_OF_RANGE, "attention bad block");
+        std::printf("  bad block error: %s\n", api->last_error());
+    }
 }
 
+void check_attention(pg_context* c1, pg_context* c2, const char* label) {
+    const std::vector<int> lens_p = {9, 13, 30, 1, 16, 17, 40};
+    const std::vector<int> ql_p = {3, 1, 30, 1, 5, 17, 2};
+    const std::vector<int> lens_d = {1, 7, 8, 9, 16, 17, 31, 33, 64, 100, 272};
+    const std::vector<int> ql_d(lens_d.size(), 1);
+    std::vector<AttnCase> cases;
+    // original shape (head size not a multiple of 8: fallback path)
+    cases.push_back({2, 4, 20, 6, {9, 13, 30}, {3, 1, 30}});
+    for (int hs : {8, 16, 48, 64, 80, 128, 256})
+        for (int group : {1, 2, 8})
+            for (int bs : {16, 4, 12}) {
+                if (hs >= 128 && bs != 16) continue;
+                const int kvh = group == 8 ? 1 : 2;
+                cases.push_back({kvh, bs, hs, kvh * group, lens_p, ql_p});
+                cases.push_back({kvh, bs, hs, kvh * group, lens_d, ql_d});
+            }
+    cases.push_back({4, 16, 8, 8, lens_d, ql_d});  // stories260K shape
+    cases.push_back({3, 16, 24, 9, lens_p, ql_p});
+    double worst = 0;
+    bool identical = true;
+    for (size_t i = 0; i < cases.size(); ++i)
+        check_attention_case(c1, c2, cases[i], &worst, &identical, i == 0);
+    std::printf("attention %-8s %zu shapes, max abs err %.3g, 1 vs 2 threads bit-identical: %s\n",
+                label, cases.size(), worst, identical ? "yes" : "NO");
+    expect(worst < 1e-5 && identical, "attention accuracy/determinism");
+}
 
 // The small ops against naive loops (rope bit-exact against the llama2.c formula).
 void check_small_ops(pg_context* c) {
@@ -215,8 +268,11 @@ void check_small_ops(pg_context* c) {
     }
     // silu_mul
     {
-        const int T = 2, Hd = 19;
+        const int T = 2, Hd = 37;
         auto x = randv(size_t(T) * 2 * Hd, rng);
+        const float extremes[] = {-1e30f, 1e30f, -100.0f, 100.0f, -88.5f, 88.5f, -87.0f, 90.0f,
+                                  -20.0f, 20.0f, -5.0f, 5.0f};
+        for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; ++i) x[3 + i] = extremes[i];
         std::vector<float> o(size_t(T) * Hd);
         pg_silu_mul_args a{o.data(), x.data(), T, Hd, 0};
         expect(api->silu_mul(c, &a) == PG_OK, "silu_mul");
@@ -224,9 +280,10 @@ void check_small_ops(pg_context* c) {
         for (int t = 0; t < T; ++t)
             for (int i = 0; i < Hd; ++i) {
                 double g = x[size_t(t * 2 * Hd + i)], u = x[size_t(t * 2 * Hd + Hd + i)];
-                worst = std::fmax(worst, std::fabs(g / (1 + std::exp(-g)) * u - o[size_t(t * Hd + i)]));
+                const double ref = g / (1 + std::exp(-g)) * u;
+                worst = std::fmax(worst, std::fabs(ref - o[size_t(t * Hd + i)]) / std::fmax(1.0, std::fabs(ref)));
             }
-        std::printf("silu_mul max abs err %.3g\n", worst);
+        std::printf("silu_mul max err (abs, rel above 1) %.3g\n", worst);
         expect(worst < 1e-6, "silu_mul");
     }
     // embedding + bad id
