@@ -2,10 +2,13 @@
 // handles every query head of that GQA group, reading K/V rows straight from their cache blocks and
 // never touching slots past the token's own position. Softmax follows llama2.c (max-subtract,
 // exp, float sum), out = sum_j p_j * V[j] in order j = 0..pos, divided by the sum.
-// AVX2 path (head_size % 8 == 0): per 8-row K chunk of a block, the scores of all the group's
-// heads (8 dot products reduced with a hadd tree), a vectorized exp, then PV with broadcast FMAs
-// into register accumulators, V rows read once per group. Other head sizes, and the portable
-// path, go position by position through VecOps.
+// AVX2 path (head_size % 8 == 0): per 8-row K chunk of a block, the scores of all the group's heads
+// (head sizes 8 and 16: the chunk is transposed once and each head is 8/16 broadcast FMAs; larger:
+// 8 dot-product accumulators reduced with a hadd tree), masked to -inf past the valid rows; softmax
+// with a vectorized exp; then PV with broadcast FMAs into register accumulators (several heads of
+// the group share each V row load; head sizes > 64 in passes of 64 columns). K/V rows past the
+// token's position are never read. Other head sizes, and the portable path, go position by
+// position through VecOps.
 #include <cmath>
 #include <vector>
 
@@ -174,6 +177,25 @@ PG_AVX2 inline __m256 reduce8(const __m256* a) {
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
+// Columns e0..e0+7 of 8 rows: col[d] lane i = r[i][e0 + d].
+PG_AVX2 inline void transpose8(const float* const* r, int e0, __m256* col) {
+    for (int half = 0; half < 2; ++half) {
+        const int e = e0 + 4 * half;
+        __m256 x[4];
+        for (int i = 0; i < 4; ++i)
+            x[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r[i] + e)),
+                                        _mm_loadu_ps(r[i + 4] + e), 1);  // [row i | row i+4]
+        const __m256 u0 = _mm256_unpacklo_ps(x[0], x[1]);
+        const __m256 u1 = _mm256_unpackhi_ps(x[0], x[1]);
+        const __m256 u2 = _mm256_unpacklo_ps(x[2], x[3]);
+        const __m256 u3 = _mm256_unpackhi_ps(x[2], x[3]);
+        col[4 * half + 0] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0));
+        col[4 * half + 1] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
+        col[4 * half + 2] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0));
+        col[4 * half + 3] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
+    }
+}
+
 PG_AVX2 inline float hmax(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -212,6 +234,11 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
     const __m256 iota = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 vscale = _mm256_set1_ps(scale);
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    // Locals, so the stores to p do not force reloads of the job's fields.
+    float* const p = jb.p;
+    const float* const qb = jb.q;
+    const int64_t stride = jb.stride;
+    const int32_t group = jb.group;
     for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
         const float* K = jb.cache + cache_offset(c, jb.table[b], jb.layer, 0, jb.g, 0);
         const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
@@ -221,24 +248,24 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
             for (int i = 0; i < 8; ++i) kr[i] = K + (r0 + (i < cnt ? i : 0)) * hs;
             const __m256 valid = _mm256_cmp_ps(iota, _mm256_set1_ps(float(cnt)), _CMP_LT_OQ);
             if constexpr (NC >= 1 && NC <= 2) {
-                // Small heads: hold the K chunk in registers across the group's heads.
-                __m256 kv[8][NC];
-                for (int i = 0; i < 8; ++i)
-                    for (int d = 0; d < NC; ++d) kv[i][d] = _mm256_loadu_ps(kr[i] + 8 * d);
-                for (int32_t h = 0; h < jb.group; ++h) {
-                    const float* q = jb.q + h * hs;
-                    __m256 acc[8];
-                    for (int i = 0; i < 8; ++i) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(q), kv[i][0]);
-                    for (int d = 1; d < NC; ++d) {
-                        const __m256 qv = _mm256_loadu_ps(q + 8 * d);
-                        for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(qv, kv[i][d], acc[i]);
+                // Small heads: transpose the 8 x head_size K chunk into columns once (8 rows per
+                // column vector), then each head's 8 scores are sum_d q[d] * col[d].
+                __m256 col[8 * NC];
+                for (int d = 0; d < NC; ++d) transpose8(kr, 8 * d, col + 8 * d);
+                for (int32_t h = 0; h < group; ++h) {
+                    const float* q = qb + h * hs;
+                    __m256 s0 = _mm256_mul_ps(_mm256_broadcast_ss(q), col[0]);
+                    __m256 s1 = _mm256_mul_ps(_mm256_broadcast_ss(q + 1), col[1]);
+                    for (int e = 2; e < 8 * NC; e += 2) {
+                        s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + e), col[e], s0);
+                        s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + e + 1), col[e + 1], s1);
                     }
-                    const __m256 s = _mm256_mul_ps(reduce8(acc), vscale);
-                    _mm256_storeu_ps(jb.p + h * jb.stride + j0 + r0, _mm256_blendv_ps(ninf, s, valid));
+                    const __m256 sc = _mm256_mul_ps(_mm256_add_ps(s0, s1), vscale);
+                    _mm256_storeu_ps(p + h * stride + j0 + r0, _mm256_blendv_ps(ninf, sc, valid));
                 }
             } else {
-                for (int32_t h = 0; h < jb.group; ++h) {
-                    const float* q = jb.q + h * hs;
+                for (int32_t h = 0; h < group; ++h) {
+                    const float* q = qb + h * hs;
                     __m256 acc[8];
                     for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
                     for (int d = 0; d < nc; ++d) {
@@ -246,8 +273,8 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
                         for (int i = 0; i < 8; ++i)
                             acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + 8 * d), acc[i]);
                     }
-                    const __m256 s = _mm256_mul_ps(reduce8(acc), vscale);
-                    _mm256_storeu_ps(jb.p + h * jb.stride + j0 + r0, _mm256_blendv_ps(ninf, s, valid));
+                    const __m256 sc = _mm256_mul_ps(reduce8(acc), vscale);
+                    _mm256_storeu_ps(p + h * stride + j0 + r0, _mm256_blendv_ps(ninf, sc, valid));
                 }
             }
         }
@@ -269,31 +296,48 @@ PG_AVX2 float softmax_avx2(float* p, int32_t n8) {
 }
 
 // out_h = (sum_j p[h][j] V_j) / sum_h for HB heads starting at h0, in order j = 0..n-1.
+// Output columns [8 d0, 8 (d0 + NC)) of the heads (head sizes above 64 take several passes, so
+// the accumulators always fit in registers).
 template <int NC, int HB>
-PG_AVX2 void pv_fixed(const Job& jb, int32_t h0) {
-    const int64_t hs = int64_t(NC) * 8;
+PG_AVX2 void pv_fixed(const Job& jb, int32_t h0, int32_t d0) {
+    // U interleaved accumulator sets (position o of a block goes to set o % U) so the FMA chains
+    // overlap when there are few accumulators; they are summed in a fixed order at the end.
+    constexpr int U = HB * NC >= 8 ? 1 : HB * NC >= 4 ? 2 : 4;
+    const int64_t hs = int64_t(jb.nc) * 8;
     const pg_kv_cache_desc& c = *jb.c;
-    __m256 acc[HB][NC];
-    for (int hh = 0; hh < HB; ++hh)
-        for (int d = 0; d < NC; ++d) acc[hh][d] = _mm256_setzero_ps();
+    __m256 acc[U][HB][NC];
+    for (int u = 0; u < U; ++u)
+        for (int hh = 0; hh < HB; ++hh)
+            for (int d = 0; d < NC; ++d) acc[u][hh][d] = _mm256_setzero_ps();
     const float* p = jb.p + h0 * jb.stride;
     for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
-        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0);
+        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0) + 8 * d0;
         const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
-        for (int32_t o = 0; o < rows; ++o) {
+        auto step = [&](int u, int32_t o) PG_AVX2 __attribute__((always_inline)) {
             const float* vr = V + o * hs;
             __m256 v[NC];
             for (int d = 0; d < NC; ++d) v[d] = _mm256_loadu_ps(vr + 8 * d);
             for (int hh = 0; hh < HB; ++hh) {
                 const __m256 pj = _mm256_broadcast_ss(p + hh * jb.stride + j0 + o);
-                for (int d = 0; d < NC; ++d) acc[hh][d] = _mm256_fmadd_ps(pj, v[d], acc[hh][d]);
+                for (int d = 0; d < NC; ++d) acc[u][hh][d] = _mm256_fmadd_ps(pj, v[d], acc[u][hh][d]);
             }
-        }
+        };
+        int32_t o = 0;
+        for (; o + U <= rows; o += U)
+            for (int u = 0; u < U; ++u) step(u, o + u);
+        for (; o < rows; ++o) step(0, o);  // tail: compile-time set index keeps acc in registers
     }
     for (int hh = 0; hh < HB; ++hh) {
         const __m256 sum = _mm256_set1_ps(jb.sum[h0 + hh]);
-        float* out = jb.out + (h0 + hh) * hs;
-        for (int d = 0; d < NC; ++d) _mm256_storeu_ps(out + 8 * d, _mm256_div_ps(acc[hh][d], sum));
+        float* out = jb.out + (h0 + hh) * hs + 8 * d0;
+        for (int d = 0; d < NC; ++d) {
+            __m256 r = acc[0][hh][d];
+            if constexpr (U == 2) r = _mm256_add_ps(r, acc[1][hh][d]);
+            if constexpr (U == 4)
+                r = _mm256_add_ps(_mm256_add_ps(r, acc[1][hh][d]),
+                                  _mm256_add_ps(acc[2][hh][d], acc[3][hh][d]));
+            _mm256_storeu_ps(out + 8 * d, _mm256_div_ps(r, sum));
+        }
     }
 }
 
@@ -321,15 +365,27 @@ PG_AVX2 void pv_any(const Job& jb, int32_t h) {
 
 // Heads of the group in bundles of at most MaxHB (so the accumulators stay in registers).
 template <int NC, int MaxHB>
-PG_AVX2 void pv_heads(const Job& jb) {
+PG_AVX2 void pv_heads(const Job& jb, int32_t d0) {
     int32_t h = 0;
     if constexpr (MaxHB >= 8)
-        for (; jb.group - h >= 8; h += 8) pv_fixed<NC, 8>(jb, h);
+        for (; jb.group - h >= 8; h += 8) pv_fixed<NC, 8>(jb, h, d0);
     if constexpr (MaxHB >= 4)
-        for (; jb.group - h >= 4; h += 4) pv_fixed<NC, 4>(jb, h);
+        for (; jb.group - h >= 4; h += 4) pv_fixed<NC, 4>(jb, h, d0);
     if constexpr (MaxHB >= 2)
-        for (; jb.group - h >= 2; h += 2) pv_fixed<NC, 2>(jb, h);
-    for (; h < jb.group; ++h) pv_fixed<NC, 1>(jb, h);
+        for (; jb.group - h >= 2; h += 2) pv_fixed<NC, 2>(jb, h, d0);
+    for (; h < jb.group; ++h) pv_fixed<NC, 1>(jb, h, d0);
+}
+
+// All heads, all columns: passes of at most 8 column chunks (64 floats).
+template <int NC>
+PG_AVX2 void pv_all(const Job& jb) {
+    if constexpr (NC <= 8) {
+        pv_heads<NC, (NC == 1 ? 8 : NC == 2 ? 4 : NC <= 4 ? 2 : 1)>(jb, 0);
+    } else {
+        int32_t d0 = 0;
+        for (; d0 + 8 <= NC; d0 += 8) pv_heads<8, 1>(jb, d0);
+        if constexpr (NC % 8 != 0) pv_heads<NC % 8, (NC % 8 <= 2 ? 4 : NC % 8 <= 4 ? 2 : 1)>(jb, d0);
+    }
 }
 
 template <int NC>
@@ -346,7 +402,7 @@ PG_AVX2 void attend_avx2(Job& jb, float scale) {
     if constexpr (NC == 0) {
         for (int32_t h = 0; h < jb.group; ++h) pv_any(jb, h);
     } else {
-        pv_heads<NC, (NC == 1 ? 8 : NC == 2 ? 4 : NC <= 4 ? 2 : 1)>(jb);
+        pv_all<NC>(jb);
     }
 }
 
