@@ -4,14 +4,18 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define PG_PAUSE() _mm_pause()
-#else
-#define PG_PAUSE() ((void)0)
 #endif
 
 namespace pg::cpu {
 
 namespace {
+// Tells the core we are spinning (frees pipeline resources, saves power).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#endif
+}
+
 constexpr uint64_t kClosed = 0xFFFFFFFFull;
 // How long an idle worker spins before sleeping: long enough to bridge the gap between the
 // ops of one forward pass, short enough not to burn a core when the engine is idle.
@@ -58,7 +62,7 @@ void ThreadPool::worker_loop() {
         for (int spins = 0;; ++spins) {
             v = counter_.load(std::memory_order_acquire);
             if (uint32_t(v >> 32) != seen || stop_.load(std::memory_order_relaxed)) break;
-            PG_PAUSE();
+            cpu_relax();
             if ((spins & 255) == 255 && std::chrono::steady_clock::now() - start > kSpinBudget) {
                 std::unique_lock<std::mutex> lock(sleep_mutex_);
                 sleepers_.fetch_add(1, std::memory_order_seq_cst);
@@ -94,7 +98,7 @@ void ThreadPool::run(int64_t num_tasks, TaskFn fn, void* arg) {
         wake_.notify_all();
     }
     run_tasks(job);
-    while (done_.load(std::memory_order_acquire) < num_tasks) PG_PAUSE();
+    while (done_.load(std::memory_order_acquire) < num_tasks) cpu_relax();
     // Close the job before the next one rewrites the fields (see run_tasks).
     counter_.store((uint64_t(job) << 32) | kClosed, std::memory_order_seq_cst);
 }
