@@ -55,7 +55,17 @@ internal sealed class SchedulerHarness
     /// <summary>One engine step; returns the plan (valid until the next step).</summary>
     public StepPlan Step()
     {
+        var decodes = Scheduler.Running.Where(s => s.Length - s.NumComputed == 1).ToList();
         var plan = Scheduler.Schedule();
+        var config = Scheduler.Config;
+        Assert.IsLessThanOrEqualTo(config.MaxNumBatchedTokens, plan.NumTokens, "token budget");
+        Assert.IsLessThanOrEqualTo(config.MaxNumSeqs, plan.Chunks.Count, "max_num_seqs");
+        if (config.MaxNumBatchedTokens >= config.MaxNumSeqs)
+        {
+            var scheduled = plan.Chunks.Select(c => c.Sequence).ToHashSet();
+            foreach (var d in decodes)
+                Assert.IsTrue(scheduled.Contains(d) || plan.Preempted.Contains(d), $"decode of seq {d.Id} starved");
+        }
         foreach (var c in plan.Chunks)
         {
             var seq = c.Sequence;

@@ -101,20 +101,34 @@ public sealed class Scheduler
         PreemptForPriority(plan);
         int preemptedBefore = plan.Preempted.Count;
 
-        // 1. Running sequences, in policy order; preempt from the back when blocks run out.
+        // 1. Running sequences, in policy order; preempt from the back when blocks run out. Budget is
+        //    held back for the decodes further down the list, so prefill chunks never starve them.
+        int decodesLeft = 0;
+        foreach (var r in _running)
+        {
+            if (r.Length - r.NumComputed == 1)
+                decodesLeft++;
+        }
+
         for (int i = 0; i < _running.Count && budget > 0; i++)
         {
             var seq = _running[i];
             int remaining = seq.Length - seq.NumComputed;
             if (remaining <= 0)
                 continue;
-            if (MustBeWhole(remaining) && remaining > budget)
+            bool decode = remaining == 1;
+            if (decode)
+                decodesLeft--;
+            int available = decode ? budget : budget - decodesLeft;
+            if (available <= 0 || (MustBeWhole(remaining) && remaining > available))
                 continue;
-            int count = Math.Min(remaining, budget);
+            int count = Math.Min(remaining, available);
             bool preemptedSelf = false;
             while (!Kv.TryAllocate(seq, count, plan))
             {
                 var victim = _running[^1];
+                if (victim != seq && victim.Length - victim.NumComputed == 1)
+                    decodesLeft--;
                 Preempt(victim, plan);
                 if (victim == seq)
                 {
