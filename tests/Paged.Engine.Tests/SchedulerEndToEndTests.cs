@@ -79,6 +79,24 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [DataRow(SchedulingPolicy.Priority, PreemptionMode.Recompute)]
+    [DataRow(SchedulingPolicy.Priority, PreemptionMode.Swap)]
+    [DataRow(SchedulingPolicy.Fair, PreemptionMode.Recompute)]
+    [DataRow(SchedulingPolicy.Fair, PreemptionMode.Swap)]
+    public void Policies_ChangeTheOrderButNotTheTokens(SchedulingPolicy policy, PreemptionMode mode)
+    {
+        var requests = Requests(new SamplingParams());
+        var (baseline, _) = Run(new EngineOptions { MaxNumSeqs = 16, PrefixCaching = false }, requests);
+        var withAttributes = requests.Select((r, i) => (r.Prompt, r.Sampling, new RequestAttributes { Priority = i % 3, Tenant = i % 2 == 0 ? "a" : "b" })).ToList();
+        var o = new EngineOptions { MaxNumSeqs = 12, NumKvBlocks = 24, MaxNumBatchedTokens = 32, Policy = policy, Preemption = mode };
+        using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, o);
+        var outputs = engine.Generate(withAttributes);
+        AssertSame(baseline, outputs, $"{policy}, {mode}");
+        Assert.IsGreaterThan(0L, engine.Counters.Preemptions);
+        Assert.AreEqual(engine.NumKvBlocks, engine.NumFreeKvBlocks);
+    }
+
+    [TestMethod]
     public void SeededSampling_IsIdenticalWithAndWithoutPreemption()
     {
         var requests = Requests(new SamplingParams { Temperature = 1f, TopP = 0.9f, Seed = 7 })
