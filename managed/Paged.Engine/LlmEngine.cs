@@ -209,6 +209,9 @@ public sealed class LlmEngine : IDisposable
         Counters.BlockCopies += plan.Copies.Count;
         if (plan.IsEmpty)
         {
+            // Nothing to compute, but a sequence preempted by swap must still have its blocks copied out.
+            if (plan.HasWork)
+                _runner.Execute(plan, _sampled);
             RecordStep(plan);
             return outputs;
         }

@@ -39,6 +39,9 @@ public sealed class StepPlan
 
     public bool IsEmpty => Chunks.Count == 0;
 
+    /// <summary>Something for the executor to do: chunks, or block moves alone (a step that only swapped a sequence out).</summary>
+    public bool HasWork => Chunks.Count > 0 || Copies.Count > 0 || SwapOut.Count > 0 || SwapIn.Count > 0;
+
     internal void Add(ScheduledChunk chunk)
     {
         Chunks.Add(chunk);

@@ -80,6 +80,15 @@ internal sealed class SchedulerHarness
             Service[t] = (s.Prompt + newPrompt, s.Output);
         }
 
+        if (plan.IsEmpty)
+        {
+            // As the engine does: an empty plan runs the executor only for block moves.
+            _sampled.Clear();
+            if (plan.HasWork)
+                Executor.Execute(plan, _sampled);
+            return plan;
+        }
+
         Executor.Execute(plan, _sampled);
         Scheduler.CompleteStep(plan, _sampled);
         foreach (var (seq, token) in _sampled)
