@@ -1,4 +1,8 @@
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project bench/Paged.Benchmarks -- --filter '*'
-BenchmarkSwitcher.FromAssembly(typeof(Paged.Benchmarks.MatmulBenchmarks).Assembly).Run(args);
+// dotnet run -c Release --project bench/Paged.Benchmarks -- kv-report
+if (args.Length > 0 && args[0] == "kv-report")
+    Paged.Benchmarks.KvReport.Run();
+else
+    BenchmarkSwitcher.FromAssembly(typeof(Paged.Benchmarks.MatmulBenchmarks).Assembly).Run(args);

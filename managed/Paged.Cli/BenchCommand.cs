@@ -17,7 +17,7 @@ internal static class BenchCommand
         if (o.Batch < 1 || o.PromptTokens < 1 || o.GenTokens < 1 || o.Runs < 1 || o.Warmup < 0)
             throw new ArgumentException("--batch, --prompt-tokens, --gen-tokens and --runs must be >= 1; --warmup >= 0");
 
-        var options = EngineFactory.ToEngineOptions(o) with { MaxNumSeqs = Math.Max(o.MaxBatch, o.Batch) };
+        var options = EngineFactory.ToEngineOptions(o) with { MaxNumSeqs = Math.Max(o.EffectiveMaxNumSeqs, o.Batch) };
         using var engine = LlmEngine.Create(o.Model, o.Tokenizer, options);
         if (o.PromptTokens + o.GenTokens > engine.MaxContext)
             throw new ArgumentException($"--prompt-tokens + --gen-tokens = {o.PromptTokens + o.GenTokens} exceeds the context of {engine.MaxContext}");

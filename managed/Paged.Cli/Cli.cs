@@ -15,7 +15,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions>(args);
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -31,6 +31,10 @@ public static class Cli
             return 2;
         }
     }
+
+    /// <summary>CommandLineParser wants long names of two or more characters: accept vLLM's --n as --num-samples.</summary>
+    private static string[] NormalizeArgs(string[] args) =>
+        [.. args.Select(a => a == "--n" ? "--num-samples" : a.StartsWith("--n=", StringComparison.Ordinal) ? "--num-samples=" + a[4..] : a)];
 
     private static bool IsUserError(Exception e) =>
         e is ArgumentException or ModelFormatException or BackendException or FileNotFoundException

@@ -18,9 +18,30 @@ internal static class EngineFactory
         BlockSize = o.BlockSize,
         NumKvBlocks = o.KvBlocks,
         KvMemoryBytes = o.KvMemory is null ? 0 : ParseSize(o.KvMemory),
-        MaxNumSeqs = o.MaxBatch,
+        MaxNumSeqs = o.EffectiveMaxNumSeqs,
         MaxNumBatchedTokens = o.MaxNumBatchedTokens,
+        PrefixCaching = o.PrefixCaching == OnOff.On,
+        ChunkedPrefill = o.ChunkedPrefill == OnOff.On,
+        Preemption = o.Preemption,
+        SwapSpaceBytes = o.SwapSpace is null ? 0 : ParseSize(o.SwapSpace),
+        Policy = o.Policy,
+        FairShare = new FairShareOptions { TenantWeights = ParseTenantWeights(o.TenantWeights) },
     };
+
+    /// <summary>Parses NAME=WEIGHT pairs.</summary>
+    public static Dictionary<string, double>? ParseTenantWeights(IEnumerable<string> pairs)
+    {
+        Dictionary<string, double>? weights = null;
+        foreach (string pair in pairs)
+        {
+            int eq = pair.LastIndexOf('=');
+            if (eq <= 0 || !double.TryParse(pair[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double w) || !(w > 0) || double.IsInfinity(w))
+                throw new ArgumentException($"--tenant-weight expects NAME=WEIGHT with a positive weight (got '{pair}')");
+            (weights ??= [])[pair[..eq]] = w;
+        }
+
+        return weights;
+    }
 
     /// <summary>Parses sizes like 4096, 512K, 64M, 2G (powers of 1024).</summary>
     public static long ParseSize(string text)

@@ -19,12 +19,16 @@ internal static class GenerateCommand
             Seed = o.Seed,
             MaxTokens = o.MaxTokens,
             Stop = [.. o.Stop],
+            N = o.N,
         };
         sampling.Validate();
+        var requests = prompts.Select(p => (p.Prompt, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
+        foreach (var r in requests)
+            r.Item2.Validate();
 
         using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
         var start = Stopwatch.GetTimestamp();
-        var results = engine.Generate(prompts.Select(p => (p, sampling)).ToList());
+        var results = engine.Generate(requests);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         using (var output = OpenOutput(o.Output))
@@ -34,15 +38,19 @@ internal static class GenerateCommand
                 if (o.Format == OutputFormat.Jsonl)
                     WriteJson(output, r);
                 else
-                    output.Write($"{r.Prompt}{r.Text}\n\n");
+                {
+                    foreach (var c in r.Completions)
+                        output.Write($"{r.Prompt}{c.Text}\n\n");
+                }
             }
         }
 
-        long generated = results.Sum(r => (long)r.TokenIds.Count);
+        long generated = results.Sum(r => r.Completions.Sum(c => (long)c.TokenIds.Count));
         long promptTokens = results.Sum(r => (long)r.PromptTokenIds.Count);
         Console.Error.WriteLine(
             $"{results.Count} prompts, {promptTokens} prompt tokens, {generated} generated tokens in {seconds:F3} s: " +
-            $"{generated / seconds:F1} tok/s ({engine.DeviceName}, {engine.Counters.Steps} steps, {engine.Counters.Preemptions} preemptions)");
+            $"{generated / seconds:F1} tok/s ({engine.DeviceName}, {engine.Counters.Steps} steps, {engine.Counters.Preemptions} preemptions, " +
+            $"prefix cache hit rate {engine.Counters.PrefixHitRate:P0}, {engine.Counters.PromptTokensComputed} prompt tokens computed)");
         return 0;
     }
 
@@ -60,7 +68,20 @@ internal static class GenerateCommand
             WriteInts(w, "prompt_token_ids", r.PromptTokenIds);
             WriteInts(w, "token_ids", r.TokenIds);
             w.WriteString("text", r.Text);
-            w.WriteString("finish_reason", r.FinishReason == FinishReason.Length ? "length" : "stop");
+            w.WriteString("finish_reason", Reason(r.FinishReason));
+            w.WriteStartArray("completions");
+            foreach (var c in r.Completions)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", c.Index);
+                WriteInts(w, "token_ids", c.TokenIds);
+                w.WriteString("text", c.Text);
+                w.WriteString("finish_reason", Reason(c.FinishReason));
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("cached_prompt_tokens", r.CachedPromptTokens);
             w.WriteStartObject("timings");
             w.WriteNumber("queue_s", Math.Round(r.Timings.QueueSeconds, 6));
             if (r.Timings.FirstTokenSeconds is double ttft)
@@ -69,6 +90,7 @@ internal static class GenerateCommand
                 w.WriteNumber("total_s", Math.Round(total, 6));
             if (r.Timings.TimePerOutputToken(r.TokenIds.Count) is double tpot)
                 w.WriteNumber("tpot_s", Math.Round(tpot, 6));
+            w.WriteNumber("preemptions", r.Timings.PreemptionCount);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -76,6 +98,8 @@ internal static class GenerateCommand
         output.Write(Encoding.UTF8.GetString(buffer.ToArray()));
         output.Write('\n');
     }
+
+    private static string Reason(FinishReason r) => r == FinishReason.Length ? "length" : "stop";
 
     private static void WriteInts(Utf8JsonWriter w, string name, IReadOnlyList<int> values)
     {

@@ -9,6 +9,13 @@ public enum OutputFormat
     Jsonl,
 }
 
+/// <summary>A switch given as on or off.</summary>
+public enum OnOff
+{
+    On,
+    Off,
+}
+
 /// <summary>Options every verb that builds an engine shares.</summary>
 public abstract class EngineVerbOptions
 {
@@ -24,8 +31,14 @@ public abstract class EngineVerbOptions
     [Option("threads", Default = 0, HelpText = "CPU worker threads (0 = all cores).")]
     public int Threads { get; set; }
 
-    [Option("max-batch", Default = 64, HelpText = "Most sequences running at once.")]
+    [Option("max-num-seqs", Default = 0, HelpText = "Most sequences running at once (default 64).")]
+    public int MaxNumSeqs { get; set; }
+
+    [Option("max-batch", Default = 0, HelpText = "Alias of --max-num-seqs.")]
     public int MaxBatch { get; set; }
+
+    /// <summary>--max-num-seqs, else --max-batch, else 64.</summary>
+    public int EffectiveMaxNumSeqs => MaxNumSeqs > 0 ? MaxNumSeqs : MaxBatch > 0 ? MaxBatch : 64;
 
     [Option("max-num-batched-tokens", Default = 2048, HelpText = "Most tokens in one forward pass (longer prompts are prefilled in chunks).")]
     public int MaxNumBatchedTokens { get; set; }
@@ -38,6 +51,24 @@ public abstract class EngineVerbOptions
 
     [Option("kv-memory", HelpText = "KV-cache size, e.g. 512M or 2G (alternative to --kv-blocks).")]
     public string? KvMemory { get; set; }
+
+    [Option("prefix-caching", Default = OnOff.On, HelpText = "Reuse the KV of cached prompt prefixes: on or off.")]
+    public OnOff PrefixCaching { get; set; }
+
+    [Option("chunked-prefill", Default = OnOff.On, HelpText = "Split long prompts into chunks that share steps with decodes: on or off.")]
+    public OnOff ChunkedPrefill { get; set; }
+
+    [Option("preemption", Default = Paged.Engine.PreemptionMode.Recompute, HelpText = "When KV blocks run out: recompute or swap.")]
+    public Paged.Engine.PreemptionMode Preemption { get; set; }
+
+    [Option("swap-space", HelpText = "Host memory for swapped-out KV blocks, e.g. 256M (default 256M with --preemption swap).")]
+    public string? SwapSpace { get; set; }
+
+    [Option("policy", Default = Paged.Engine.SchedulingPolicy.Fcfs, HelpText = "Scheduling policy: fcfs, priority (lower value first) or fair (virtual token counter per tenant).")]
+    public Paged.Engine.SchedulingPolicy Policy { get; set; }
+
+    [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
+    public IEnumerable<string> TenantWeights { get; set; } = [];
 }
 
 [Verb("generate", HelpText = "Generate text for one or more prompts with continuous batching.")]
@@ -46,8 +77,11 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
     public IEnumerable<string> Prompts { get; set; } = [];
 
-    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects with a \"prompt\" field per line (.jsonl).")]
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" field and optional \"n\", \"priority\" and \"tenant\".")]
     public string? PromptsFile { get; set; }
+
+    [Option('n', "num-samples", Default = 1, HelpText = "Completions per prompt (parallel sampling; the prompt is prefilled once). Also --n N.")]
+    public int N { get; set; }
 
     [Option("max-tokens", Default = 256, HelpText = "Most tokens to generate per prompt.")]
     public int MaxTokens { get; set; }

@@ -1,13 +1,20 @@
 using System.Text.Json;
+using Paged.Engine;
 
 namespace Paged.Cli;
+
+/// <summary>One prompt and its per-prompt settings (from a JSONL prompts file; null = the command-line value).</summary>
+internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "")
+{
+    public RequestAttributes Attributes => new() { Priority = Priority, Tenant = Tenant };
+}
 
 /// <summary>Reads prompts from the command line or a prompts file (plain lines or JSONL).</summary>
 internal static class PromptSource
 {
-    public static List<string> Read(GenerateOptions o)
+    public static List<PromptSpec> Read(GenerateOptions o)
     {
-        var prompts = new List<string>(o.Prompts);
+        var prompts = o.Prompts.Select(p => new PromptSpec(p)).ToList();
         if (o.PromptsFile is not null)
         {
             if (!File.Exists(o.PromptsFile))
@@ -19,7 +26,7 @@ internal static class PromptSource
                 lineNo++;
                 if (string.IsNullOrWhiteSpace(line))
                     continue;
-                prompts.Add(jsonl ? ParseJsonLine(o.PromptsFile, lineNo, line) : line);
+                prompts.Add(jsonl ? ParseJsonLine(o.PromptsFile, lineNo, line) : new PromptSpec(line));
             }
         }
 
@@ -28,14 +35,26 @@ internal static class PromptSource
         return prompts;
     }
 
-    private static string ParseJsonLine(string file, int lineNo, string line)
+    private static PromptSpec ParseJsonLine(string file, int lineNo, string line)
     {
         try
         {
             using var doc = JsonDocument.Parse(line);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String)
-                return p.GetString()!;
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String)
+            {
+                int? n = root.TryGetProperty("n", out var nv) ? Int(nv, "n") : null;
+                int priority = root.TryGetProperty("priority", out var pv) ? Int(pv, "priority") : 0;
+                string tenant = "";
+                if (root.TryGetProperty("tenant", out var tv))
+                {
+                    tenant = tv.ValueKind == JsonValueKind.String ? tv.GetString()!
+                        : throw new ArgumentException($"{file}:{lineNo}: \"tenant\" must be a string");
+                }
+
+                return new PromptSpec(p.GetString()!, n, priority, tenant);
+            }
         }
         catch (JsonException e)
         {
@@ -43,5 +62,9 @@ internal static class PromptSource
         }
 
         throw new ArgumentException($"{file}:{lineNo}: expected a JSON object with a string \"prompt\" field");
+
+        int Int(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) ? v
+            : throw new ArgumentException($"{file}:{lineNo}: \"{name}\" must be an integer");
     }
 }

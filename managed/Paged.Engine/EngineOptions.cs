@@ -24,6 +24,24 @@ public sealed record EngineOptions
     /// <summary>Most tokens in one forward pass; longer prompts are prefilled in chunks.</summary>
     public int MaxNumBatchedTokens { get; init; } = 2048;
 
+    /// <summary>Reuse the KV of cached full prompt blocks across requests.</summary>
+    public bool PrefixCaching { get; init; } = true;
+
+    /// <summary>Split long prompts into chunks that share steps with decodes; off = a prompt is prefilled whole (unless it is longer than the token budget).</summary>
+    public bool ChunkedPrefill { get; init; } = true;
+
+    /// <summary>What happens to a running sequence when KV blocks run out.</summary>
+    public PreemptionMode Preemption { get; init; } = PreemptionMode.Recompute;
+
+    /// <summary>Host memory for swapped-out KV blocks (swap preemption); 0 = 256 MiB when swapping, none otherwise.</summary>
+    public long SwapSpaceBytes { get; init; }
+
+    /// <summary>Which waiting request is admitted next and which running one is preempted.</summary>
+    public SchedulingPolicy Policy { get; init; } = SchedulingPolicy.Fcfs;
+
+    /// <summary>Virtual-token-counter weights of the fair policy.</summary>
+    public FairShareOptions FairShare { get; init; } = new();
+
     /// <summary>Seed of the engine's generator for requests without a seed of their own.</summary>
     public ulong Seed { get; init; }
 
@@ -37,7 +55,49 @@ public sealed record EngineOptions
             throw new ArgumentException($"max_num_batched_tokens must be at least 1 (got {MaxNumBatchedTokens})");
         if (NumKvBlocks < 0 || KvMemoryBytes < 0)
             throw new ArgumentException("KV cache size must not be negative");
+        if (SwapSpaceBytes < 0)
+            throw new ArgumentException($"swap space must not be negative (got {SwapSpaceBytes})");
+        if (!(FairShare.InputWeight >= 0 && FairShare.OutputWeight >= 0 && FairShare.InputWeight + FairShare.OutputWeight > 0))
+            throw new ArgumentException("fair-share token weights must be >= 0 and not both 0");
+        if (FairShare.TenantWeights is { } tw && tw.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
+            throw new ArgumentException("tenant weights must be positive finite numbers");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }
+}
+
+/// <summary>How a running sequence gives up its KV blocks when the pool runs out.</summary>
+public enum PreemptionMode
+{
+    /// <summary>Free its blocks and requeue it at the front; its tokens are computed again later (prefix cache hits make that cheaper).</summary>
+    Recompute,
+
+    /// <summary>Copy its blocks to host memory and back when there is room (falls back to recompute when the swap space is full).</summary>
+    Swap,
+}
+
+/// <summary>Admission and preemption order.</summary>
+public enum SchedulingPolicy
+{
+    /// <summary>Arrival order; the most recently admitted running sequence is preempted first.</summary>
+    Fcfs,
+
+    /// <summary>Lower priority value first (then arrival); a waiting request may preempt running work of a lower priority.</summary>
+    Priority,
+
+    /// <summary>Fair share across tenants with the Virtual Token Counter.</summary>
+    Fair,
+}
+
+/// <summary>Weights of the Virtual Token Counter (fair policy).</summary>
+public sealed record FairShareOptions
+{
+    /// <summary>Counter charge per prompt token.</summary>
+    public double InputWeight { get; init; } = 1;
+
+    /// <summary>Counter charge per generated token.</summary>
+    public double OutputWeight { get; init; } = 2;
+
+    /// <summary>Per-tenant share weights (default 1): a tenant of weight 2 is entitled to twice the service.</summary>
+    public IReadOnlyDictionary<string, double>? TenantWeights { get; init; }
 }

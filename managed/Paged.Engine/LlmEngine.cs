@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Paged.Models;
 using Paged.Models.Llama;
 using Paged.Models.Tokenization;
+using Paged.Engine.Scheduling;
 using Paged.Runtime;
 
 namespace Paged.Engine;
@@ -15,13 +16,14 @@ public sealed class LlmEngine : IDisposable
 {
     private readonly DeviceContext _context;
     private readonly ModelRunner _runner;
-    private readonly BlockAllocator _blocks;
-    private readonly FcfsScheduler _scheduler;
-    private readonly Dictionary<long, Sequence> _live = [];
+    private readonly Scheduler _scheduler;
+    private readonly Dictionary<long, Request> _live = [];
     private readonly List<(Sequence Seq, int Token)> _sampled = [];
+    private readonly List<Request> _touched = [];
     private readonly HashSet<int> _modelStopIds;
     private readonly SamplingRandom _engineRandom;
     private long _nextId;
+    private long _nextSeqId;
 
     public LlmEngine(ModelWeights weights, ITokenizer tokenizer, EngineOptions options)
     {
@@ -40,6 +42,9 @@ public sealed class LlmEngine : IDisposable
         MaxContext = maxContext;
         int maxBlocksPerSeq = (maxContext + options.BlockSize - 1) / options.BlockSize;
         int maxTokens = Math.Max(options.MaxNumBatchedTokens, options.MaxNumSeqs);
+        long bytesPerBlock = KvCache.ElementsPerBlock(Config.NumLayers, Config.NumKvHeads, options.BlockSize, Config.HeadSize) * sizeof(float);
+        long swapBytes = options.Preemption != PreemptionMode.Swap ? 0 : options.SwapSpaceBytes > 0 ? options.SwapSpaceBytes : 256L << 20;
+        int swapSlots = (int)Math.Min(swapBytes / bytesPerBlock, 1 << 24);
 
         _context = Backend.Load(options.Device).CreateContext(options.NumThreads);
         try
@@ -56,7 +61,7 @@ public sealed class LlmEngine : IDisposable
                 throw;
             }
 
-            _runner = new ModelRunner(model, cache);
+            _runner = new ModelRunner(model, cache, swapSlots);
         }
         catch
         {
@@ -64,8 +69,19 @@ public sealed class LlmEngine : IDisposable
             throw;
         }
 
-        _blocks = new BlockAllocator(NumKvBlocks);
-        _scheduler = new FcfsScheduler(_blocks, options.BlockSize, options.MaxNumSeqs, maxTokens);
+        _scheduler = new Scheduler(new SchedulerConfig
+        {
+            NumBlocks = NumKvBlocks,
+            BlockSize = options.BlockSize,
+            MaxNumSeqs = options.MaxNumSeqs,
+            MaxNumBatchedTokens = maxTokens,
+            PrefixCaching = options.PrefixCaching,
+            ChunkedPrefill = options.ChunkedPrefill,
+            Preemption = options.Preemption,
+            SwapBlocks = swapSlots,
+            Policy = options.Policy,
+            FairShare = options.FairShare,
+        });
         DeviceName = _context.DeviceName;
     }
 
@@ -90,7 +106,13 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Longest sequence (prompt + generated) the engine will hold.</summary>
     public int MaxContext { get; }
 
-    public int NumFreeKvBlocks => _blocks.NumFree;
+    public int NumFreeKvBlocks => _scheduler.Kv.Pool.NumFree;
+
+    /// <summary>The scheduler (queues, block pool, prefix cache) for inspection.</summary>
+    public Scheduler Scheduler => _scheduler;
+
+    /// <summary>Metrics of the last step.</summary>
+    public StepMetrics LastStep { get; private set; }
 
     public bool HasUnfinishedRequests => _scheduler.HasWork;
 
@@ -115,17 +137,25 @@ public sealed class LlmEngine : IDisposable
     }
 
     /// <summary>Tokenizes <paramref name="prompt"/> (with BOS) and queues it.</summary>
-    public long AddRequest(string prompt, SamplingParams sampling)
+    public long AddRequest(string prompt, SamplingParams sampling) => AddRequest(prompt, sampling, new RequestAttributes());
+
+    /// <summary>Tokenizes <paramref name="prompt"/> (with BOS) and queues it with a priority and tenant.</summary>
+    public long AddRequest(string prompt, SamplingParams sampling, RequestAttributes attributes)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return AddRequest(prompt, [.. Tokenizer.Encode(prompt, addBos: true)], sampling);
+        return AddRequest(prompt, [.. Tokenizer.Encode(prompt, addBos: true)], sampling, attributes);
     }
 
     /// <summary>Queues a request whose prompt is already tokenized. Throws on invalid input; the engine stays usable.</summary>
-    public long AddRequest(string prompt, int[] promptTokenIds, SamplingParams sampling)
+    public long AddRequest(string prompt, int[] promptTokenIds, SamplingParams sampling) =>
+        AddRequest(prompt, promptTokenIds, sampling, new RequestAttributes());
+
+    /// <summary>Queues a tokenized request with a priority and tenant.</summary>
+    public long AddRequest(string prompt, int[] promptTokenIds, SamplingParams sampling, RequestAttributes attributes)
     {
         ArgumentNullException.ThrowIfNull(promptTokenIds);
         ArgumentNullException.ThrowIfNull(sampling);
+        ArgumentNullException.ThrowIfNull(attributes);
         sampling.Validate();
         if (promptTokenIds.Length == 0)
             throw new ArgumentException("the prompt has no tokens");
@@ -135,6 +165,8 @@ public sealed class LlmEngine : IDisposable
                 $"the prompt has {promptTokenIds.Length} tokens but the context holds {MaxContext} (prompt and at least one generated token)");
         }
 
+        if (sampling.N > Options.MaxNumSeqs)
+            throw new ArgumentException($"n = {sampling.N} exceeds max_num_seqs = {Options.MaxNumSeqs}: its sequences could never run together");
         foreach (int t in promptTokenIds)
         {
             if ((uint)t >= (uint)Config.VocabSize)
@@ -143,20 +175,27 @@ public sealed class LlmEngine : IDisposable
 
         long id = _nextId++;
         ulong seed = sampling.Seed ?? _engineRandom.NextUInt64();
-        var seq = new Sequence(id, prompt, promptTokenIds, sampling, new StreamingDetokenizer(Tokenizer), seed, Stopwatch.GetTimestamp());
-        _live.Add(id, seq);
-        _scheduler.Add(seq);
+        var request = new Request(id, prompt, promptTokenIds, sampling, Stopwatch.GetTimestamp(), attributes.Priority, attributes.Tenant ?? "", attributes.ExtraKey);
+        request.CreateSequences(seed, () => new StreamingDetokenizer(Tokenizer), ref _nextSeqId);
+        _live.Add(id, request);
+        _scheduler.Add(request);
         return id;
     }
 
     /// <summary>Cancels a request; its blocks are freed at once. Unknown or finished ids are ignored.</summary>
     public bool Abort(long requestId)
     {
-        if (!_live.Remove(requestId, out var seq))
+        if (!_live.Remove(requestId, out var request))
             return false;
-        _scheduler.Remove(seq);
-        seq.Status = SequenceStatus.Finished;
-        seq.FinishReason = FinishReason.Abort;
+        for (int i = request.Sequences.Count - 1; i >= 0; i--)
+        {
+            var seq = request.Sequences[i];
+            if (seq.Status == SequenceStatus.Finished)
+                continue;
+            _scheduler.Finish(seq);
+            seq.FinishReason = FinishReason.Abort;
+        }
+
         return true;
     }
 
@@ -166,39 +205,67 @@ public sealed class LlmEngine : IDisposable
         var outputs = new List<RequestOutput>();
         var plan = _scheduler.Schedule();
         Counters.Preemptions += plan.Preempted.Count;
+        Counters.SwapOuts += plan.SwapOut.Count > 0 ? plan.Preempted.Count(s => s.Status == SequenceStatus.Swapped) : 0;
+        Counters.BlockCopies += plan.Copies.Count;
         if (plan.IsEmpty)
+        {
+            // Nothing to compute, but a sequence preempted by swap must still have its blocks copied out.
+            if (plan.HasWork)
+                _runner.Execute(plan, _sampled);
+            RecordStep(plan);
             return outputs;
+        }
 
         long now = Stopwatch.GetTimestamp();
         foreach (var chunk in plan.Chunks)
-            chunk.Sequence.ScheduledTicks ??= now;
+            chunk.Sequence.Request.ScheduledTicks ??= now;
 
         long forwardStart = Stopwatch.GetTimestamp();
         _runner.Execute(plan, _sampled);
         Counters.ExecuteTicks += Stopwatch.GetTimestamp() - forwardStart;
         Counters.Steps++;
         Counters.TokensComputed += plan.NumTokens;
+        Counters.PromptTokensComputed += plan.NumPromptTokens;
+        _scheduler.CompleteStep(plan, _sampled);
+        RecordStep(plan);
 
         now = Stopwatch.GetTimestamp();
+        _touched.Clear();
         foreach (var (seq, token) in _sampled)
         {
-            int emittedBefore = seq.Text.Length;
-            seq.FirstTokenTicks ??= now;
-            seq.Append(token);
+            var request = seq.Request;
+            request.FirstTokenTicks ??= now;
             Counters.TokensGenerated++;
             ApplyStopRules(seq, token);
             if (seq.FinishReason != FinishReason.None)
+                _scheduler.Finish(seq);
+            if (!_touched.Contains(request))
+                _touched.Add(request);
+        }
+
+        foreach (var request in _touched)
+        {
+            if (request.IsFinished)
             {
-                seq.FinishedTicks = now;
-                seq.Status = SequenceStatus.Finished;
-                _scheduler.Remove(seq);
-                _live.Remove(seq.Id);
+                request.FinishedTicks = now;
+                _live.Remove(request.Id);
             }
 
-            outputs.Add(Snapshot(seq, emittedBefore));
+            outputs.Add(Snapshot(request));
         }
 
         return outputs;
+    }
+
+    private void RecordStep(StepPlan plan)
+    {
+        var pool = _scheduler.Kv.Pool;
+        var cache = _scheduler.Kv.Cache;
+        Counters.PrefixQueries = cache?.Queries ?? 0;
+        Counters.PrefixHits = cache?.Hits ?? 0;
+        LastStep = new StepMetrics(
+            Counters.Steps, _scheduler.NumRunning, _scheduler.NumWaiting, _scheduler.NumSwapped, plan.NumTokens, plan.NumPromptTokens,
+            plan.Preempted.Count, pool.NumUsed, pool.NumBlocks, pool.FilledSlotsInUse, (long)pool.NumUsed * pool.BlockSize, Counters.PrefixHitRate);
     }
 
     private void ApplyStopRules(Sequence seq, int token)
@@ -206,12 +273,12 @@ public sealed class LlmEngine : IDisposable
         var p = seq.Sampling;
         if ((!p.IgnoreEos && _modelStopIds.Contains(token)) || p.StopTokenIds.Contains(token))
         {
-            seq.Text += seq.Detokenizer.Flush();
+            seq.Text += seq.Detokenizer!.Flush();
             seq.FinishReason = FinishReason.Stop;
             return;
         }
 
-        string delta = seq.Detokenizer.Append(token);
+        string delta = seq.Detokenizer!.Append(token);
         bool length = seq.NumGenerated >= p.MaxTokens || seq.Length >= MaxContext;
         if (length)
             delta += seq.Detokenizer.Flush();
@@ -236,24 +303,39 @@ public sealed class LlmEngine : IDisposable
             seq.FinishReason = FinishReason.Length;
     }
 
-    private static RequestOutput Snapshot(Sequence seq, int emittedBefore)
+    private static RequestOutput Snapshot(Request request)
     {
         double f = Stopwatch.Frequency;
-        double Since(long? t) => (t!.Value - seq.ArrivalTicks) / f;
+        double Since(long? t) => (t!.Value - request.ArrivalTicks) / f;
+        var completions = new CompletionOutput[request.Sequences.Count];
+        int preemptions = 0;
+        for (int i = 0; i < completions.Length; i++)
+        {
+            var seq = request.Sequences[i];
+            string delta = seq.TextEmitted <= seq.Text.Length ? seq.Text[seq.TextEmitted..] : "";
+            seq.TextEmitted = seq.Text.Length;
+            completions[i] = new CompletionOutput(i, seq.Tokens.Skip(seq.PromptTokenIds.Count).ToArray(), seq.Text, delta, seq.FinishReason);
+            preemptions += seq.Preemptions;
+        }
+
+        var first = completions[0];
         return new RequestOutput
         {
-            RequestId = seq.Id,
-            Prompt = seq.Prompt,
-            PromptTokenIds = seq.PromptTokenIds,
-            TokenIds = seq.Tokens.Skip(seq.PromptTokenIds.Count).ToArray(),
-            Text = seq.Text,
-            TextDelta = emittedBefore <= seq.Text.Length ? seq.Text[emittedBefore..] : "",
-            FinishReason = seq.FinishReason,
+            RequestId = request.Id,
+            Prompt = request.Prompt,
+            PromptTokenIds = request.PromptTokenIds,
+            TokenIds = first.TokenIds,
+            Text = first.Text,
+            TextDelta = first.TextDelta,
+            FinishReason = first.FinishReason,
+            Finished = request.IsFinished,
+            Completions = completions,
+            CachedPromptTokens = request.CachedPromptTokens,
             Timings = new RequestTimings(
-                seq.ScheduledTicks is null ? 0 : Since(seq.ScheduledTicks),
-                seq.FirstTokenTicks is null ? null : Since(seq.FirstTokenTicks),
-                seq.FinishedTicks is null ? null : Since(seq.FinishedTicks),
-                seq.Preemptions),
+                request.ScheduledTicks is null ? 0 : Since(request.ScheduledTicks),
+                request.FirstTokenTicks is null ? null : Since(request.FirstTokenTicks),
+                request.FinishedTicks is null ? null : Since(request.FinishedTicks),
+                preemptions),
         };
     }
 
@@ -264,9 +346,16 @@ public sealed class LlmEngine : IDisposable
     public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, SamplingParams Sampling)> requests)
     {
         ArgumentNullException.ThrowIfNull(requests);
+        return Generate(requests.Select(r => (r.Prompt, r.Sampling, new RequestAttributes())).ToList());
+    }
+
+    /// <summary>As <see cref="Generate(IReadOnlyList{ValueTuple{string, SamplingParams}})"/> with per-request priority and tenant.</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, SamplingParams Sampling, RequestAttributes Attributes)> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
         var ids = new long[requests.Count];
         for (int i = 0; i < requests.Count; i++)
-            ids[i] = AddRequest(requests[i].Prompt, requests[i].Sampling);
+            ids[i] = AddRequest(requests[i].Prompt, requests[i].Sampling, requests[i].Attributes);
         var final = new Dictionary<long, RequestOutput>();
         while (final.Count < ids.Length)
         {
@@ -285,21 +374,4 @@ public sealed class LlmEngine : IDisposable
         _runner.Dispose();
         _context.Dispose();
     }
-}
-
-/// <summary>Running totals since the engine started.</summary>
-public sealed class EngineCounters
-{
-    public long Steps { get; internal set; }
-
-    public long TokensComputed { get; internal set; }
-
-    public long TokensGenerated { get; internal set; }
-
-    public long Preemptions { get; internal set; }
-
-    /// <summary>Stopwatch ticks spent in the model runner (forward pass and sampling).</summary>
-    public long ExecuteTicks { get; internal set; }
-
-    public double ExecuteSeconds => ExecuteTicks / (double)Stopwatch.Frequency;
 }

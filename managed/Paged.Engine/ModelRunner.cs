@@ -1,39 +1,51 @@
-using Paged.Models;
+using System.Runtime.InteropServices;
+using Paged.Engine.Kv;
 using Paged.Models.Llama;
+using Paged.Runtime.Interop;
 
 namespace Paged.Engine;
 
-/// <summary>Executes a <see cref="StepPlan"/>: builds the flat batch, runs the model, samples tokens.</summary>
-internal sealed class ModelRunner : IDisposable
+/// <summary>Executes a <see cref="StepPlan"/> on the model: swaps, block copies, the batched forward pass, sampling.</summary>
+internal sealed class ModelRunner : IModelExecutor
 {
     private readonly LlamaModel _model;
     private readonly KvCache _cache;
+    private readonly HostKvStore _host;
     private readonly StepBatch _batch;
     private readonly Sampler _sampler = new();
     private readonly float[] _logits;
     private readonly int _blockSize;
     private readonly int _vocab;
+    private int[] _pairs = new int[64];
 
-    public ModelRunner(LlamaModel model, KvCache cache)
+    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots)
     {
         _model = model;
         _cache = cache;
+        _host = new HostKvStore(swapSlots, cache.ElementsPerBlockTotal);
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
         _logits = new float[model.MaxSeqs * _vocab];
     }
 
-    /// <summary>Runs one step; <paramref name="sampled"/>[i] receives the token of the i-th sampling chunk.</summary>
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
-        _batch.Clear();
         sampled.Clear();
+        foreach (var m in plan.SwapOut)
+            _cache.CopyBlockToHost(m.Src, _host.Slot(m.Dst));
+        foreach (var m in plan.SwapIn)
+            _cache.CopyBlockFromHost(m.Dst, _host.Slot(m.Src));
+        CopyBlocks(plan.Copies);
+        if (plan.IsEmpty)
+            return;
+
+        _batch.Clear();
         foreach (var chunk in plan.Chunks)
         {
             var seq = chunk.Sequence;
-            var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
-            var table = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.BlockTable);
+            var tokens = CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
+            var table = CollectionsMarshal.AsSpan(seq.BlockTable);
             int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize);
             if (chunk.Samples)
                 _batch.AddLogitRow(last);
@@ -44,13 +56,33 @@ internal sealed class ModelRunner : IDisposable
         int row = 0;
         foreach (var chunk in plan.Chunks)
         {
-            var seq = chunk.Sequence;
-            seq.NumComputed = chunk.Start + chunk.Count;
             if (!chunk.Samples)
                 continue;
+            var seq = chunk.Sequence;
             var logits = _logits.AsSpan(row * _vocab, _vocab);
             sampled.Add((seq, _sampler.Sample(logits, seq.Sampling, seq.Random)));
+            foreach (var child in seq.PendingForks)
+                sampled.Add((child, _sampler.Sample(logits, child.Sampling, child.Random)));
             row++;
+        }
+    }
+
+    /// <summary>All copy-on-write pairs of the step in one block_copy call.</summary>
+    private unsafe void CopyBlocks(List<BlockMove> copies)
+    {
+        if (copies.Count == 0)
+            return;
+        if (_pairs.Length < copies.Count * 2)
+            _pairs = new int[copies.Count * 4];
+        for (int i = 0; i < copies.Count; i++)
+        {
+            _pairs[2 * i] = copies[i].Src;
+            _pairs[(2 * i) + 1] = copies[i].Dst;
+        }
+
+        fixed (int* p = _pairs)
+        {
+            _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = (nint)p, NumPairs = copies.Count });
         }
     }
 

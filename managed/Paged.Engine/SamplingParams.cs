@@ -18,6 +18,9 @@ public sealed record SamplingParams
     /// <summary>Seed of this request's random stream; null draws from the engine's generator.</summary>
     public ulong? Seed { get; init; }
 
+    /// <summary>Completions to generate for the prompt (parallel sampling; the prompt is prefilled once).</summary>
+    public int N { get; init; } = 1;
+
     /// <summary>Most tokens to generate.</summary>
     public int MaxTokens { get; init; } = 256;
 
@@ -39,6 +42,8 @@ public sealed record SamplingParams
             throw new ArgumentException($"top_k must be -1, 0 (disabled) or a positive count (got {TopK})");
         if (!(TopP > 0 && TopP <= 1))
             throw new ArgumentException($"top_p must be in (0, 1] (got {TopP})");
+        if (N is < 1 or > 1024)
+            throw new ArgumentException($"n must be in 1..1024 (got {N})");
         if (MaxTokens < 1)
             throw new ArgumentException($"max_tokens must be at least 1 (got {MaxTokens})");
         foreach (string s in Stop)

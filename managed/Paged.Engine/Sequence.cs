@@ -7,37 +7,53 @@ public enum SequenceStatus
 {
     Waiting,
     Running,
+
+    /// <summary>Preempted by swap: its KV lives in host memory until it is swapped back in.</summary>
+    Swapped,
+
+    /// <summary>A sibling (n > 1) that is created by forking sequence 0 once the prompt is prefilled.</summary>
+    AwaitingFork,
     Finished,
 }
 
 /// <summary>
-/// One request's token stream and its place in the KV cache: prompt + generated tokens, how many of
-/// them already have KV in the cache, and the block table mapping its logical blocks to physical ones.
+/// One completion's token stream and its place in the KV cache: prompt + generated tokens, how many of
+/// them already have KV in the cache, the block table mapping its logical blocks to physical ones, and
+/// its own random generator (which survives preemption, so a resumed sequence draws what it would have).
 /// </summary>
 public sealed class Sequence
 {
     private readonly List<int> _tokens;
 
-    internal Sequence(long id, string prompt, int[] promptIds, SamplingParams sampling, StreamingDetokenizer detokenizer, ulong seed, long arrival)
+    internal Sequence(Request request, int index, long id, ulong seed, StreamingDetokenizer? detokenizer)
     {
+        Request = request;
+        Index = index;
         Id = id;
-        Prompt = prompt;
-        PromptTokenIds = promptIds;
-        Sampling = sampling;
         Detokenizer = detokenizer;
         Random = new SamplingRandom(seed);
-        ArrivalTicks = arrival;
-        _tokens = new List<int>(promptIds.Length + Math.Min(sampling.MaxTokens, 4096));
-        _tokens.AddRange(promptIds);
+        int capacity = request.PromptTokenIds.Count + Math.Min(request.Sampling.MaxTokens, 4096);
+        _tokens = new List<int>(capacity);
+        _tokens.AddRange(request.PromptTokenIds);
+        BlockTable = new List<int>(Math.Min(capacity, 65536) / 8);
+        BlockKeys = new List<UInt128>(Math.Min(capacity, 65536) / 8);
     }
 
+    /// <summary>Unique over the engine's life (not the request id).</summary>
     public long Id { get; }
 
-    public string Prompt { get; }
+    public Request Request { get; }
 
-    public IReadOnlyList<int> PromptTokenIds { get; }
+    /// <summary>Completion index within the request.</summary>
+    public int Index { get; }
 
-    public SamplingParams Sampling { get; }
+    public long RequestId => Request.Id;
+
+    public string Prompt => Request.Prompt;
+
+    public IReadOnlyList<int> PromptTokenIds => Request.PromptTokenIds;
+
+    public SamplingParams Sampling => Request.Sampling;
 
     public SequenceStatus Status { get; internal set; } = SequenceStatus.Waiting;
 
@@ -52,31 +68,52 @@ public sealed class Sequence
     public int NumComputed { get; internal set; }
 
     /// <summary>Physical KV block of each logical block.</summary>
-    public List<int> BlockTable { get; } = [];
+    public List<int> BlockTable { get; }
+
+    /// <summary>Prefix-cache keys of the sequence's first full blocks (a chain: each includes its parent's).</summary>
+    internal List<UInt128> BlockKeys { get; }
+
+    /// <summary>Host swap slots holding the blocks of a swapped-out sequence, in block-table order.</summary>
+    internal List<int> HostBlocks { get; } = [];
+
+    /// <summary>Siblings to fork from this sequence when its prompt's first token is sampled.</summary>
+    internal List<Sequence> PendingForks { get; } = [];
 
     public FinishReason FinishReason { get; internal set; }
 
     /// <summary>Text generated so far.</summary>
     public string Text { get; internal set; } = "";
 
-    internal StreamingDetokenizer Detokenizer { get; }
+    internal StreamingDetokenizer? Detokenizer { get; }
+
+    /// <summary>Length of <see cref="Text"/> already reported in a snapshot's delta.</summary>
+    internal int TextEmitted { get; set; }
 
     internal SamplingRandom Random { get; }
 
-    internal long ArrivalTicks { get; }
+    public int Preemptions { get; internal set; }
 
-    internal long? ScheduledTicks { get; set; }
+    /// <summary>Prompt tokens already charged to the tenant (fair policy): recomputation is not charged twice.</summary>
+    internal int ChargedPromptTokens { get; set; }
 
-    internal long? FirstTokenTicks { get; set; }
-
-    internal long? FinishedTicks { get; set; }
-
-    internal int Preemptions { get; set; }
+    /// <summary>Position in the scheduler's running list (kept current by the scheduler).</summary>
+    internal int RunningIndex { get; set; } = -1;
 
     internal void Append(int token) => _tokens.Add(token);
 
     internal List<int> TokenList => _tokens;
 
-    /// <summary>Forget every computed token (preemption by recompute); the tokens themselves stay.</summary>
-    internal void ResetComputed() => NumComputed = 0;
+    /// <summary>Starts the sequence over from its prompt (benchmarks reuse sequences to stay allocation-free).</summary>
+    internal void ResetForReuse(int blockSize)
+    {
+        _tokens.RemoveRange(PromptTokenIds.Count, _tokens.Count - PromptTokenIds.Count);
+        int keep = PromptTokenIds.Count / blockSize;
+        if (BlockKeys.Count > keep)
+            BlockKeys.RemoveRange(keep, BlockKeys.Count - keep);
+        Preemptions = 0;
+        ChargedPromptTokens = 0;
+        NumComputed = 0;
+        FinishReason = FinishReason.None;
+        Status = SequenceStatus.Waiting;
+    }
 }

@@ -97,6 +97,43 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void Generate_SchedulerOptionsAndPerPromptFields()
+    {
+        string dir = Directory.CreateTempSubdirectory("paged-cli-").FullName;
+        try
+        {
+            string prompts = Path.Combine(dir, "prompts.jsonl");
+            File.WriteAllLines(prompts, [
+                "{\"prompt\": \"Once upon a time\", \"n\": 3, \"tenant\": \"a\"}",
+                "{\"prompt\": \"Zoo\", \"priority\": 1, \"tenant\": \"b\"}",
+            ]);
+            string output = Path.Combine(dir, "out.jsonl");
+            var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--prompts-file", prompts, "--format", "jsonl", "--output", output,
+                "--max-tokens", "12", "--temperature", "1", "--seed", "5", "--n", "2", "--block-size", "8", "--max-num-seqs", "4",
+                "--max-num-batched-tokens", "16", "--prefix-caching", "off", "--chunked-prefill", "on", "--preemption", "swap",
+                "--swap-space", "1M", "--kv-blocks", "6", "--policy", "fair", "--tenant-weight", "a=2");
+            Assert.AreEqual(0, r.ExitCode, r.Stderr);
+            var lines = File.ReadAllLines(output);
+            Assert.HasCount(2, lines);
+            using var first = JsonDocument.Parse(lines[0]);
+            using var second = JsonDocument.Parse(lines[1]);
+            Assert.AreEqual(3, first.RootElement.GetProperty("completions").GetArrayLength(), "per-prompt n wins");
+            Assert.AreEqual(2, second.RootElement.GetProperty("completions").GetArrayLength(), "--n applies otherwise");
+            var c0 = first.RootElement.GetProperty("completions")[0];
+            Assert.AreEqual(first.RootElement.GetProperty("text").GetString(), c0.GetProperty("text").GetString());
+
+            var bad = CliRunner.Run("generate", "--model", CliRunner.Model, "--policy", "lottery", "hi");
+            AssertCleanError(bad, "policy");
+            AssertCleanError(CliRunner.Run("generate", "hi", "--model", CliRunner.Model, "--tenant-weight", "a=-1"), "tenant-weight");
+            AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--n", "0", "hi"), "n must be");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [TestMethod]
     public void Generate_TextMatchesTheGoldenStory()
     {
         var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "252", "Once upon a time");

@@ -1,0 +1,12 @@
+namespace Paged.Engine;
+
+/// <summary>
+/// Executes a <see cref="StepPlan"/>: swaps, copy-on-write copies, one forward pass, and sampling.
+/// For every chunk that samples it adds (sequence, token) to <c>sampled</c>, followed by one entry per
+/// sibling in the sequence's pending forks (n > 1), each drawn from the same logits with the sibling's
+/// own generator. The engine's <see cref="ModelRunner"/> implements it; tests use a fake.
+/// </summary>
+public interface IModelExecutor : IDisposable
+{
+    void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled);
+}

@@ -1,0 +1,244 @@
+namespace Paged.Engine.Kv;
+
+/// <summary>
+/// Gives sequences KV blocks: reuse of cached prefixes, growth as tokens are scheduled, copy-on-write
+/// of shared partial blocks, forks (n > 1), freeing, and moving a sequence's blocks to host swap slots
+/// and back. The block pool counts references; the prefix cache (absent when prefix caching is off)
+/// remembers full blocks by key.
+/// </summary>
+public sealed class KvCacheManager
+{
+    private readonly Stack<int> _freeHostSlots;
+    private readonly List<int> _hostSlotsToRelease = [];
+
+    public KvCacheManager(int numBlocks, int blockSize, bool prefixCaching, int swapSlots, BlockHasher? hasher = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(swapSlots);
+        Pool = new BlockPool(numBlocks, blockSize);
+        Cache = prefixCaching ? new PrefixCache(numBlocks, blockSize, hasher) : null;
+        BlockSize = blockSize;
+        NumHostSlots = swapSlots;
+        _freeHostSlots = new Stack<int>(swapSlots);
+        for (int s = swapSlots - 1; s >= 0; s--)
+            _freeHostSlots.Push(s);
+    }
+
+    public BlockPool Pool { get; }
+
+    /// <summary>Null when prefix caching is off.</summary>
+    public PrefixCache? Cache { get; }
+
+    public int BlockSize { get; }
+
+    public int NumHostSlots { get; }
+
+    public int NumFreeHostSlots => _freeHostSlots.Count;
+
+    public int BlocksFor(int tokens) => (tokens + BlockSize - 1) / BlockSize;
+
+    /// <summary>
+    /// For a sequence without blocks: how many of its leading full blocks are cached (at most
+    /// (Length - 1) / BlockSize, so the last token is always computed), and how many of those are
+    /// free now (reviving them uses up free blocks). Computes keys as needed; counts nothing.
+    /// </summary>
+    public int FindCachedPrefix(Sequence seq, out int revivedFree)
+    {
+        revivedFree = 0;
+        if (Cache is null || seq.BlockTable.Count != 0)
+            return 0;
+        int max = (seq.Length - 1) / BlockSize;
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
+        int hits = 0;
+        for (int i = 0; i < max; i++)
+        {
+            EnsureKey(seq, i, tokens);
+            int b = Cache.Find(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+            if (b < 0)
+                break;
+            if (Pool.IsFree(b))
+                revivedFree++;
+            hits++;
+        }
+
+        return hits;
+    }
+
+    /// <summary>Attaches the first <paramref name="hits"/> cached blocks found by <see cref="FindCachedPrefix"/>; counts the lookups.</summary>
+    public void AttachCachedPrefix(Sequence seq, int hits)
+    {
+        if (Cache is null)
+            return;
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
+        int max = (seq.Length - 1) / BlockSize;
+        for (int i = 0; i < max; i++)
+        {
+            EnsureKey(seq, i, tokens);
+            int b = Cache.Lookup(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+            if (i >= hits)
+                break;
+            if (b < 0)
+                throw new InvalidOperationException("a cached prefix block vanished between planning and admission");
+            Pool.Retain(b);
+            seq.BlockTable.Add(b);
+        }
+
+        seq.NumComputed = hits * BlockSize;
+    }
+
+    /// <summary>Free blocks needed to compute <paramref name="count"/> more tokens (new blocks and a copy-on-write copy).</summary>
+    public int BlocksNeeded(Sequence seq, int count)
+    {
+        int need = Math.Max(0, BlocksFor(seq.NumComputed + count) - seq.BlockTable.Count);
+        return need + (NeedsCopyOnWrite(seq) ? 1 : 0);
+    }
+
+    private bool NeedsCopyOnWrite(Sequence seq)
+    {
+        int i = seq.NumComputed / BlockSize;
+        return seq.NumComputed % BlockSize != 0 && i < seq.BlockTable.Count && Pool.RefCount(seq.BlockTable[i]) > 1;
+    }
+
+    /// <summary>
+    /// Gives the sequence blocks for tokens [NumComputed, NumComputed + count). A shared, partly filled
+    /// block about to be written gets a private copy first (a pair in the plan's copy list). False,
+    /// with nothing changed, when there are not enough free blocks.
+    /// </summary>
+    public bool TryAllocate(Sequence seq, int count, StepPlan plan)
+    {
+        if (BlocksNeeded(seq, count) > Pool.NumFree)
+            return false;
+        if (NeedsCopyOnWrite(seq))
+        {
+            int i = seq.NumComputed / BlockSize;
+            int src = seq.BlockTable[i];
+            int dst = AllocateFresh();
+            Pool.SetFilled(dst, Pool.Filled(src));
+            plan.Copies.Add(new BlockMove(src, dst));
+            Pool.Release(src, keepLonger: false);
+            seq.BlockTable[i] = dst;
+        }
+
+        int target = BlocksFor(seq.NumComputed + count);
+        while (seq.BlockTable.Count < target)
+            seq.BlockTable.Add(AllocateFresh());
+        return true;
+    }
+
+    private int AllocateFresh()
+    {
+        int b = Pool.AllocateFresh();
+        Cache?.Forget(b);
+        return b;
+    }
+
+    /// <summary>Releases every block of the sequence, last block first (so the tail is evicted before the shared head).</summary>
+    public void Free(Sequence seq)
+    {
+        var table = seq.BlockTable;
+        for (int i = table.Count - 1; i >= 0; i--)
+        {
+            int b = table[i];
+            Pool.Release(b, keepLonger: Cache is not null && Cache.IsCached(b));
+        }
+
+        table.Clear();
+    }
+
+    /// <summary>After a step computed tokens [oldComputed, seq.NumComputed): records fill levels and caches the blocks that became full.</summary>
+    public void OnComputed(Sequence seq, int oldComputed)
+    {
+        int computed = seq.NumComputed;
+        var table = seq.BlockTable;
+        for (int i = oldComputed / BlockSize; i < table.Count && i * BlockSize < computed; i++)
+            Pool.SetFilled(table[i], Math.Min(BlockSize, computed - (i * BlockSize)));
+        if (Cache is null)
+            return;
+        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
+        for (int i = oldComputed / BlockSize; i < computed / BlockSize; i++)
+        {
+            EnsureKey(seq, i, tokens);
+            Cache.Register(table[i], seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+        }
+    }
+
+    /// <summary>Makes <paramref name="child"/> share every block of <paramref name="parent"/> (n > 1 after the prompt).</summary>
+    public void Fork(Sequence parent, Sequence child)
+    {
+        if (child.BlockTable.Count != 0)
+            throw new InvalidOperationException("a forked sequence must have no blocks");
+        foreach (int b in parent.BlockTable)
+        {
+            Pool.Retain(b);
+            child.BlockTable.Add(b);
+        }
+
+        child.BlockKeys.Clear();
+        child.BlockKeys.AddRange(parent.BlockKeys);
+        child.NumComputed = parent.NumComputed;
+    }
+
+    public bool CanSwapOut(Sequence seq) => seq.BlockTable.Count <= _freeHostSlots.Count;
+
+    /// <summary>Copies the sequence's blocks to host slots (pairs in the plan) and frees its device blocks.</summary>
+    public void SwapOut(Sequence seq, StepPlan plan)
+    {
+        if (!CanSwapOut(seq))
+            throw new InvalidOperationException("not enough host swap space");
+        foreach (int b in seq.BlockTable)
+        {
+            int slot = _freeHostSlots.Pop();
+            plan.SwapOut.Add(new BlockMove(b, slot));
+            seq.HostBlocks.Add(slot);
+        }
+
+        Free(seq);
+    }
+
+    /// <summary>Free device blocks needed to swap the sequence in and then compute <paramref name="count"/> tokens.</summary>
+    public int BlocksNeededToSwapIn(Sequence seq, int count) => Math.Max(seq.HostBlocks.Count, BlocksFor(seq.NumComputed + count));
+
+    /// <summary>Allocates device blocks for a swapped-out sequence and copies its host slots back (pairs in the plan).</summary>
+    public void SwapIn(Sequence seq, StepPlan plan)
+    {
+        if (seq.HostBlocks.Count > Pool.NumFree)
+            throw new InvalidOperationException("not enough free blocks to swap in");
+        for (int i = 0; i < seq.HostBlocks.Count; i++)
+        {
+            int b = AllocateFresh();
+            Pool.SetFilled(b, Math.Min(BlockSize, seq.NumComputed - (i * BlockSize)));
+            plan.SwapIn.Add(new BlockMove(seq.HostBlocks[i], b));
+            seq.BlockTable.Add(b);
+            _hostSlotsToRelease.Add(seq.HostBlocks[i]);
+        }
+
+        seq.HostBlocks.Clear();
+    }
+
+    /// <summary>Frees the host slots of a swapped-out sequence that will never come back (finished or aborted).</summary>
+    public void DropSwapped(Sequence seq)
+    {
+        foreach (int s in seq.HostBlocks)
+            _freeHostSlots.Push(s);
+        seq.HostBlocks.Clear();
+    }
+
+    /// <summary>Returns host slots read by the last step's swap-ins to the free list (called when a new step starts).</summary>
+    public void BeginStep()
+    {
+        foreach (int s in _hostSlotsToRelease)
+            _freeHostSlots.Push(s);
+        _hostSlotsToRelease.Clear();
+    }
+
+    private static UInt128 ParentKey(Sequence seq, int block) => block == 0 ? PrefixCache.RootKey : seq.BlockKeys[block - 1];
+
+    private void EnsureKey(Sequence seq, int block, ReadOnlySpan<int> tokens)
+    {
+        var keys = seq.BlockKeys;
+        while (keys.Count <= block)
+        {
+            int i = keys.Count;
+            keys.Add(Cache!.Key(ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize), seq.Request.ExtraKey));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+namespace Paged.Engine;
+
+/// <summary>
+/// One submitted prompt: its sampling parameters, scheduling attributes (priority, tenant) and its
+/// <see cref="SamplingParams.N"/> sequences (one per completion). Sequence 0 prefills the prompt; the
+/// others are forked from it when the prompt's first token is sampled and share its KV blocks.
+/// </summary>
+public sealed class Request
+{
+    internal Request(long id, string prompt, int[] promptTokenIds, SamplingParams sampling, long arrivalTicks, int priority = 0, string tenant = "", ulong extraKey = 0)
+    {
+        Id = id;
+        Prompt = prompt;
+        PromptTokenIds = promptTokenIds;
+        Sampling = sampling;
+        ArrivalTicks = arrivalTicks;
+        Priority = priority;
+        Tenant = tenant;
+        ExtraKey = extraKey;
+    }
+
+    public long Id { get; }
+
+    public string Prompt { get; }
+
+    public IReadOnlyList<int> PromptTokenIds { get; }
+
+    public SamplingParams Sampling { get; }
+
+    /// <summary>Lower values are served first by the priority policy.</summary>
+    public int Priority { get; }
+
+    /// <summary>Who the request is charged to by the fair policy.</summary>
+    public string Tenant { get; }
+
+    /// <summary>Anything besides the tokens that changes the KV (an adapter id); part of every prefix-cache key.</summary>
+    public ulong ExtraKey { get; }
+
+    /// <summary>The request's sequences, one per completion (index = completion index).</summary>
+    public IReadOnlyList<Sequence> Sequences => _sequences;
+
+    internal Sequence[] _sequences = [];
+
+    internal long ArrivalTicks { get; }
+
+    internal long? ScheduledTicks { get; set; }
+
+    internal long? FirstTokenTicks { get; set; }
+
+    internal long? FinishedTicks { get; set; }
+
+    /// <summary>Prompt tokens found in the prefix cache when the request was first admitted.</summary>
+    public int CachedPromptTokens { get; internal set; }
+
+    public bool IsFinished => Array.TrueForAll(_sequences, s => s.Status == SequenceStatus.Finished);
+
+    /// <summary>Builds the sequences: completion i samples with a seed derived from the request seed.</summary>
+    internal void CreateSequences(ulong seed, Func<Models.Tokenization.StreamingDetokenizer?> detokenizer, ref long nextSeqId)
+    {
+        int n = Sampling.N;
+        _sequences = new Sequence[n];
+        for (int i = 0; i < n; i++)
+            _sequences[i] = new Sequence(this, i, nextSeqId++, DeriveSeed(seed, i), detokenizer());
+        for (int i = 1; i < n; i++)
+        {
+            _sequences[i].Status = SequenceStatus.AwaitingFork;
+            _sequences[0].PendingForks.Add(_sequences[i]);
+        }
+    }
+
+    /// <summary>Seed of completion <paramref name="index"/>: the request seed itself for 0, a SplitMix64 step away for the others.</summary>
+    public static ulong DeriveSeed(ulong seed, int index)
+    {
+        if (index == 0)
+            return seed;
+        ulong z = seed + ((ulong)index * 0x9E3779B97F4A7C15UL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
