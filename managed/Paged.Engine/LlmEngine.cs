@@ -127,6 +127,7 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(promptTokenIds);
         ArgumentNullException.ThrowIfNull(sampling);
         sampling.Validate();
+        sampling.ValidateForVocabulary(Config.VocabSize);
         if (promptTokenIds.Length == 0)
             throw new ArgumentException("the prompt has no tokens");
         if (promptTokenIds.Length >= MaxContext)
@@ -184,9 +185,18 @@ public sealed class LlmEngine : IDisposable
         {
             int emittedBefore = seq.Text.Length;
             seq.FirstTokenTicks ??= now;
-            seq.Append(token);
-            Counters.TokensGenerated++;
-            ApplyStopRules(seq, token);
+            if (token < 0)
+            {
+                // The sample op reported this row as failed (seq.Error says why): finish the request, keep running.
+                seq.FinishReason = FinishReason.Error;
+            }
+            else
+            {
+                seq.Append(token);
+                Counters.TokensGenerated++;
+                ApplyStopRules(seq, token);
+            }
+
             if (seq.FinishReason != FinishReason.None)
             {
                 seq.FinishedTicks = now;
@@ -249,6 +259,8 @@ public sealed class LlmEngine : IDisposable
             Text = seq.Text,
             TextDelta = emittedBefore <= seq.Text.Length ? seq.Text[emittedBefore..] : "",
             FinishReason = seq.FinishReason,
+            Error = seq.Error,
+            Logprobs = seq.Logprobs?.ToArray(),
             Timings = new RequestTimings(
                 seq.ScheduledTicks is null ? 0 : Since(seq.ScheduledTicks),
                 seq.FirstTokenTicks is null ? null : Since(seq.FirstTokenTicks),

@@ -9,19 +9,18 @@ internal sealed class ModelRunner : IDisposable
     private readonly LlamaModel _model;
     private readonly KvCache _cache;
     private readonly StepBatch _batch;
-    private readonly Sampler _sampler = new();
-    private readonly float[] _logits;
+    private readonly SamplingBatch _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
 
     public ModelRunner(LlamaModel model, KvCache cache)
     {
+        _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
-        _logits = new float[model.MaxSeqs * _vocab];
     }
 
     /// <summary>Runs one step; <paramref name="sampled"/>[i] receives the token of the i-th sampling chunk.</summary>
@@ -39,23 +38,24 @@ internal sealed class ModelRunner : IDisposable
                 _batch.AddLogitRow(last);
         }
 
-        _model.Forward(_batch, _cache, _logits);
+        _model.Forward(_batch, _cache);
 
-        int row = 0;
+        // Sample on the device where the logits are; only tokens and logprobs come back.
+        _sampling.Clear();
         foreach (var chunk in plan.Chunks)
         {
             var seq = chunk.Sequence;
             seq.NumComputed = chunk.Start + chunk.Count;
-            if (!chunk.Samples)
-                continue;
-            var logits = _logits.AsSpan(row * _vocab, _vocab);
-            sampled.Add((seq, _sampler.Sample(logits, seq.Sampling, seq.Random)));
-            row++;
+            if (chunk.Samples)
+                _sampling.Add(seq);
         }
+
+        _sampling.Run(_model.LogitsAddress, _vocab, sampled);
     }
 
     public void Dispose()
     {
+        _sampling.Dispose();
         _model.Dispose();
         _cache.Dispose();
     }

@@ -26,6 +26,7 @@ public sealed class Sequence
         Sampling = sampling;
         Detokenizer = detokenizer;
         Random = new SamplingRandom(seed);
+        Seed = seed;
         ArrivalTicks = arrival;
         _tokens = new List<int>(promptIds.Length + Math.Min(sampling.MaxTokens, 4096));
         _tokens.AddRange(promptIds);
@@ -62,6 +63,15 @@ public sealed class Sequence
     internal StreamingDetokenizer Detokenizer { get; }
 
     internal SamplingRandom Random { get; }
+
+    /// <summary>Philox key of the sample op: the request's seed, or one drawn by the engine at admission.</summary>
+    internal ulong Seed { get; }
+
+    /// <summary>Logprobs of the generated tokens (when the request asked for them).</summary>
+    internal List<TokenLogprobs>? Logprobs { get; set; }
+
+    /// <summary>Why sampling failed (the request then finishes with FinishReason.Error).</summary>
+    internal string? Error { get; set; }
 
     internal long ArrivalTicks { get; }
 
