@@ -11,7 +11,8 @@
 //      the values) finds the bin holding the k-th largest; nth_element over that bin alone gives the
 //      exact k-th value, the new threshold;
 //   7. top-p: the same histogram weighted by mass finds the bin where the descending cumulative mass
-//      crosses top_p * mass; sorting that bin alone gives the exact threshold;
+//      crosses top_p * mass; two more radix levels over that bin's candidates (when crowded) and a
+//      sort of the few left give the exact threshold;
 //   8. survivor mass per block of 256 ids (double), then the draw: u * total located by walking the
 //      block sums, then the ids inside one block (inverse CDF in id order).
 // Every filter is a threshold on e, so the survivors are always {j : e[j] >= theta, e[j] > 0}.
@@ -23,6 +24,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "checks.h"
@@ -173,6 +175,7 @@ struct Scratch {
     std::vector<uint32_t> mark;   // repetition penalty: mark[t] == stamp once t was penalized
     std::vector<int32_t> count;   // frequency / presence: occurrences, reset after use
     std::vector<double> block;
+    std::vector<double> sub = std::vector<double>(4096);  // top-p radix refinement
     uint32_t stamp = 0;
 
     void reserve(int32_t vocab) {
@@ -262,7 +265,8 @@ float top_k_threshold(const float* e, int32_t n, float theta, int32_t k, std::ve
 }
 
 // Largest threshold t such that the survivors >= t hold at least top_p of the survivors' mass.
-float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::vector<float>& cand) {
+float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::vector<float>& cand,
+                      std::vector<double>& sub) {
     double mass[kBins] = {};
     for (int32_t j = 0; j < n; ++j) {
         const float v = e[j];
@@ -283,6 +287,31 @@ float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::
         const float v = e[j];
         if (v > 0 && v >= theta && int(bin_of(v)) == b) cand.push_back(v);
     }
+    // A crowded bin is narrowed by two more radix levels over its candidates alone (float bits 8..19,
+    // then 0..7), so no sort ever sees more than a small set -- even a row of equal logits.
+    for (const auto& [shift, mask] : {std::pair<int, uint32_t>{8, 0xFFFu}, std::pair<int, uint32_t>{0, 0xFFu}}) {
+        if (cand.size() <= 1024) break;
+        std::fill(sub.begin(), sub.end(), 0.0);
+        for (float v : cand) {
+            uint32_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            sub[(bits >> shift) & mask] += double(v);
+        }
+        int sb = int(mask);
+        for (; sb >= 0; --sb) {
+            if (above + sub[size_t(sb)] >= target) break;
+            above += sub[size_t(sb)];
+        }
+        if (sb < 0) return std::max(theta, *std::min_element(cand.begin(), cand.end()));  // rounding
+        size_t kept = 0;
+        for (float v : cand) {
+            uint32_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            if (int((bits >> shift) & mask) == sb) cand[kept++] = v;
+        }
+        cand.resize(kept);
+    }
+    if (cand.size() > 1024) return std::max(theta, cand[0]);  // all bits equal: one value
     std::sort(cand.begin(), cand.end(), std::greater<float>());
     double acc = above;
     float t = cand.empty() ? theta : cand.back();
@@ -408,7 +437,7 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
         const int32_t top_k = param<int32_t>(a.top_k, r, 0);
         if (top_k > 0 && top_k < n) theta = top_k_threshold(e, n, theta, top_k, sc.cand);
         const float top_p = param(a.top_p, r, 1.0f);
-        if (top_p < 1.0f) theta = top_p_threshold(e, n, theta, top_p, sc.cand);
+        if (top_p < 1.0f) theta = top_p_threshold(e, n, theta, top_p, sc.cand, sc.sub);
 
         // Pass 8: survivor mass per block, the total as the sequential sum of blocks, then the draw.
         const int64_t nb = (n + kBlock - 1) / kBlock;

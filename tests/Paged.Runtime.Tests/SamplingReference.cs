@@ -104,18 +104,23 @@ internal static class SamplingReference
         {
             double total = Enumerable.Range(0, n).Where(i => alive[i]).Sum(i => p[i]);
             var order = Enumerable.Range(0, n).Where(i => alive[i]).OrderByDescending(i => p[i]).ToArray();
-            double acc = 0, threshold = 0;
-            foreach (int i in order)
+            double acc = 0, threshold = 0, groupStart = 0;
+            for (int k = 0; k < order.Length; k++)
             {
-                double before = acc;
+                int i = order[k];
                 acc += p[i];
+                bool groupEnds = k + 1 == order.Length || p[order[k + 1]] != p[i];
+                if (!groupEnds)
+                    continue; // ties are kept or dropped together: only value-group boundaries matter
                 if (acc >= topP * total)
                 {
-                    // How far the crossing (and the prefix just before it) is from the target.
-                    topPMargin = Math.Min(Math.Abs((acc / total) - topP), Math.Abs((before / total) - topP));
+                    // How far the crossing group's two edges are from the target.
+                    topPMargin = Math.Min(Math.Abs((acc / total) - topP), Math.Abs((groupStart / total) - topP));
                     threshold = p[i];
                     break;
                 }
+
+                groupStart = acc;
             }
 
             for (int i = 0; i < n; i++)
