@@ -238,14 +238,24 @@ void fail_row(const pg_sample_args& a, int64_t r, int32_t status) {
 
 // Largest threshold keeping the k largest values among {e >= theta, e > 0} (ties kept).
 float top_k_threshold(const float* e, int32_t n, float theta, int32_t k, std::vector<float>& cand) {
-    uint32_t hist[kBins] = {};
-    int64_t alive = 0;
-    for (int32_t j = 0; j < n; ++j) {
-        const float v = e[j];
-        if (v > 0 && v >= theta) {
-            ++hist[bin_of(v)];
-            ++alive;
+    // Four interleaved histograms so that runs of equal bins do not serialize on one counter.
+    uint32_t h4[4][kBins] = {};
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const float v = e[j + l];
+            h4[l][bin_of(v)] += (v > 0 && v >= theta) ? 1u : 0u;
         }
+    }
+    for (; j < n; ++j) {
+        const float v = e[j];
+        h4[0][bin_of(v)] += (v > 0 && v >= theta) ? 1u : 0u;
+    }
+    uint32_t hist[kBins];
+    int64_t alive = 0;
+    for (int b = 0; b < kBins; ++b) {
+        hist[b] = h4[0][b] + h4[1][b] + h4[2][b] + h4[3][b];
+        alive += hist[b];
     }
     if (alive <= k) return theta;
     int64_t above = 0;
@@ -255,7 +265,7 @@ float top_k_threshold(const float* e, int32_t n, float theta, int32_t k, std::ve
         above += hist[b];
     }
     cand.clear();
-    for (int32_t j = 0; j < n; ++j) {
+    for (j = 0; j < n; ++j) {
         const float v = e[j];
         if (v > 0 && v >= theta && int(bin_of(v)) == b) cand.push_back(v);
     }
@@ -267,11 +277,21 @@ float top_k_threshold(const float* e, int32_t n, float theta, int32_t k, std::ve
 // Largest threshold t such that the survivors >= t hold at least top_p of the survivors' mass.
 float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::vector<float>& cand,
                       std::vector<double>& sub) {
-    double mass[kBins] = {};
-    for (int32_t j = 0; j < n; ++j) {
-        const float v = e[j];
-        if (v > 0 && v >= theta) mass[bin_of(v)] += double(v);
+    // Four interleaved histograms (as in top-k), combined in a fixed order.
+    double m4[4][kBins] = {};
+    int32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const float v = e[j + l];
+            m4[l][bin_of(v)] += (v > 0 && v >= theta) ? double(v) : 0.0;
+        }
     }
+    for (; j < n; ++j) {
+        const float v = e[j];
+        m4[0][bin_of(v)] += (v > 0 && v >= theta) ? double(v) : 0.0;
+    }
+    double mass[kBins];
+    for (int b = 0; b < kBins; ++b) mass[b] = (m4[0][b] + m4[1][b]) + (m4[2][b] + m4[3][b]);
     double total = 0;
     for (int b = 0; b < kBins; ++b) total += mass[b];
     const double target = double(top_p) * total;
@@ -283,7 +303,7 @@ float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::
     }
     if (b < 0) return theta;  // rounding: keep everything
     cand.clear();
-    for (int32_t j = 0; j < n; ++j) {
+    for (j = 0; j < n; ++j) {
         const float v = e[j];
         if (v > 0 && v >= theta && int(bin_of(v)) == b) cand.push_back(v);
     }
