@@ -65,11 +65,37 @@ Scan scan_generic(const float* x, int64_t n) {
     return s;
 }
 
+// Scalar twin of exp256_ps (vexp.h), operation for operation with the same fused multiply-adds, so
+// the portable path computes bit-identical probabilities (and therefore the same tokens) as the AVX2
+// path -- and a CUDA port can reproduce them with fmaf / __float_as_uint.
+float exp_scalar(float x) {
+    const float hi = 88.7228317f, lo = -87.3365479f;
+    if (x != x) return x;
+    const float xc = std::fmax(std::fmin(x, hi), lo);
+    const float fx = std::nearbyint(xc * 1.44269504088896341f);
+    float r = std::fma(-fx, 0.693359375f, xc);
+    r = std::fma(-fx, -2.12194440e-4f, r);
+    float y = 1.9875691500E-4f;
+    y = std::fma(y, r, 1.3981999507E-3f);
+    y = std::fma(y, r, 8.3334519073E-3f);
+    y = std::fma(y, r, 4.1665795894E-2f);
+    y = std::fma(y, r, 1.6666665459E-1f);
+    y = std::fma(y, r, 5.0000001201E-1f);
+    y = std::fma(y, r * r, r + 1.0f);
+    const uint32_t ebits = uint32_t(int32_t(fx) + 126) << 23;
+    float scale;
+    std::memcpy(&scale, &ebits, sizeof scale);
+    float res = (y + y) * scale;
+    if (x > hi) res = INFINITY;
+    if (x < lo) res = 0.0f;
+    return res;
+}
+
 // sum_j exp((x[j] - shift) / t), optionally storing the terms in e.
 double exp_sum_generic(float* e, const float* x, int64_t n, float shift, float t) {
     double sum = 0;
     for (int64_t j = 0; j < n; ++j) {
-        const float v = std::exp((x[j] - shift) / t);
+        const float v = exp_scalar((x[j] - shift) / t);
         if (e != nullptr) e[j] = v;
         sum += double(v);
     }
