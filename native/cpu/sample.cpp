@@ -17,9 +17,17 @@
 //      block sums, then the ids inside one block (inverse CDF in id order).
 // Every filter is a threshold on e, so the survivors are always {j : e[j] >= theta, e[j] > 0}.
 // Sums are in double in a fixed order, so a row's result never depends on the batch or the thread
-// count. A CUDA port (one thread block per row) maps pass 1/2/4/8 to block reductions, 6/7 to a
-// shared-memory histogram plus a block-wide select in one bin, and must fix the same summation tree
-// (block sums of 256 ids, then a sequential walk) to reproduce these tokens bit for bit.
+// count, and the AVX2 and portable paths give bit-identical tokens (exp_scalar mirrors exp256_ps).
+//
+// A CUDA port (one thread block per row) maps passes 1/2/4 to block reductions, 6/7 to shared-memory
+// histograms plus a block-wide select inside one bin, and 8 to block sums plus a one-warp walk. To
+// give the same tokens as this file bit for bit it must reproduce exactly: e[j] via the exp256_ps
+// polynomial with fmaf and an IEEE division by the temperature (not __expf / fast division), the
+// threshold comparisons on e, and every double sum that decides something -- the top-p bin masses
+// (here four partial sums interleaved by id mod 4, each in increasing id order, combined as
+// (m0 + m1) + (m2 + m3)), the refinement levels, and the draw's 256-id block sums (same interleaving)
+// walked sequentially. Those orders can be changed on both sides together (e.g. to a fixed pairwise
+// tree that suits a block reduction); the statistics and the tests do not depend on them.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
