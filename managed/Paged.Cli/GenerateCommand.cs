@@ -16,6 +16,13 @@ internal static class GenerateCommand
             Temperature = o.Temperature,
             TopK = o.TopK,
             TopP = o.TopP,
+            MinP = o.MinP,
+            RepetitionPenalty = o.RepetitionPenalty,
+            FrequencyPenalty = o.FrequencyPenalty,
+            PresencePenalty = o.PresencePenalty,
+            MinTokens = o.MinTokens,
+            Logprobs = o.Logprobs,
+            ProcessedLogprobs = o.ProcessedLogprobs,
             Seed = o.Seed,
             MaxTokens = o.MaxTokens,
             Stop = [.. o.Stop],
@@ -41,6 +48,8 @@ internal static class GenerateCommand
                 {
                     foreach (var c in r.Completions)
                         output.Write($"{r.Prompt}{c.Text}\n\n");
+                    if (r.Error is not null)
+                        Console.Error.WriteLine($"request {r.RequestId} failed: {r.Error}");
                 }
             }
         }
@@ -69,6 +78,10 @@ internal static class GenerateCommand
             WriteInts(w, "token_ids", r.TokenIds);
             w.WriteString("text", r.Text);
             w.WriteString("finish_reason", Reason(r.FinishReason));
+            if (r.Error is not null)
+                w.WriteString("error", r.Error);
+            if (r.Logprobs is not null)
+                WriteLogprobs(w, r.Logprobs);
             w.WriteStartArray("completions");
             foreach (var c in r.Completions)
             {
@@ -99,7 +112,46 @@ internal static class GenerateCommand
         output.Write('\n');
     }
 
-    private static string Reason(FinishReason r) => r == FinishReason.Length ? "length" : "stop";
+    private static string Reason(FinishReason r) => r switch
+    {
+        FinishReason.Length => "length",
+        FinishReason.Error => "error",
+        FinishReason.Abort => "abort",
+        _ => "stop",
+    };
+
+    // "logprobs": one entry per generated token: {"token": id, "logprob": x, "top": [{"token": id, "logprob": x}, ...]}.
+    private static void WriteLogprobs(Utf8JsonWriter w, IReadOnlyList<TokenLogprobs> logprobs)
+    {
+        w.WriteStartArray("logprobs");
+        foreach (var t in logprobs)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("token", t.TokenId);
+            WriteLogprob(w, t.Logprob);
+            w.WriteStartArray("top");
+            foreach (var e in t.Top)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("token", e.TokenId);
+                WriteLogprob(w, e.Logprob);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static void WriteLogprob(Utf8JsonWriter w, float value)
+    {
+        if (float.IsFinite(value))
+            w.WriteNumber("logprob", Math.Round(value, 6));
+        else
+            w.WriteNull("logprob"); // JSON has no -Infinity
+    }
 
     private static void WriteInts(Utf8JsonWriter w, string name, IReadOnlyList<int> values)
     {

@@ -95,6 +95,27 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Option("top-p", Default = 1f, HelpText = "Nucleus sampling threshold in (0, 1].")]
     public float TopP { get; set; }
 
+    [Option("min-p", Default = 0f, HelpText = "Keep tokens at least this fraction as likely as the most likely one, in [0, 1] (0 = off).")]
+    public float MinP { get; set; }
+
+    [Option("repetition-penalty", Default = 1f, HelpText = "Penalty (> 0) on tokens of the prompt and the output; 1 = off.")]
+    public float RepetitionPenalty { get; set; }
+
+    [Option("frequency-penalty", Default = 0f, HelpText = "Subtracted per occurrence in the output, in [-2, 2].")]
+    public float FrequencyPenalty { get; set; }
+
+    [Option("presence-penalty", Default = 0f, HelpText = "Subtracted once for tokens present in the output, in [-2, 2].")]
+    public float PresencePenalty { get; set; }
+
+    [Option("min-tokens", Default = 0, HelpText = "End-of-sequence is masked until this many tokens were generated.")]
+    public int MinTokens { get; set; }
+
+    [Option("logprobs", HelpText = "Return each generated token's logprob and its N most likely alternatives (0..20) in JSONL output.")]
+    public int? Logprobs { get; set; }
+
+    [Option("processed-logprobs", Default = false, HelpText = "Logprobs after penalties, temperature and filters instead of the raw model distribution.")]
+    public bool ProcessedLogprobs { get; set; }
+
     [Option("seed", HelpText = "Random seed (per request; the same seed gives the same text).")]
     public ulong? Seed { get; set; }
 

@@ -14,4 +14,7 @@ public enum FinishReason
 
     /// <summary>Cancelled by the caller.</summary>
     Abort,
+
+    /// <summary>The request failed (e.g. the model produced NaN or infinite logits); see <see cref="RequestOutput.Error"/>.</summary>
+    Error,
 }

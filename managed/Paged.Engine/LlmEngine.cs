@@ -157,6 +157,7 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(sampling);
         ArgumentNullException.ThrowIfNull(attributes);
         sampling.Validate();
+        sampling.ValidateForVocabulary(Config.VocabSize);
         if (promptTokenIds.Length == 0)
             throw new ArgumentException("the prompt has no tokens");
         if (promptTokenIds.Length >= MaxContext)
@@ -235,8 +236,17 @@ public sealed class LlmEngine : IDisposable
         {
             var request = seq.Request;
             request.FirstTokenTicks ??= now;
-            Counters.TokensGenerated++;
-            ApplyStopRules(seq, token);
+            if (token < 0)
+            {
+                // The sample op reported this row as failed (seq.Error says why): finish the request, keep running.
+                seq.FinishReason = FinishReason.Error;
+            }
+            else
+            {
+                Counters.TokensGenerated++;
+                ApplyStopRules(seq, token);
+            }
+
             if (seq.FinishReason != FinishReason.None)
                 _scheduler.Finish(seq);
             if (!_touched.Contains(request))
@@ -331,6 +341,8 @@ public sealed class LlmEngine : IDisposable
             Finished = request.IsFinished,
             Completions = completions,
             CachedPromptTokens = request.CachedPromptTokens,
+            Error = request.Sequences.Select(s => s.Error).FirstOrDefault(e => e is not null),
+            Logprobs = request.Sequences[0].Logprobs?.ToArray(),
             Timings = new RequestTimings(
                 request.ScheduledTicks is null ? 0 : Since(request.ScheduledTicks),
                 request.FirstTokenTicks is null ? null : Since(request.FirstTokenTicks),

@@ -12,21 +12,20 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
     private readonly StepBatch _batch;
-    private readonly Sampler _sampler = new();
-    private readonly float[] _logits;
+    private readonly SamplingBatch _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
     private int[] _pairs = new int[64];
 
     public ModelRunner(LlamaModel model, KvCache cache, int swapSlots)
     {
+        _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
         _host = new HostKvStore(swapSlots, cache.ElementsPerBlockTotal);
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
-        _logits = new float[model.MaxSeqs * _vocab];
     }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
@@ -47,24 +46,29 @@ internal sealed class ModelRunner : IModelExecutor
             var tokens = CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
             var table = CollectionsMarshal.AsSpan(seq.BlockTable);
             int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize);
-            if (chunk.Samples)
+            if (!chunk.Samples)
+                continue;
+            _batch.AddLogitRow(last);
+            foreach (var _ in seq.PendingForks)
                 _batch.AddLogitRow(last);
         }
 
-        _model.Forward(_batch, _cache, _logits);
+        _model.Forward(_batch, _cache);
 
-        int row = 0;
+        // Sample on the device where the logits are; only tokens and logprobs come back.
+        _sampling.Clear();
         foreach (var chunk in plan.Chunks)
         {
             if (!chunk.Samples)
                 continue;
-            var seq = chunk.Sequence;
-            var logits = _logits.AsSpan(row * _vocab, _vocab);
-            sampled.Add((seq, _sampler.Sample(logits, seq.Sampling, seq.Random)));
-            foreach (var child in seq.PendingForks)
-                sampled.Add((child, _sampler.Sample(logits, child.Sampling, child.Random)));
-            row++;
+
+            // n > 1: the siblings forked at this first sample draw from duplicates of the parent's row.
+            _sampling.Add(chunk.Sequence);
+            foreach (var child in chunk.Sequence.PendingForks)
+                _sampling.Add(child);
         }
+
+        _sampling.Run(_model.LogitsAddress, _vocab, sampled);
     }
 
     /// <summary>All copy-on-write pairs of the step in one block_copy call.</summary>
@@ -88,6 +92,7 @@ internal sealed class ModelRunner : IModelExecutor
 
     public void Dispose()
     {
+        _sampling.Dispose();
         _model.Dispose();
         _cache.Dispose();
     }

@@ -33,6 +33,12 @@ public sealed record RequestOutput
     /// <summary>Prompt tokens whose KV came from the prefix cache.</summary>
     public int CachedPromptTokens { get; init; }
 
+    /// <summary>Why the request failed, when <see cref="FinishReason"/> is Error.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Per generated token of the first completion: its logprob and the top-N alternatives (null unless the request asked for logprobs).</summary>
+    public IReadOnlyList<TokenLogprobs>? Logprobs { get; init; }
+
     public required RequestTimings Timings { get; init; }
 }
 
@@ -49,3 +55,9 @@ public sealed record RequestTimings(double QueueSeconds, double? FirstTokenSecon
     public double? TimePerOutputToken(int generated) =>
         generated > 1 && FirstTokenSeconds is double f && FinishedSeconds is double e ? (e - f) / (generated - 1) : null;
 }
+
+/// <summary>A token id with its log-probability.</summary>
+public readonly record struct LogprobEntry(int TokenId, float Logprob);
+
+/// <summary>One generated token's logprob and the most likely alternatives at its position (descending).</summary>
+public sealed record TokenLogprobs(int TokenId, float Logprob, IReadOnlyList<LogprobEntry> Top);

@@ -32,6 +32,7 @@ public sealed class Sequence
         Id = id;
         Detokenizer = detokenizer;
         Random = new SamplingRandom(seed);
+        Seed = seed;
         int capacity = request.PromptTokenIds.Count + Math.Min(request.Sampling.MaxTokens, 4096);
         _tokens = new List<int>(capacity);
         _tokens.AddRange(request.PromptTokenIds);
@@ -92,6 +93,15 @@ public sealed class Sequence
     internal SamplingRandom Random { get; }
 
     public int Preemptions { get; internal set; }
+
+    /// <summary>Philox key of the sample op: this completion's seed (the request's, derived for n > 1, or drawn by the engine).</summary>
+    internal ulong Seed { get; }
+
+    /// <summary>Logprobs of the generated tokens (when the request asked for them).</summary>
+    internal List<TokenLogprobs>? Logprobs { get; set; }
+
+    /// <summary>Why sampling failed (the request then finishes with FinishReason.Error).</summary>
+    internal string? Error { get; set; }
 
     /// <summary>Prompt tokens already charged to the tenant (fair policy): recomputation is not charged twice.</summary>
     internal int ChargedPromptTokens { get; set; }

@@ -144,4 +144,11 @@ public sealed unsafe class DeviceContext : SafeHandle
         fixed (ArgmaxArgs* a = &args)
             Backend.Check(Api->Argmax(Ctx, a), "argmax");
     }
+
+    /// <summary>Fused sampling; per-row failures (NaN logits) are reported in the status output, not thrown.</summary>
+    public void Sample(in SampleArgs args)
+    {
+        fixed (SampleArgs* a = &args)
+            Backend.Check(Api->Sample(Ctx, a), "sample");
+    }
 }

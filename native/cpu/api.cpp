@@ -45,6 +45,7 @@ const pg_api kApi = {
     Entry<pg::cpu::attention_prefill>::call,
     Entry<pg::cpu::block_copy>::call,
     Entry<pg::cpu::argmax>::call,
+    Entry<pg::cpu::sample>::call,
 };
 
 }  // namespace

@@ -19,5 +19,6 @@ pg_status attention_decode(pg_context* ctx, const pg_attention_args* args);
 pg_status attention_prefill(pg_context* ctx, const pg_attention_args* args);
 pg_status block_copy(pg_context* ctx, const pg_block_copy_args* args);
 pg_status argmax(pg_context* ctx, const pg_argmax_args* args);
+pg_status sample(pg_context* ctx, const pg_sample_args* args);
 
 }  // namespace pg::cpu

@@ -200,6 +200,94 @@ typedef struct pg_argmax_args {
     int32_t dtype;
 } pg_argmax_args;
 
+/* Fused sampling: one call takes a batch of logit rows to one token per row.
+ *
+ * Per row r (all parameter arrays are device arrays of num_rows entries; a NULL optional array means
+ * "the neutral value for every row"), in this order -- vLLM's sampler order (vllm/v1/sample/sampler.py:
+ * logits processors (logit bias, min_tokens), then penalties, then temperature, then min-p, then
+ * top-k / top-p (vllm/v1/sample/ops/topk_topp_sampler.py: top-k first, top-p on what is left)):
+ *  0. raw logits must be finite, else out_status = PG_SAMPLE_ROW_NONFINITE and out_tokens = -1 (the
+ *     other rows are unaffected); logprobs of the raw distribution are taken here (log_softmax of the
+ *     unprocessed row).
+ *  1. logit bias: logits[bias_ids[i]] += bias_values[i] for i in [bias_offsets[r], bias_offsets[r+1]).
+ *  2. min_tokens: while steps[r] < min_tokens[r], logits[stop_ids[i]] = -inf for i in
+ *     [stop_offsets[r], stop_offsets[r+1]) (the host lists the model's end ids and the request's
+ *     stop token ids).
+ *  3. repetition penalty (over the prompt and the output tokens): a logit > 0 is divided by it, a
+ *     logit <= 0 multiplied (CTRL / vLLM / HF).
+ *  4. frequency and presence penalties (over the output tokens only): logit -= frequency * count +
+ *     presence * (count > 0).
+ *  5. temperature: 0 means greedy -- the exact argmax of the processed logits, ties to the lowest
+ *     id; steps 6-9 are skipped. Otherwise p = softmax(logits / temperature).
+ *  6. min-p: keep tokens with p >= min_p * max(p).
+ *  7. top-k: keep tokens whose probability is >= the k-th largest (ties at the boundary are kept).
+ *  8. top-p: on the survivors, renormalized, keep the tokens whose probability is >= the largest
+ *     threshold t such that the survivors >= t hold at least top_p of the mass (ties kept).
+ *  9. draw: u = uniform [0, 1) from Philox4x32-10 keyed by seeds[r] with counter steps[r]
+ *     (native/common/philox.h); the token is the first, in id order, at which the cumulative
+ *     survivor mass exceeds u * (survivor mass).
+ * The token depends only on the row's data, seeds[r] and steps[r]: never on the batch, the other
+ * rows or the number of threads. Every row always has a seed: for requests without their own seed
+ * the host draws one from an engine-level generator when the request is admitted (and keeps it, so
+ * preemption and resumption replay the same draws); PG_SAMPLE_FLAG_SEEDED records which rows had a
+ * user seed and does not change the computation.
+ *
+ * Logprobs: out_logprobs[r] is the log-probability of the chosen token and out_top_ids /
+ * out_top_logprobs[r, 0..num_logprobs[r]) the num_logprobs[r] most likely tokens (descending, ties to
+ * the lower id; id -1 and -inf pad when fewer tokens are possible). By default of the raw
+ * distribution (log_softmax of the unprocessed logits, vLLM's default); with
+ * PG_SAMPLE_FLAG_PROCESSED_LOGPROBS of the distribution the token was drawn from (after steps 1-8,
+ * filtered tokens -inf; for greedy rows log_softmax of the logits after steps 1-4).
+ * Rows where every token is masked get PG_SAMPLE_ROW_NO_CANDIDATE. */
+#define PG_SAMPLE_MAX_LOGPROBS 20
+
+typedef enum pg_sample_row_status {
+    PG_SAMPLE_ROW_OK = 0,
+    PG_SAMPLE_ROW_NONFINITE = 1,   /* NaN or +-inf in the logits (or produced by bias / penalties) */
+    PG_SAMPLE_ROW_NO_CANDIDATE = 2 /* every token masked (e.g. min_tokens over an all-stop vocabulary) */
+} pg_sample_row_status;
+
+typedef enum pg_sample_flags {
+    PG_SAMPLE_FLAG_SEEDED = 1,            /* the request gave its own seed (informational) */
+    PG_SAMPLE_FLAG_PROCESSED_LOGPROBS = 2 /* logprobs of the processed distribution, not the raw one */
+} pg_sample_flags;
+
+typedef struct pg_sample_args {
+    int32_t* out_tokens;         /* [num_rows]; -1 where out_status != 0 */
+    float* out_logprobs;         /* [num_rows] or NULL */
+    int32_t* out_top_ids;        /* [num_rows, PG_SAMPLE_MAX_LOGPROBS]; may be NULL when no row asks */
+    float* out_top_logprobs;     /* [num_rows, PG_SAMPLE_MAX_LOGPROBS]; likewise */
+    int32_t* out_status;         /* [num_rows], pg_sample_row_status */
+    const void* logits;          /* [num_rows, vocab_size], row stride row_stride; not modified */
+    const float* temperature;    /* required; finite, >= 0 */
+    const int32_t* top_k;        /* -1 or 0: off; else >= 1 (>= vocab_size: off) */
+    const float* top_p;          /* (0, 1]; 1 = off */
+    const float* min_p;          /* [0, 1]; 0 = off */
+    const float* repetition_penalty; /* > 0; 1 = off */
+    const float* frequency_penalty;  /* finite; 0 = off */
+    const float* presence_penalty;   /* finite; 0 = off */
+    const int32_t* min_tokens;   /* >= 0 */
+    const uint64_t* seeds;       /* Philox key per row (NULL: 0) */
+    const int64_t* steps;        /* >= 0: tokens the row's sequence has generated so far (NULL: 0) */
+    const uint32_t* flags;       /* pg_sample_flags bits */
+    const int32_t* num_logprobs; /* 0..PG_SAMPLE_MAX_LOGPROBS */
+    const int32_t* prompt_tokens;  /* flattened prompt ids of every row (repetition penalty) */
+    const int32_t* prompt_offsets; /* [num_rows + 1], non-decreasing, [0] = 0; NULL: no history */
+    const int32_t* output_tokens;  /* flattened generated ids of every row (all three penalties) */
+    const int32_t* output_offsets; /* [num_rows + 1]; NULL: none */
+    const int32_t* stop_ids;       /* flattened ids masked until min_tokens */
+    const int32_t* stop_offsets;   /* [num_rows + 1]; NULL: none */
+    const int32_t* bias_ids;       /* flattened logit-bias token ids */
+    const float* bias_values;      /* finite, matching bias_ids */
+    const int32_t* bias_offsets;   /* [num_rows + 1]; NULL: none */
+    void* workspace;               /* optional device scratch for backends that need it (the CPU backend ignores it) */
+    int64_t workspace_bytes;
+    int32_t num_rows;
+    int32_t vocab_size;
+    int32_t row_stride;
+    int32_t dtype;                 /* of logits; f32 */
+} pg_sample_args;
+
 /* One entry of the struct-layout description a test compares with the host's layouts. */
 typedef struct pg_field_layout {
     const char* struct_name;
@@ -240,6 +328,7 @@ typedef struct pg_api {
     pg_status (*attention_prefill)(pg_context* ctx, const pg_attention_args* args); /* any q_len >= 1 */
     pg_status (*block_copy)(pg_context* ctx, const pg_block_copy_args* args);
     pg_status (*argmax)(pg_context* ctx, const pg_argmax_args* args);
+    pg_status (*sample)(pg_context* ctx, const pg_sample_args* args); /* fused sampling */
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

@@ -144,6 +144,43 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void Generate_JsonlWithLogprobs_HasOneEntryPerToken()
+    {
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "8", "--format", "jsonl", "--temperature", "0.8",
+            "--top-k", "40", "--top-p", "0.9", "--min-p", "0.02", "--seed", "7", "--repetition-penalty", "1.1", "--frequency-penalty", "0.1",
+            "--presence-penalty", "0.1", "--logprobs", "3", "Once upon a time");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var ids = doc.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var lps = doc.RootElement.GetProperty("logprobs").EnumerateArray().ToArray();
+        Assert.AreEqual(ids.Length, lps.Length);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            Assert.AreEqual(ids[i], lps[i].GetProperty("token").GetInt32());
+            Assert.IsTrue(lps[i].GetProperty("logprob").GetDouble() <= 0);
+            Assert.AreEqual(3, lps[i].GetProperty("top").GetArrayLength());
+        }
+
+        var again = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "8", "--format", "jsonl", "--temperature", "0.8",
+            "--top-k", "40", "--top-p", "0.9", "--min-p", "0.02", "--seed", "7", "--repetition-penalty", "1.1", "--frequency-penalty", "0.1",
+            "--presence-penalty", "0.1", "--logprobs", "3", "Once upon a time");
+        using var doc2 = JsonDocument.Parse(again.Stdout.Trim());
+        Assert.AreEqual(doc.RootElement.GetProperty("token_ids").GetRawText(), doc2.RootElement.GetProperty("token_ids").GetRawText(), "same seed, same tokens");
+        Assert.AreEqual(doc.RootElement.GetProperty("logprobs").GetRawText(), doc2.RootElement.GetProperty("logprobs").GetRawText(), "same seed, same logprobs");
+    }
+
+    [TestMethod]
+    public void Generate_RejectsBadSamplingParameters()
+    {
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--min-p", "2", "Once");
+        Assert.AreNotEqual(0, r.ExitCode);
+        StringAssert.Contains(r.Stderr, "min_p");
+        r = CliRunner.Run("generate", "--model", CliRunner.Model, "--logprobs", "25", "Once");
+        Assert.AreNotEqual(0, r.ExitCode);
+        StringAssert.Contains(r.Stderr, "logprobs");
+    }
+
+    [TestMethod]
     public void Info_PrintsTheConfiguration()
     {
         var r = CliRunner.Run("info", "--model", Path.Combine(CliRunner.Shared, "models", "stories260K", "stories260K.gguf"));

@@ -19,6 +19,7 @@ public sealed class LayoutTests
         ["pg_attention_args"] = typeof(AttentionArgs),
         ["pg_block_copy_args"] = typeof(BlockCopyArgs),
         ["pg_argmax_args"] = typeof(ArgmaxArgs),
+        ["pg_sample_args"] = typeof(SampleArgs),
     };
 
     /// <summary>snake_case C field name to the PascalCase C# field ("x_dtype" -> "XDType").</summary>

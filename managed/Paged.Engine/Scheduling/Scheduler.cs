@@ -308,6 +308,8 @@ public sealed class Scheduler
 
         foreach (var (seq, token) in sampled)
         {
+            if (token < 0)
+                continue; // a failed sample row: the engine finishes the sequence with an error
             seq.Append(token);
             _waiting.OnServed(seq, 0, 1);
         }

@@ -53,6 +53,23 @@ public sealed class LlamaModel : IDisposable
     public void Forward(StepBatch batch, KvCache cache, Span<float> logits)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (logits.Length < batch.NumLogitRows * Config.VocabSize)
+            throw new ArgumentException($"logits span holds {logits.Length} floats; need {batch.NumLogitRows * Config.VocabSize}", nameof(logits));
+        Forward(batch, cache);
+        if (batch.NumLogitRows > 0)
+            _ws.Logits.CopyTo(logits[..(batch.NumLogitRows * Config.VocabSize)]);
+    }
+
+    /// <summary>Device address of the logits the last <see cref="Forward(StepBatch, KvCache)"/> wrote ([NumLogitRows, vocab], dense).</summary>
+    public nint LogitsAddress => _ws.Logits.Address;
+
+    /// <summary>
+    /// Runs the model like <see cref="Forward(StepBatch, KvCache, Span{float})"/> but leaves the logits
+    /// on the device (<see cref="LogitsAddress"/>), for a sampling op to consume there.
+    /// </summary>
+    public void Forward(StepBatch batch, KvCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(cache);
         int T = batch.NumTokens;
         int S = batch.NumSeqs;
@@ -64,8 +81,6 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentException($"step has {S} sequences and {R} logit rows; at most {MaxSeqs}", nameof(batch));
         if (batch.MaxBlocksPerSeq != MaxBlocksPerSeq)
             throw new ArgumentException("batch block-table width differs from the model's", nameof(batch));
-        if (logits.Length < R * c.VocabSize)
-            throw new ArgumentException($"logits span holds {logits.Length} floats; need {R * c.VocabSize}", nameof(logits));
 
         _ws.Upload(batch);
         int dim = c.Dim, kvDim = c.KvDim, qkvWidth = dim + (2 * kvDim), hidden = c.HiddenDim;
@@ -127,7 +142,6 @@ public sealed class LlamaModel : IDisposable
         });
         RmsNorm(ws.LastHidden, ws.LastHidden, _w.FinalNorm, R);
         Matmul(ws.Logits, ws.LastHidden, _w.Classifier, R, c.VocabSize, dim, accumulate: false);
-        ws.Logits.CopyTo(logits[..(R * c.VocabSize)]);
     }
 
     private void RmsNorm(DeviceBuffer output, DeviceBuffer input, DeviceBuffer weight, int rows) =>

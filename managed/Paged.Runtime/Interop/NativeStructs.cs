@@ -171,6 +171,77 @@ public struct ArgmaxArgs
     public DType DType;
 }
 
+/// <summary>Per-row status of the sample op (pg_sample_row_status).</summary>
+public enum SampleRowStatus
+{
+    Ok = 0,
+
+    /// <summary>NaN or infinite logits in the row (or produced by bias / penalties).</summary>
+    NonFinite = 1,
+
+    /// <summary>Every token of the row was masked.</summary>
+    NoCandidate = 2,
+}
+
+/// <summary>Per-row flags of the sample op (pg_sample_flags).</summary>
+[Flags]
+public enum SampleOptions : uint
+{
+    None = 0,
+
+    /// <summary>The request gave its own seed (informational; the draw is the same).</summary>
+    Seeded = 1,
+
+    /// <summary>Logprobs of the processed distribution instead of the raw one.</summary>
+    ProcessedLogprobs = 2,
+}
+
+/// <summary>Constants of the sample op.</summary>
+public static class SampleLimits
+{
+    /// <summary>Most top-N logprobs per row (PG_SAMPLE_MAX_LOGPROBS); the top-N outputs are [rows, MaxLogprobs].</summary>
+    public const int MaxLogprobs = 20;
+}
+
+/// <summary>Fused sampling (pg_sample_args); paged.h documents every field and the processing order.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SampleArgs
+{
+    public nint OutTokens;
+    public nint OutLogprobs;
+    public nint OutTopIds;
+    public nint OutTopLogprobs;
+    public nint OutStatus;
+    public nint Logits;
+    public nint Temperature;
+    public nint TopK;
+    public nint TopP;
+    public nint MinP;
+    public nint RepetitionPenalty;
+    public nint FrequencyPenalty;
+    public nint PresencePenalty;
+    public nint MinTokens;
+    public nint Seeds;
+    public nint Steps;
+    public nint Flags;
+    public nint NumLogprobs;
+    public nint PromptTokens;
+    public nint PromptOffsets;
+    public nint OutputTokens;
+    public nint OutputOffsets;
+    public nint StopIds;
+    public nint StopOffsets;
+    public nint BiasIds;
+    public nint BiasValues;
+    public nint BiasOffsets;
+    public nint Workspace;
+    public long WorkspaceBytes;
+    public int NumRows;
+    public int VocabSize;
+    public int RowStride;
+    public DType DType;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct FieldLayout
 {
@@ -207,4 +278,5 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, AttentionArgs*, Status> AttentionPrefill;
     public delegate* unmanaged[Cdecl]<nint, BlockCopyArgs*, Status> BlockCopy;
     public delegate* unmanaged[Cdecl]<nint, ArgmaxArgs*, Status> Argmax;
+    public delegate* unmanaged[Cdecl]<nint, SampleArgs*, Status> Sample;
 }
