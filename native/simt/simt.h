@@ -138,15 +138,15 @@ void set_guard_pages(bool on);
 #define warpSize 32
 
 #define __syncthreads() ::pg_simt::syncthreads(PG_SIMT_LOC)
-#define __syncwarp(...) ::pg_simt::syncwarp_(PG_SIMT_LOC, ##__VA_ARGS__)
+#define __syncwarp(...) ::pg_simt::syncwarp_(PG_SIMT_LOC __VA_OPT__(,) __VA_ARGS__)
 #define __shfl_sync(mask, v, src, ...) \
-    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflIdx, mask, v, src, ##__VA_ARGS__)
+    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflIdx, mask, v, src __VA_OPT__(,) __VA_ARGS__)
 #define __shfl_xor_sync(mask, v, lm, ...) \
-    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflXor, mask, v, lm, ##__VA_ARGS__)
+    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflXor, mask, v, lm __VA_OPT__(,) __VA_ARGS__)
 #define __shfl_down_sync(mask, v, d, ...) \
-    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflDown, mask, v, d, ##__VA_ARGS__)
+    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflDown, mask, v, d __VA_OPT__(,) __VA_ARGS__)
 #define __shfl_up_sync(mask, v, d, ...) \
-    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflUp, mask, v, d, ##__VA_ARGS__)
+    ::pg_simt::shfl(PG_SIMT_LOC, ::pg_simt::kShflUp, mask, v, d __VA_OPT__(,) __VA_ARGS__)
 #define __ballot_sync(mask, pred) \
     unsigned(::pg_simt::warp_collective(PG_SIMT_LOC, ::pg_simt::kBallot, mask, (pred) ? 1 : 0, 0, 32))
 #define __any_sync(mask, pred) \

@@ -1,0 +1,102 @@
+// Device helpers shared by the kernels: dtype conversions (fp32 accumulation everywhere), 16-byte
+// vector loads, warp and block reductions, dtype dispatch for the host code.
+#pragma once
+#include <cstdint>
+
+#include "launch.cuh"
+
+namespace pg::cuda {
+
+__device__ __forceinline__ float to_f(float v) { return v; }
+__device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class T>
+struct Conv;
+template <>
+struct Conv<float> {
+    __device__ __forceinline__ static float from(float v) { return v; }
+};
+template <>
+struct Conv<__half> {
+    __device__ __forceinline__ static __half from(float v) { return __float2half(v); }
+};
+template <>
+struct Conv<__nv_bfloat16> {
+    __device__ __forceinline__ static __nv_bfloat16 from(float v) { return __float2bfloat16(v); }
+};
+template <class T>
+__device__ __forceinline__ T from_f(float v) {
+    return Conv<T>::from(v);
+}
+
+// Elements of T in one 16-byte vector.
+template <class T>
+struct Vec {
+    static constexpr int kN = int(16 / sizeof(T));
+};
+
+// Loads 16 bytes (kN elements of T) at p (16-byte aligned) and widens them to float.
+template <class T>
+__device__ __forceinline__ void load_vec(const T* p, float* out) {
+    const uint4 raw = PG_LDG(reinterpret_cast<const uint4*>(p));
+#ifdef __CUDACC__
+    const T* e = reinterpret_cast<const T*>(&raw);
+#else
+    T e[Vec<T>::kN];  // the host compiler needs memcpy to reinterpret without aliasing UB
+    memcpy(e, &raw, sizeof raw);
+#endif
+#pragma unroll
+    for (int i = 0; i < Vec<T>::kN; ++i) out[i] = to_f(e[i]);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
+// `scratch` holds 33 floats of shared memory.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+    const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+    const int nwarps = int(blockDim.x) >> 5;
+    v = warp_sum(v);
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float w = lane < nwarps ? scratch[lane] : 0.0f;
+        w = warp_sum(w);
+        if (lane == 0) scratch[32] = w;
+    }
+    __syncthreads();
+    return scratch[32];
+}
+
+__device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
+__device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
+
+// Host side: calls f(TypeTag<T>{}) with T = float, __half or __nv_bfloat16 for a pg_dtype.
+template <class T>
+struct TypeTag {
+    using type = T;
+};
+template <class F>
+pg_status dispatch_dtype(int32_t dtype, F&& f) {
+    switch (dtype) {
+        case PG_DTYPE_F32: return f(TypeTag<float>{});
+        case PG_DTYPE_F16: return f(TypeTag<__half>{});
+        case PG_DTYPE_BF16: return f(TypeTag<__nv_bfloat16>{});
+        default: return fail(PG_ERR_DTYPE, "unknown dtype %d", int(dtype));
+    }
+}
+
+inline size_t dtype_size(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
+
+}  // namespace pg::cuda
