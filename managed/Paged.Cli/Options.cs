@@ -18,7 +18,7 @@ public abstract class EngineVerbOptions
     [Option("tokenizer", HelpText = "Tokenizer file (llama2.c tokenizer.bin). Default: inside a GGUF, or tok<vocab>.bin / tokenizer.bin beside the model.")]
     public string? Tokenizer { get; set; }
 
-    [Option("device", Default = "cpu", HelpText = "Backend: cpu.")]
+    [Option("device", Default = "cpu", HelpText = "Backend: cpu, cuda, simt (CUDA kernels on the CPU emulator: slow, for checking kernels) or auto (cuda when a GPU is present, else cpu).")]
     public string Device { get; set; } = "cpu";
 
     [Option("threads", Default = 0, HelpText = "CPU worker threads (0 = all cores).")]
