@@ -36,10 +36,20 @@ struct Vec {
     static constexpr int kN = int(16 / sizeof(T));
 };
 
+// In the emulator build, helpers that load global memory take their caller's source line (a
+// defaulted argument) so the coalescing report attributes each load to the kernel line using it.
+#ifdef __CUDACC__
+#define PG_CALLER_PARAM
+#define PG_CALLER_LDG(p) (*(p))
+#else
+#define PG_CALLER_PARAM , const char* pg_file_ = __builtin_FILE(), int pg_line_ = __builtin_LINE()
+#define PG_CALLER_LDG(p) ::pg_simt::ldg((p), ::pg_simt::Loc{pg_file_, pg_line_})
+#endif
+
 // Loads 16 bytes (kN elements of T) at p (16-byte aligned) and widens them to float.
 template <class T>
-__device__ __forceinline__ void load_vec(const T* p, float* out) {
-    const uint4 raw = PG_LDG(reinterpret_cast<const uint4*>(p));
+__device__ __forceinline__ void load_vec(const T* p, float* out PG_CALLER_PARAM) {
+    const uint4 raw = PG_CALLER_LDG(reinterpret_cast<const uint4*>(p));
 #ifdef __CUDACC__
     const T* e = reinterpret_cast<const T*>(&raw);
 #else
