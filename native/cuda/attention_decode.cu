@@ -15,7 +15,6 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kHeadChunk = 8;  // query heads accumulated at once in the PV phase
 
 constexpr int pow2_ceil(int v) {
     int p = 1;
@@ -31,13 +30,16 @@ struct DecodeShape {
     static constexpr int kVpl = (kC + kL - 1) / kL;           // vectors per lane
     static constexpr int kTp = 32 / kL;                       // tokens per warp pass
     static constexpr int kRows = kThreads / kC >= 1 ? kThreads / kC : 1;  // token rows in the PV phase
+    static constexpr int kHeadChunk = 32 / kV;  // query heads accumulated at once in the PV phase (32 fp32 registers)
     static_assert(D % kV == 0, "head size must be a whole number of 16-byte vectors");
 };
 
 }  // namespace
 
+// (kThreads, 1): with only the thread bound, ptxas capped these at 64 registers and spilled a few
+// instantiations (see docs/kernels.md); one block per SM minimum leaves it free to use what it needs.
 template <class T, int D>
-__global__ void __launch_bounds__(kThreads) decode_attention_kernel(
+__global__ void __launch_bounds__(kThreads, 1) decode_attention_kernel(
     T* __restrict__ out, const T* __restrict__ query, const T* __restrict__ cache,
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, int num_layers, int num_kv_heads, int block_size, int layer,
@@ -56,8 +58,8 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     PG_DYNAMIC_SHARED(float, smem);
     float* q_s = smem;                                    // [G][D], pre-scaled
     float* logits = q_s + G * D;                          // [G][partition_size]
-    float* red = logits + G * partition_size;             // [kRows][kHeadChunk][D]
-    float* stats = red + S::kRows * kHeadChunk * D;       // [G][2]: max, sum
+    float* red = logits + G * partition_size;             // [kRows][S::kHeadChunk][D]
+    float* stats = red + S::kRows * S::kHeadChunk * D;       // [G][2]: max, sum
 
     for (int i = tid; i < G * D; i += kThreads)
         q_s[i] = to_f(query[int64_t(t) * q_stride + int64_t(kvh * G) * D + i]) * scale;
@@ -136,11 +138,11 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
     // P V: thread (c, r) owns vector c of the row and tokens r, r + kRows, ...; rows reduced in smem.
     const int c = tid % S::kC, r = tid / S::kC;
     const bool active = r < S::kRows;
-    for (int h0 = 0; h0 < G; h0 += kHeadChunk) {
-        const int hc = imin(kHeadChunk, G - h0);
-        float acc[kHeadChunk][S::kV];
+    for (int h0 = 0; h0 < G; h0 += S::kHeadChunk) {
+        const int hc = imin(S::kHeadChunk, G - h0);
+        float acc[S::kHeadChunk][S::kV];
 #pragma unroll
-        for (int hh = 0; hh < kHeadChunk; ++hh)
+        for (int hh = 0; hh < S::kHeadChunk; ++hh)
 #pragma unroll
             for (int e = 0; e < S::kV; ++e) acc[hh][e] = 0.0f;
         if (active) {
@@ -151,7 +153,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
                 float v[S::kV];
                 load_vec(vrow + c * S::kV, v);
 #pragma unroll
-                for (int hh = 0; hh < kHeadChunk; ++hh) {
+                for (int hh = 0; hh < S::kHeadChunk; ++hh) {
                     if (hh < hc) {
                         const float p = logits[(h0 + hh) * partition_size + i];
 #pragma unroll
@@ -160,18 +162,18 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(
                 }
             }
 #pragma unroll
-            for (int hh = 0; hh < kHeadChunk; ++hh)
+            for (int hh = 0; hh < S::kHeadChunk; ++hh)
                 if (hh < hc)
 #pragma unroll
-                    for (int e = 0; e < S::kV; ++e) red[(r * kHeadChunk + hh) * D + c * S::kV + e] = acc[hh][e];
+                    for (int e = 0; e < S::kV; ++e) red[(r * S::kHeadChunk + hh) * D + c * S::kV + e] = acc[hh][e];
         }
         __syncthreads();
         for (int i = tid; i < hc * D; i += kThreads) {
             const int hh = i / D, d = i % D, h = h0 + hh;
             float sum = 0.0f;
-            for (int rr = 0; rr < S::kRows; ++rr) sum += red[(rr * kHeadChunk + hh) * D + d];
+            for (int rr = 0; rr < S::kRows; ++rr) sum += red[(rr * S::kHeadChunk + hh) * D + d];
             const int head = kvh * G + h;
-            const float value = sum / stats[2 * h + 1];
+            const float value = __fdividef(sum, stats[2 * h + 1]);  // no IEEE-division slow path (a call)
             if (num_partitions == 1) {
                 out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(value);
             } else {
@@ -207,7 +209,7 @@ __global__ void __launch_bounds__(128) decode_attention_merge_kernel(
             const float w = part_stats[2 * (base + p) + 1] * expf(part_stats[2 * (base + p)] - m);
             acc += w * part_out[(base + p) * D + d];
         }
-        out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(acc / total);
+        out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(__fdividef(acc, total));
     }
 }
 
@@ -217,7 +219,7 @@ template <class T, int D>
 size_t decode_smem_bytes(int G, int partition_size) {
     using S = DecodeShape<T, D>;
     return sizeof(float) * (size_t(G) * D + size_t(G) * partition_size +
-                            size_t(S::kRows) * kHeadChunk * D + 2 * size_t(G));
+                            size_t(S::kRows) * S::kHeadChunk * D + 2 * size_t(G));
 }
 
 constexpr size_t kMaxSmem = 160 * 1024;

@@ -121,7 +121,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     for (int i = tid; i < rows * D; i += kThreads) {
         const int row = i / D, d = i % D;
         const int qi = row / G, hh = row % G;
-        out[(int64_t(t0 + qi) * num_heads + kvh * G + hh) * D + d] = from_f<T>(acc_s[i] / l_s[row]);
+        out[(int64_t(t0 + qi) * num_heads + kvh * G + hh) * D + d] = from_f<T>(__fdividef(acc_s[i], l_s[row]));
     }
 }
 

@@ -46,18 +46,27 @@ struct Vec {
 #define PG_CALLER_LDG(p) ::pg_simt::ldg((p), ::pg_simt::Loc{pg_file_, pg_line_})
 #endif
 
-// Loads 16 bytes (kN elements of T) at p (16-byte aligned) and widens them to float.
+// Widens one 32-bit word holding 32 / (8 sizeof(T)) elements of T (bit operations only: no
+// address-taken temporaries, which would put the vector in local memory).
+__device__ __forceinline__ void widen_word(float, uint32_t w, float* o) { o[0] = __uint_as_float(w); }
+__device__ __forceinline__ void widen_word(__half, uint32_t w, float* o) {
+    o[0] = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));
+    o[1] = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
+}
+__device__ __forceinline__ void widen_word(__nv_bfloat16, uint32_t w, float* o) {
+    o[0] = __uint_as_float(w << 16);
+    o[1] = __uint_as_float(w & 0xffff0000u);
+}
+
+// Loads 16 bytes (kN elements of T) at p (16-byte aligned: one 128-bit load) and widens them.
 template <class T>
 __device__ __forceinline__ void load_vec(const T* p, float* out PG_CALLER_PARAM) {
     const uint4 raw = PG_CALLER_LDG(reinterpret_cast<const uint4*>(p));
-#ifdef __CUDACC__
-    const T* e = reinterpret_cast<const T*>(&raw);
-#else
-    T e[Vec<T>::kN];  // the host compiler needs memcpy to reinterpret without aliasing UB
-    memcpy(e, &raw, sizeof raw);
-#endif
-#pragma unroll
-    for (int i = 0; i < Vec<T>::kN; ++i) out[i] = to_f(e[i]);
+    constexpr int kPerWord = 4 / int(sizeof(T));
+    widen_word(T{}, raw.x, out);
+    widen_word(T{}, raw.y, out + kPerWord);
+    widen_word(T{}, raw.z, out + 2 * kPerWord);
+    widen_word(T{}, raw.w, out + 3 * kPerWord);
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
