@@ -150,4 +150,16 @@ public sealed class CliTests
     [TestMethod]
     public void Device_Unknown_ListsTheChoices() =>
         AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "tpu", "hi"), "cpu, cuda, simt or auto");
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    public void BenchKernels_TimesEveryOp(string device)
+    {
+        var r = CliRunner.Run("bench", "kernels", "--model", CliRunner.Model, "--device", device, "--batch", "2", "--prompt-tokens", "40", "--runs", "1", "--warmup", "0");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        foreach (string op in new[] { "embedding", "rmsnorm+residual", "rope", "silu_mul", "cache_write", "attention_decode", "attention_prefill", "block_copy", "argmax", "matmul" })
+            StringAssert.Contains(r.Stdout, op + " ");
+        StringAssert.Contains(r.Stdout, "GB/s");
+    }
 }
