@@ -22,7 +22,7 @@ __global__ void __launch_bounds__(256) argmax_kernel(int32_t* __restrict__ out, 
     float bv = -INFINITY;
     int bi = 0x7fffffff;
     for (int j = int(threadIdx.x); j < vocab; j += int(blockDim.x)) {
-        const float v = to_f(row[j]);
+        const float v = to_f(PG_LDG(row + j));
         if (v > bv) {  // strict, and false for NaN: the first of equal maxima in this thread wins
             bv = v;
             bi = j;

@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(128) decode_attention_merge_kernel(
         float acc = 0.0f;
         for (int p = 0; p < np; ++p) {
             const float w = part_stats[2 * (base + p) + 1] * expf(part_stats[2 * (base + p)] - m);
-            acc += w * part_out[(base + p) * D + d];
+            acc += w * PG_LDG(part_out + (base + p) * D + d);
         }
         out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(__fdividef(acc, total));
     }

@@ -25,8 +25,8 @@ __global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache,
         const int64_t kdst =
             ((((block * num_layers + layer) * 2 + 0) * num_kv_heads + h) * block_size + off) * head_size + d;
         const int64_t vdst = kdst + int64_t(num_kv_heads) * block_size * head_size;
-        cache[kdst] = key[int64_t(t) * key_stride + i];
-        cache[vdst] = value[int64_t(t) * value_stride + i];
+        cache[kdst] = PG_LDG(key + int64_t(t) * key_stride + i);
+        cache[vdst] = PG_LDG(value + int64_t(t) * value_stride + i);
     }
 }
 

@@ -13,9 +13,9 @@ __global__ void __launch_bounds__(256) rmsnorm_kernel(T* out, const T* x, T* res
     const int64_t row = int64_t(blockIdx.x) * dim;
     float ss = 0.0f;
     for (int i = int(threadIdx.x); i < dim; i += int(blockDim.x)) {
-        float v = to_f(x[row + i]);
+        float v = to_f(PG_LDG(x + row + i));
         if (residual != nullptr) {
-            v += to_f(residual[row + i]);
+            v += to_f(PG_LDG(residual + row + i));
             residual[row + i] = from_f<T>(v);
             v = to_f(residual[row + i]);  // normalise what was stored (matters for fp16/bf16)
         }

@@ -13,8 +13,8 @@ __global__ void __launch_bounds__(256) silu_mul_kernel(T* __restrict__ out, cons
     const T* u = g + hidden;
     T* o = out + int64_t(t) * hidden;
     for (int i = int(blockIdx.x * blockDim.x + threadIdx.x); i < hidden; i += int(gridDim.x * blockDim.x)) {
-        const float gv = to_f(g[i]);
-        o[i] = from_f<T>(gv / (1.0f + expf(-gv)) * to_f(u[i]));
+        const float gv = to_f(PG_LDG(g + i));
+        o[i] = from_f<T>(gv / (1.0f + expf(-gv)) * to_f(PG_LDG(u + i)));
     }
 }
 
