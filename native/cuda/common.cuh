@@ -69,6 +69,34 @@ __device__ __forceinline__ void load_vec(const T* p, float* out PG_CALLER_PARAM)
     widen_word(T{}, raw.w, out + 3 * kPerWord);
 }
 
+// Narrows 32 / (8 sizeof(T)) floats into one 32-bit word of T (round to nearest even).
+__device__ __forceinline__ uint32_t narrow_word(float, const float* v) { return __float_as_uint(v[0]); }
+__device__ __forceinline__ uint32_t narrow_word(__half, const float* v) {
+    return uint32_t(__half_as_ushort(__float2half(v[0]))) | (uint32_t(__half_as_ushort(__float2half(v[1]))) << 16);
+}
+__device__ __forceinline__ uint32_t narrow_word(__nv_bfloat16, const float* v) {
+    return uint32_t(__bfloat16_as_ushort(__float2bfloat16(v[0]))) |
+           (uint32_t(__bfloat16_as_ushort(__float2bfloat16(v[1]))) << 16);
+}
+
+// Stores kN floats as 16 bytes of T at p (16-byte aligned: one 128-bit store).
+template <class T>
+__device__ __forceinline__ void store_vec(T* p, const float* v) {
+    constexpr int kPerWord = 4 / int(sizeof(T));
+    uint4 raw;
+    raw.x = narrow_word(T{}, v);
+    raw.y = narrow_word(T{}, v + kPerWord);
+    raw.z = narrow_word(T{}, v + 2 * kPerWord);
+    raw.w = narrow_word(T{}, v + 3 * kPerWord);
+    *reinterpret_cast<uint4*>(p) = raw;
+}
+
+// Host side: whether every pointer is 16-byte aligned (the vector paths need it).
+inline bool aligned16(const void* a, const void* b = nullptr, const void* c = nullptr, const void* d = nullptr) {
+    return ((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b) | reinterpret_cast<uintptr_t>(c) |
+             reinterpret_cast<uintptr_t>(d)) & 15u) == 0;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -167,6 +167,7 @@ inline float __logf(float x) { return logf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __uint_as_float(unsigned u) { return pg_simt::from_bits<float>(uint64_t(u)); }
+inline unsigned __float_as_uint(float f) { return unsigned(pg_simt::to_bits(f)); }
 inline float __int_as_float(int i) { return pg_simt::from_bits<float>(uint64_t(uint32_t(i))); }
 inline int __float_as_int(float f) { return int(uint32_t(pg_simt::to_bits(f))); }
 inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
@@ -273,6 +274,8 @@ inline __half __float2half(float f) {
 }
 
 inline __half __ushort_as_half(unsigned short u) { return __half{u}; }
+inline unsigned short __half_as_ushort(__half h) { return h.x; }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
 inline float __bfloat162float(__nv_bfloat16 b) {
     return pg_simt::from_bits<float>(uint32_t(b.x) << 16);
 }
