@@ -67,12 +67,13 @@ pg_status check_argmax_shape(const pg_argmax_args* a, uint32_t dtypes) {
 }
 
 namespace {
-bool overlaps(const void* a, int64_t a_elems, const void* b, int64_t b_elems, size_t elem) {
+bool overlaps(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
     const auto a0 = reinterpret_cast<uintptr_t>(a), b0 = reinterpret_cast<uintptr_t>(b);
-    const uintptr_t a1 = a0 + uintptr_t(a_elems) * elem;
-    const uintptr_t b1 = b0 + uintptr_t(b_elems) * elem;
+    const uintptr_t a1 = a0 + uintptr_t(a_bytes);
+    const uintptr_t b1 = b0 + uintptr_t(b_bytes);
     return a0 < b1 && b0 < a1;
 }
+int64_t dtype_bytes(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
 }  // namespace
 
 pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
@@ -95,10 +96,11 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
     if (a->m == 0) return PG_OK;
     const int64_t out_elems = int64_t(a->m - 1) * a->ldo + a->n;
     const int64_t x_elems = int64_t(a->m - 1) * a->ldx + a->k;
-    if (overlaps(a->out, out_elems, a->x, x_elems, sizeof(float)))
+    const int64_t ob = dtype_bytes(a->out_dtype), xb = dtype_bytes(a->x_dtype), wb = dtype_bytes(a->w_dtype);
+    if (overlaps(a->out, out_elems * ob, a->x, x_elems * xb))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps x (in-place matmul is not supported)",
                     op);
-    if (overlaps(a->out, out_elems, a->w, int64_t(a->n) * a->k, sizeof(float)))
+    if (overlaps(a->out, out_elems * ob, a->w, int64_t(a->n) * a->k * wb))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
     return PG_OK;
 }

@@ -92,15 +92,21 @@ pg_status rt_synchronize(pg_context* ctx) {
     return PG_OK;
 }
 
-pg_status rt_gemm_f32(pg_context* ctx, const pg_matmul_args* a) {
+pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
     // Row-major out[M, N] is column-major out^T[N, M] = w[N, K] x^T: w is column-major [K, N]
     // (transposed), x is column-major [K, M] with leading dimension ldx.
     const float alpha = 1.0f, beta = a->accumulate != 0 ? 1.0f : 0.0f;
-    const cublasStatus_t st = cublasSgemm(static_cast<cublasHandle_t>(ctx->blas), CUBLAS_OP_T, CUBLAS_OP_N,
-                                          a->n, a->m, a->k, &alpha, static_cast<const float*>(a->w), a->k,
-                                          static_cast<const float*>(a->x), a->ldx, &beta,
-                                          static_cast<float*>(a->out), a->ldo);
-    if (st != CUBLAS_STATUS_SUCCESS) return fail(PG_ERR_INTERNAL, "matmul: cublasSgemm failed (status %d)", int(st));
+    auto* handle = static_cast<cublasHandle_t>(ctx->blas);
+    cublasStatus_t st;
+    if (dtype == PG_DTYPE_F32) {
+        st = cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, a->n, a->m, a->k, &alpha, static_cast<const float*>(a->w),
+                         a->k, static_cast<const float*>(a->x), a->ldx, &beta, static_cast<float*>(a->out), a->ldo);
+    } else {
+        const cudaDataType_t t = dtype == PG_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
+        st = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, a->n, a->m, a->k, &alpha, a->w, t, a->k, a->x, t, a->ldx,
+                          &beta, a->out, t, a->ldo, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    }
+    if (st != CUBLAS_STATUS_SUCCESS) return fail(PG_ERR_INTERNAL, "matmul: cuBLAS GEMM failed (status %d)", int(st));
     return PG_OK;
 }
 

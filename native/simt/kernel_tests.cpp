@@ -494,25 +494,50 @@ void elementwise(int dt) {
         release(c.data);
         release(pb);
     }
-    // GEMM in fp16/bf16 is not implemented on this backend: a clear dtype error.
-    if (dt != PG_DTYPE_F32) {
-        void* b = dev(64);
-        pg_matmul_args m{};
-        m.out = b;
-        m.x = static_cast<char*>(b) + 16;
-        m.w = static_cast<char*>(b) + 32;
-        m.m = 1;
-        m.n = 1;
-        m.k = 1;
-        m.ldx = 1;
-        m.ldo = 1;
-        m.x_dtype = m.w_dtype = m.out_dtype = dt;
-        if (api->matmul(ctx, &m) == PG_ERR_DTYPE) ++g_passes;
-        else {
-            std::printf("FAIL matmul %s should report PG_ERR_DTYPE\n", tag.c_str());
+    // GEMM in this dtype (fp32 accumulation, one rounding), accumulate on, padded leading dimensions;
+    // mixed dtypes are a clear dtype error.
+    {
+        const int m = 3, n = 40, k = 72, ldx = k + 8, ldo = n + 8;
+        HostTensor x(dt, size_t(m * ldx)), w(dt, size_t(n * k)), o(dt, size_t(m * ldo));
+        for (size_t i = 0; i < x.size(); ++i) x.set(i, uni(rng));
+        for (size_t i = 0; i < w.size(); ++i) w.set(i, uni(rng));
+        for (size_t i = 0; i < o.size(); ++i) o.set(i, uni(rng));
+        std::vector<double> e(size_t(m * n));
+        for (int r = 0; r < m; ++r)
+            for (int c = 0; c < n; ++c) {
+                double acc = o.get(size_t(r * ldo + c));
+                for (int kk = 0; kk < k; ++kk) acc += double(x.get(size_t(r * ldx + kk))) * w.get(size_t(c * k + kk));
+                e[size_t(r * n + c)] = acc;
+            }
+        void* xb = upload(x);
+        void* wb = upload(w);
+        void* ob = upload(o);
+        pg_matmul_args mm{};
+        mm.out = ob;
+        mm.x = xb;
+        mm.w = wb;
+        mm.m = m;
+        mm.n = n;
+        mm.k = k;
+        mm.ldx = ldx;
+        mm.ldo = ldo;
+        mm.accumulate = 1;
+        mm.x_dtype = mm.w_dtype = mm.out_dtype = dt;
+        check(api->matmul(ctx, &mm), "matmul");
+        HostTensor got(dt, o.size());
+        download(got, ob);
+        HostTensor dense(dt, e.size());
+        for (int r = 0; r < m; ++r)
+            for (int c = 0; c < n; ++c) dense.set(size_t(r * n + c), got.get(size_t(r * ldo + c)));
+        compare(e, dense, {tol.atol * 10, tol.rtol * 2}, "matmul " + tag);
+        mm.w_dtype = dt == PG_DTYPE_F32 ? PG_DTYPE_F16 : PG_DTYPE_F32;
+        if (api->matmul(ctx, &mm) == PG_ERR_DTYPE) {
+            ++g_passes;
+        } else {
+            std::printf("FAIL matmul %s with mixed dtypes should report PG_ERR_DTYPE: %s\n", tag.c_str(), api->last_error());
             ++g_failures;
         }
-        release(b);
+        for (void* p : {xb, wb, ob}) release(p);
     }
 }
 
