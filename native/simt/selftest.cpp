@@ -1,5 +1,6 @@
 // Emulator self-tests: correct kernels give the right answers under every schedule, and planted
-// bugs (missing __syncthreads, divergent shuffle, divergent barrier, bad mask, out-of-bounds write)
+// bugs (missing __syncthreads, divergent shuffle, divergent barrier, bad mask, mismatched collectives,
+// deadlock, out-of-bounds write)
 // are caught with a diagnostic naming the source line. Usage: paged_simt_selftest [oob]
 // (the out-of-bounds case ends the process with exit code 86 by design, so it runs on its own).
 #include <cstdio>
@@ -76,6 +77,22 @@ __global__ void divergent_barrier(float* out) {
 // Planted bug: a lane calls a shuffle with a mask that excludes itself.
 __global__ void bad_mask(float* out) {
     out[threadIdx.x] = __shfl_sync(0x0000ffffu, 1.0f, 0);
+}
+
+// Planted bug: even and odd lanes of a warp call different shuffles (a mismatched collective).
+__global__ void mismatched_collectives(float* out) {
+    float v = float(threadIdx.x);
+    if (threadIdx.x % 2 == 0) v = __shfl_xor_sync(0xffffffffu, v, 2);
+    else v = __shfl_down_sync(0xffffffffu, v, 2);
+    out[threadIdx.x] = v;
+}
+
+// Planted bug: warp 0 waits at a shuffle that lane 31 never reaches, the others at a barrier.
+__global__ void deadlock(float* out) {
+    float v = 1.0f;
+    if (threadIdx.x != 31) v = __shfl_xor_sync(0xffffffffu, v, 1);
+    __syncthreads();
+    out[threadIdx.x] = v;
 }
 
 // Planted bug: one thread writes one element past the end.
@@ -167,6 +184,10 @@ int main(int argc, char** argv) {
                  "divergent __syncthreads", "divergent barrier caught");
     expect_error(pg::cuda::launch("bad_mask", bad_mask, one, dim3(32), 0, nullptr, buf),
                  "is not in mask", "lane outside its mask caught");
+    expect_error(pg::cuda::launch("mismatched_collectives", mismatched_collectives, one, dim3(32), 0, nullptr, buf),
+                 "mismatched warp collectives", "mismatched collectives caught");
+    expect_error(pg::cuda::launch("deadlock", deadlock, one, dim3(64), 0, nullptr, buf), "deadlock",
+                 "deadlock caught, naming who waits where");
     expect_error(pg::cuda::launch("too_big", bad_mask, one, dim3(2048), 0, nullptr, buf),
                  "invalid block", "oversized block rejected");
 

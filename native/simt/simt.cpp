@@ -372,15 +372,32 @@ std::string run_block(Launch& L, int nthreads, Schedule& sched) {
         }
         if (L.live == 0) return {};
         if (!ran) {
-            std::string msg = "deadlock: no thread can run;";
-            int shown = 0;
-            for (const Fiber& f : L.fibers) {
-                if (int(&f - L.fibers.data()) >= nthreads || f.state == kDone) continue;
-                if (shown++ == 6) { msg += " ..."; break; }
-                msg += format(" %s waits at %s %s:%d;", where(f).c_str(),
-                              f.state == kWaitBarrier ? "__syncthreads" : "a warp collective",
-                              base_name(f.wait_loc.file), f.wait_loc.line);
+            // Group the waiting threads by where they wait: "N threads (first: ...) wait at X file:line".
+            struct Group {
+                State state;
+                const char* file;
+                int line;
+                int count;
+                const Fiber* first;
+            };
+            std::vector<Group> groups;
+            for (int t = 0; t < nthreads; ++t) {
+                const Fiber& f = L.fibers[size_t(t)];
+                if (f.state == kDone) continue;
+                bool found = false;
+                for (Group& g : groups)
+                    if (g.state == f.state && g.line == f.wait_loc.line && std::strcmp(g.file, f.wait_loc.file) == 0) {
+                        ++g.count;
+                        found = true;
+                        break;
+                    }
+                if (!found) groups.push_back({f.state, f.wait_loc.file, f.wait_loc.line, 1, &f});
             }
+            std::string msg = "deadlock: no thread can run;";
+            for (const Group& g : groups)
+                msg += format(" %d thread(s) (first: %s) wait at %s %s:%d;", g.count, where(*g.first).c_str(),
+                              g.state == kWaitBarrier ? "__syncthreads" : "a warp collective", base_name(g.file),
+                              g.line);
             L.error = format("simt: kernel %s: %s", L.name, msg.c_str());
             return L.error;
         }

@@ -51,6 +51,9 @@ public sealed partial class SimtEmulatorTests
         StringAssert.Contains(r.Stdout, "missing __syncthreads caught");
         StringAssert.Contains(r.Stdout, "divergent shuffle caught");
         StringAssert.Contains(r.Stdout, "divergent __syncthreads: block (0,0,0) thread (0,0,0) waits at selftest.cpp:");
+        StringAssert.Contains(r.Stdout, "mismatched warp collectives");
+        StringAssert.Contains(r.Stdout, "wait at a warp collective selftest.cpp:");
+        StringAssert.Contains(r.Stdout, "wait at __syncthreads selftest.cpp:");
     }
 
     [TestMethod]
