@@ -8,25 +8,34 @@
 namespace pg::cuda {
 
 // One block per token; threads sweep (head, element) so each K/V row is written coalesced.
-template <class T>
+// kVec: 16-byte vectors (head_size and both strides whole numbers of vectors, pointers aligned).
+template <class T, bool kVec>
 __global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache, const T* __restrict__ key,
                                                           const T* __restrict__ value,
                                                           const int64_t* __restrict__ slots, int num_layers,
                                                           int num_kv_heads, int block_size, int head_size,
                                                           int layer, int key_stride, int value_stride) {
+    constexpr int kN = kVec ? Vec<T>::kN : 1;
     const int t = int(blockIdx.x);
     const int64_t slot = slots[t];
     if (slot < 0) return;  // padding token
     const int64_t block = slot / block_size;
     const int off = int(slot % block_size);
     const int width = num_kv_heads * head_size;
-    for (int i = int(threadIdx.x); i < width; i += int(blockDim.x)) {
+    for (int i = int(threadIdx.x) * kN; i < width; i += int(blockDim.x) * kN) {
         const int h = i / head_size, d = i % head_size;
         const int64_t kdst =
             ((((block * num_layers + layer) * 2 + 0) * num_kv_heads + h) * block_size + off) * head_size + d;
         const int64_t vdst = kdst + int64_t(num_kv_heads) * block_size * head_size;
-        cache[kdst] = PG_LDG(key + int64_t(t) * key_stride + i);
-        cache[vdst] = PG_LDG(value + int64_t(t) * value_stride + i);
+        if constexpr (kVec) {
+            const uint4* ks = reinterpret_cast<const uint4*>(key + int64_t(t) * key_stride + i);
+            const uint4* vs = reinterpret_cast<const uint4*>(value + int64_t(t) * value_stride + i);
+            *reinterpret_cast<uint4*>(cache + kdst) = PG_LDG(ks);
+            *reinterpret_cast<uint4*>(cache + vdst) = PG_LDG(vs);
+        } else {
+            cache[kdst] = PG_LDG(key + int64_t(t) * key_stride + i);
+            cache[vdst] = PG_LDG(value + int64_t(t) * value_stride + i);
+        }
     }
 }
 
@@ -38,12 +47,16 @@ pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
     PG_TRY(check_cache_write_slots(a, slots.data()));
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
+    const bool aligned = aligned16(c.data, a->key, a->value);
     return dispatch_dtype(c.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        return launch("cache_write", cache_write_kernel<T>, dim3(unsigned(a->num_tokens)), dim3(128), 0,
-                      ctx->stream, static_cast<T*>(c.data), static_cast<const T*>(a->key),
-                      static_cast<const T*>(a->value), a->slot_mapping, c.num_layers, c.num_kv_heads,
-                      c.block_size, c.head_size, a->layer, a->key_stride, a->value_stride);
+        constexpr int kN = Vec<T>::kN;
+        const bool vec = aligned && c.head_size % kN == 0 && a->key_stride % kN == 0 && a->value_stride % kN == 0;
+        auto kernel = vec ? cache_write_kernel<T, true> : cache_write_kernel<T, false>;
+        return launch("cache_write", kernel, dim3(unsigned(a->num_tokens)), dim3(128), 0, ctx->stream,
+                      static_cast<T*>(c.data), static_cast<const T*>(a->key), static_cast<const T*>(a->value),
+                      a->slot_mapping, c.num_layers, c.num_kv_heads, c.block_size, c.head_size, a->layer,
+                      a->key_stride, a->value_stride);
     });
 }
 
