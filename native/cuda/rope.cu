@@ -24,7 +24,7 @@ __global__ void __launch_bounds__(128) rope_kernel(T* q, T* k, const int32_t* __
                                 : k + int64_t(t) * k_stride + int64_t(h - num_heads) * head_size;
         const int i0 = style == PG_ROPE_ADJACENT_PAIRS ? 2 * j : j;
         const int i1 = style == PG_ROPE_ADJACENT_PAIRS ? 2 * j + 1 : j + half;
-        const float a = to_f(base[i0]), b = to_f(base[i1]);
+        const float a = to_f(PG_LDG(base + i0)), b = to_f(PG_LDG(base + i1));
         base[i0] = from_f<T>(a * c - b * s);
         base[i1] = from_f<T>(a * s + b * c);
     }
