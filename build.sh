@@ -3,6 +3,8 @@
 #   ./build.sh              build everything; the CLI lands at out/paged
 #   ./build.sh run ARGS...  build if needed, then run out/paged ARGS...
 #   ./build.sh test         build, run every test, print "N passed, N failed" from the TRX reports
+# PAGED_WITH_CUDA=1 installs nvcc first when it is missing (Debian's nvidia-cuda-toolkit, from the
+# contrib/non-free components), so that libpaged_cuda.so is compiled too; .ci/run sets it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
@@ -29,10 +31,29 @@ ensure_tools() {
   fi
 }
 
+# Debian's CUDA 11.8 toolkit (nvcc, cudart, cuBLAS; no driver, no GPU needed to compile).
+install_nvcc() {
+  command -v nvcc >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing nvcc (nvidia-cuda-toolkit from contrib/non-free)"
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    $sudo sed -i -E '/^Components:/{/contrib/!s/$/ contrib/;/non-free( |$)/!s/$/ non-free/}' /etc/apt/sources.list.d/debian.sources
+  elif [ -f /etc/apt/sources.list ]; then
+    $sudo sed -i -E '/^deb /{/contrib/!s/ main/ main contrib/;/non-free( |$)/!s/ main/ main non-free/}' /etc/apt/sources.list
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit clang-14 >/dev/null
+  command -v nvcc >/dev/null || { log "error: nvcc is still missing after installing nvidia-cuda-toolkit"; exit 1; }
+}
+
 build() {
   ensure_tools
+  if [ "${PAGED_WITH_CUDA:-0}" = "1" ]; then install_nvcc; fi
   log "native: cmake (Release)"
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  mkdir -p build
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >build/configure.log 2>&1 || { cat build/configure.log >&2; exit 1; }
+  grep -E "CUDA backend" build/configure.log | sed 's/^-- /[build] /' >&2 || true
   cmake --build build -j "$jobs" >/dev/null
   log "managed: dotnet build Kernels.sln (Release)"
   dotnet build Kernels.sln -c Release -nologo -v quiet -clp:ErrorsOnly

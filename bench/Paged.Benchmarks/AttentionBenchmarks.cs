@@ -4,7 +4,7 @@ using Paged.Runtime.Interop;
 
 namespace Paged.Benchmarks;
 
-/// <summary>Paged decode attention: 32 sequences, stories110M head shape (12 heads x 64), block size 16.</summary>
+/// <summary>Paged decode attention: 32 sequences, stories110M head shape (12 heads x 64), block size 16, per backend.</summary>
 [MemoryDiagnoser]
 public class AttentionBenchmarks : IDisposable
 {
@@ -16,10 +16,14 @@ public class AttentionBenchmarks : IDisposable
     [Params(128, 512)]
     public int Context { get; set; }
 
+    /// <summary>cpu, simt (the CUDA kernel under the emulator) or cuda (on a GPU).</summary>
+    [Params("cpu", "simt")]
+    public string Device { get; set; } = "cpu";
+
     [GlobalSetup]
     public void Setup()
     {
-        _ctx = Backend.Load("cpu").CreateContext();
+        _ctx = Backend.Load(Device).CreateContext();
         int blocksPerSeq = Context / BlockSize, numBlocks = Seqs * blocksPerSeq;
         long cacheFloats = (long)numBlocks * 2 * Heads * BlockSize * HeadSize;
         _cache = _ctx.Allocate<float>(cacheFloats);
@@ -39,7 +43,11 @@ public class AttentionBenchmarks : IDisposable
     }
 
     [Benchmark]
-    public void DecodeAttention() => _ctx.AttentionDecode(_args);
+    public void DecodeAttention()
+    {
+        _ctx.AttentionDecode(_args);
+        _ctx.Synchronize();
+    }
 
     [GlobalCleanup]
     public void Dispose()

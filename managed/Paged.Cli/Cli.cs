@@ -21,7 +21,7 @@ public static class Cli
             return result.MapResult(
                 (GenerateOptions o) => GenerateCommand.Run(o),
                 (InfoOptions o) => InfoCommand.Run(o),
-                (BenchOptions o) => BenchCommand.Run(o),
+                (BenchOptions o) => o.Suite == BenchSuite.Kernels ? KernelBenchCommand.Run(o) : BenchCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }

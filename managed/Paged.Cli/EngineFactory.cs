@@ -1,5 +1,6 @@
 using System.Globalization;
 using Paged.Engine;
+using Paged.Runtime;
 
 namespace Paged.Cli;
 
@@ -8,12 +9,7 @@ internal static class EngineFactory
 {
     public static EngineOptions ToEngineOptions(EngineVerbOptions o) => new()
     {
-        Device = o.Device.ToLowerInvariant() switch
-        {
-            "cpu" => "cpu",
-            "auto" => "cpu",
-            var other => throw new ArgumentException($"unknown device '{other}': this build has the cpu backend (cuda and simt come later)"),
-        },
+        Device = ResolveDevice(o.Device),
         NumThreads = o.Threads,
         BlockSize = o.BlockSize,
         NumKvBlocks = o.KvBlocks,
@@ -41,6 +37,44 @@ internal static class EngineFactory
         }
 
         return weights;
+    }
+
+    /// <summary>
+    /// Maps --device onto a backend library: cpu, cuda, simt (the CUDA kernels on the CPU emulator: slow,
+    /// for verifying kernels) or auto (cuda when a CUDA device can be used, else cpu; says which on stderr).
+    /// </summary>
+    public static string ResolveDevice(string device) => device.ToLowerInvariant() switch
+    {
+        "cpu" => "cpu",
+        "cuda" => "cuda",
+        "simt" => "simt",
+        "auto" => ResolveAuto(),
+        var other => throw new ArgumentException($"unknown device '{other}': use cpu, cuda, simt or auto"),
+    };
+
+    private static string ResolveAuto()
+    {
+        string reason;
+        if (!Backend.IsAvailable("cuda"))
+        {
+            reason = "libpaged_cuda.so is not built";
+        }
+        else
+        {
+            try
+            {
+                using var probe = Backend.Load("cuda").CreateContext();
+                Console.Error.WriteLine($"device auto: using cuda ({probe.DeviceName})");
+                return "cuda";
+            }
+            catch (BackendException e)
+            {
+                reason = e.Message;
+            }
+        }
+
+        Console.Error.WriteLine($"device auto: using cpu (no usable CUDA device: {reason})");
+        return "cpu";
     }
 
     /// <summary>Parses sizes like 4096, 512K, 64M, 2G (powers of 1024).</summary>

@@ -25,7 +25,7 @@ public abstract class EngineVerbOptions
     [Option("tokenizer", HelpText = "Tokenizer file (llama2.c tokenizer.bin). Default: inside a GGUF, or tok<vocab>.bin / tokenizer.bin beside the model.")]
     public string? Tokenizer { get; set; }
 
-    [Option("device", Default = "cpu", HelpText = "Backend: cpu.")]
+    [Option("device", Default = "cpu", HelpText = "Backend: cpu, cuda, simt (CUDA kernels on the CPU emulator: slow, for checking kernels) or auto (cuda when a GPU is present, else cpu).")]
     public string Device { get; set; } = "cpu";
 
     [Option("threads", Default = 0, HelpText = "CPU worker threads (0 = all cores).")]
@@ -143,12 +143,13 @@ public sealed class InfoOptions
 public enum BenchSuite
 {
     Generate,
+    Kernels,
 }
 
-[Verb("bench", HelpText = "Measure end-to-end speed: 'paged bench generate'.")]
+[Verb("bench", HelpText = "Measure speed: 'paged bench generate' (end to end) or 'paged bench kernels' (each op, GB/s).")]
 public sealed class BenchOptions : EngineVerbOptions
 {
-    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate.")]
+    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate or kernels.")]
     public BenchSuite Suite { get; set; }
 
     [Option("batch", Default = 1, HelpText = "Concurrent sequences.")]
@@ -165,6 +166,9 @@ public sealed class BenchOptions : EngineVerbOptions
 
     [Option("warmup", Default = 1, HelpText = "Untimed runs first.")]
     public int Warmup { get; set; }
+
+    [Option("peak-gbs", Default = 0.0, HelpText = "bench kernels: the device's peak memory bandwidth in GB/s (0 = known GPUs by name).")]
+    public double PeakGbs { get; set; }
 }
 
 [Verb("make-model", HelpText = "Write a llama2.c checkpoint with random weights of a known shape (for benchmarks).")]

@@ -3,7 +3,7 @@ namespace Paged.Engine;
 /// <summary>Engine-wide settings; the CLI's options map onto these one to one.</summary>
 public sealed record EngineOptions
 {
-    /// <summary>Backend library name: cpu (simt and cuda come with their issue).</summary>
+    /// <summary>Backend library name: cpu, cuda or simt (the CUDA kernels under the CPU emulator).</summary>
     public string Device { get; init; } = "cpu";
 
     /// <summary>Worker threads of the CPU backend; 0 = all cores.</summary>

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 
@@ -27,13 +28,7 @@ int32_t argmax_row(const float* v, int32_t n) {
 pg_status argmax(pg_context* ctx, const pg_argmax_args* a) {
     const char* op = "argmax";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    PG_TRY(check_ptr(op, "out", a->out));
-    PG_TRY(check_ptr(op, "logits", a->logits));
-    PG_TRY(check_non_negative(op, "num_rows", a->num_rows));
-    PG_TRY(check_positive(op, "vocab_size", a->vocab_size));
-    PG_TRY(check_stride(op, "row_stride", a->row_stride, a->vocab_size));
-    PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
+    PG_TRY(check_argmax_shape(a, kF32Only));
     const auto* logits = static_cast<const float*>(a->logits);
     parallel_rows(ctx, a->num_rows, a->vocab_size, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r)

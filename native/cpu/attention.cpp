@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 #include "vec.h"
@@ -25,62 +26,8 @@ namespace {
 pg_status validate(const char* op, const pg_context* ctx, const pg_attention_args* a, bool decode,
                    int64_t* work) {
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    const pg_kv_cache_desc& c = a->cache;
-    PG_TRY(check_ptr(op, "out", a->out));
-    PG_TRY(check_ptr(op, "query", a->query));
-    PG_TRY(check_cache_desc(op, c, kF32Only));
-    PG_TRY(check_ptr(op, "block_tables", a->block_tables));
-    PG_TRY(check_ptr(op, "seq_lens", a->seq_lens));
-    PG_TRY(check_ptr(op, "query_start", a->query_start));
-    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
-    PG_TRY(check_non_negative(op, "num_seqs", a->num_seqs));
-    if (a->num_tokens > 0) PG_TRY(check_positive(op, "num_seqs", a->num_seqs));
-    PG_TRY(check_positive(op, "num_heads", a->num_heads));
-    PG_TRY(check_positive(op, "max_blocks_per_seq", a->max_blocks_per_seq));
-    PG_TRY(check_positive(op, "max_seq_len", a->max_seq_len));
-    PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
-    if (!std::isfinite(a->scale))
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: scale must be finite (got %g)", op,
-                    double(a->scale));
-    if (a->num_heads % c.num_kv_heads != 0)
-        return fail(PG_ERR_SHAPE, "%s: num_heads = %d is not a multiple of cache.num_kv_heads = %d",
-                    op, a->num_heads, c.num_kv_heads);
-    PG_TRY(check_stride(op, "q_stride", a->q_stride, int64_t(a->num_heads) * c.head_size));
-    if (a->query_start[0] != 0)
-        return fail(PG_ERR_SHAPE, "%s: query_start[0] must be 0 (got %d)", op, a->query_start[0]);
-    if (a->query_start[a->num_seqs] != a->num_tokens)
-        return fail(PG_ERR_SHAPE, "%s: query_start[%d] = %d must equal num_tokens = %d", op,
-                    a->num_seqs, a->query_start[a->num_seqs], a->num_tokens);
-    const int64_t capacity = int64_t(a->max_blocks_per_seq) * c.block_size;
-    *work = 0;
-    for (int32_t s = 0; s < a->num_seqs; ++s) {
-        const int32_t q_len = a->query_start[s + 1] - a->query_start[s];
-        if (q_len < 1)
-            return fail(PG_ERR_SHAPE,
-                        "%s: sequence %d has q_len = %d (query_start[%d] = %d, query_start[%d] = %d);"
-                        " every sequence needs >= 1 query token",
-                        op, s, q_len, s, a->query_start[s], s + 1, a->query_start[s + 1]);
-        if (decode && q_len != 1)
-            return fail(PG_ERR_SHAPE, "%s: sequence %d has q_len = %d; decode needs q_len == 1", op,
-                        s, q_len);
-        const int32_t len = a->seq_lens[s];
-        if (len < q_len || len > capacity)
-            return fail(PG_ERR_OUT_OF_RANGE, "%s: seq_lens[%d] = %d is outside [%d, %lld]", op, s,
-                        len, q_len, static_cast<long long>(capacity));
-        if (len > a->max_seq_len)
-            return fail(PG_ERR_OUT_OF_RANGE, "%s: seq_lens[%d] = %d exceeds max_seq_len = %d", op, s,
-                        len, a->max_seq_len);
-        const int32_t used = (len + c.block_size - 1) / c.block_size;
-        const int32_t* table = a->block_tables + int64_t(s) * a->max_blocks_per_seq;
-        for (int32_t b = 0; b < used; ++b)
-            if (table[b] < 0 || table[b] >= c.num_blocks)
-                return fail(PG_ERR_OUT_OF_RANGE, "%s: block_tables[%d][%d] = %d is outside [0, %d)",
-                            op, s, b, table[b], c.num_blocks);
-        // ~ q_len tokens attending to ~len positions each.
-        *work += int64_t(q_len) * len * 4 * c.head_size * a->num_heads;
-    }
-    return PG_OK;
+    PG_TRY(check_attention_shape(op, a, kF32Only));
+    return check_attention_indices(op, a, decode, a->query_start, a->seq_lens, a->block_tables, work);
 }
 
 // Sequence owning query token t: the last s with query_start[s] <= t (query_start is sorted).

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "checks.h"
+#include "op_checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 
@@ -12,25 +14,10 @@ namespace pg::cpu {
 pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
     const char* op = "cache_write";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_cache_write_shape(a, kF32Only));
+    PG_TRY(check_cache_write_slots(a, a->slot_mapping));
     const pg_kv_cache_desc& c = a->cache;
-    PG_TRY(check_cache_desc(op, c, kF32Only));
-    PG_TRY(check_ptr(op, "key", a->key));
-    PG_TRY(check_ptr(op, "value", a->value));
-    PG_TRY(check_ptr(op, "slot_mapping", a->slot_mapping));
-    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
-    PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
     const int64_t width = int64_t(c.num_kv_heads) * c.head_size;
-    PG_TRY(check_stride(op, "key_stride", a->key_stride, width));
-    PG_TRY(check_stride(op, "value_stride", a->value_stride, width));
-    const int64_t num_slots = int64_t(c.num_blocks) * c.block_size;
-    for (int32_t t = 0; t < a->num_tokens; ++t) {
-        const int64_t s = a->slot_mapping[t];
-        if (s >= num_slots)
-            return fail(PG_ERR_OUT_OF_RANGE,
-                        "%s: slot_mapping[%d] = %" PRId64 " is outside [0, %" PRId64 ")", op, t, s,
-                        num_slots);
-    }
     auto* data = static_cast<float*>(c.data);
     const auto* key = static_cast<const float*>(a->key);
     const auto* value = static_cast<const float*>(a->value);
@@ -56,18 +43,10 @@ pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
 pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a) {
     const char* op = "block_copy";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    const pg_kv_cache_desc& c = a->cache;
-    PG_TRY(check_cache_desc(op, c, kF32Only));
-    PG_TRY(check_non_negative(op, "num_pairs", a->num_pairs));
+    PG_TRY(check_block_copy_shape(a, kF32Only));
     if (a->num_pairs == 0) return PG_OK;
-    PG_TRY(check_ptr(op, "pairs", a->pairs));
-    for (int32_t i = 0; i < 2 * a->num_pairs; ++i) {
-        const int32_t id = a->pairs[i];
-        if (id < 0 || id >= c.num_blocks)
-            return fail(PG_ERR_OUT_OF_RANGE, "%s: pairs[%d][%d] = %d is outside [0, %d)", op, i / 2,
-                        i % 2, id, c.num_blocks);
-    }
+    PG_TRY(check_block_copy_pairs(a, a->pairs));
+    const pg_kv_cache_desc& c = a->cache;
     // Pairs run in order on one thread: a later pair may read a block an earlier one wrote.
     auto* data = static_cast<float*>(c.data);
     const int64_t elems = cache_block_elems(c);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 
@@ -30,16 +31,7 @@ void norm_row(float* out, const float* v, const float* w, int64_t n, float eps) 
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a) {
     const char* op = "rmsnorm";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    PG_TRY(check_ptr(op, "out", a->out));
-    PG_TRY(check_ptr(op, "x", a->x));
-    PG_TRY(check_ptr(op, "weight", a->weight));
-    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
-    PG_TRY(check_positive(op, "dim", a->dim));
-    PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
-    if (!(a->eps >= 0.0f) || !std::isfinite(a->eps))
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op,
-                    double(a->eps));
+    PG_TRY(check_rmsnorm_shape(a, kF32Only));
     const int64_t n = a->dim;
     auto* out = static_cast<float*>(a->out);
     const auto* x = static_cast<const float*>(a->x);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 
@@ -33,30 +34,8 @@ void rotate_head(float* x, const float* c, const float* s, int32_t half, int32_t
 pg_status rope(pg_context* ctx, const pg_rope_args* a) {
     const char* op = "rope";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    PG_TRY(check_ptr(op, "q", a->q));
-    PG_TRY(check_ptr(op, "k", a->k));
-    PG_TRY(check_ptr(op, "positions", a->positions));
-    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
-    PG_TRY(check_positive(op, "num_heads", a->num_heads));
-    PG_TRY(check_positive(op, "num_kv_heads", a->num_kv_heads));
-    PG_TRY(check_positive(op, "head_size", a->head_size));
-    PG_TRY(check_positive(op, "rotary_dim", a->rotary_dim));
-    PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
-    if (a->style != PG_ROPE_ADJACENT_PAIRS && a->style != PG_ROPE_ROTATE_HALF)
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: style = %d is not a pg_rope_style", op, a->style);
-    if (!(a->theta > 0.0f) || !std::isfinite(a->theta))
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: theta must be finite and > 0 (got %g)", op,
-                    double(a->theta));
-    if (a->rotary_dim % 2 != 0 || a->rotary_dim > a->head_size)
-        return fail(PG_ERR_SHAPE, "%s: rotary_dim must be even and <= head_size = %d (got %d)", op,
-                    a->head_size, a->rotary_dim);
-    PG_TRY(check_stride(op, "q_stride", a->q_stride, int64_t(a->num_heads) * a->head_size));
-    PG_TRY(check_stride(op, "k_stride", a->k_stride, int64_t(a->num_kv_heads) * a->head_size));
-    for (int32_t t = 0; t < a->num_tokens; ++t)
-        if (a->positions[t] < 0)
-            return fail(PG_ERR_OUT_OF_RANGE, "%s: positions[%d] = %d must be >= 0", op, t,
-                        a->positions[t]);
+    PG_TRY(check_rope_shape(a, kF32Only));
+    PG_TRY(check_rope_positions(a, a->positions));
 
     const int32_t half = a->rotary_dim / 2;
     // Frequencies depend only on (theta, rotary_dim): computed once per call.

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "checks.h"
+#include "op_checks.h"
 #include "context.h"
 #include "ops.h"
 #include "vexp.h"
@@ -37,12 +38,7 @@ __attribute__((target("avx2,fma"))) void silu_mul_row_avx2(const float* g, const
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a) {
     const char* op = "silu_mul";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_ptr(op, "args", a));
-    PG_TRY(check_ptr(op, "out", a->out));
-    PG_TRY(check_ptr(op, "x", a->x));
-    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
-    PG_TRY(check_positive(op, "hidden", a->hidden));
-    PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
+    PG_TRY(check_silu_mul_shape(a, kF32Only));
     const int64_t h = a->hidden;
     auto* out = static_cast<float*>(a->out);
     const auto* x = static_cast<const float*>(a->x);

@@ -189,4 +189,51 @@ public sealed class CliTests
         StringAssert.Contains(r.Stdout, "layers:        5");
         StringAssert.Contains(r.Stdout, "kv heads 4");
     }
+
+    [TestMethod]
+    public void Device_Simt_GeneratesTheSameTextAsCpu()
+    {
+        var cpu = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "cpu", "--max-tokens", "30", "Once upon a time");
+        var simt = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "simt", "--max-tokens", "30", "Once upon a time");
+        Assert.AreEqual(0, cpu.ExitCode, cpu.Stderr);
+        Assert.AreEqual(0, simt.ExitCode, simt.Stderr);
+        StringAssert.Contains(simt.Stderr, "simt");
+        Assert.AreEqual(cpu.Stdout, simt.Stdout);
+    }
+
+    [TestMethod]
+    public void Device_CudaWithoutGpu_FailsWithAClearMessage()
+    {
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "cuda", "--max-tokens", "5", "Once");
+        if (r.ExitCode == 0)
+            return; // a usable GPU is present: the cuda backend ran
+        Assert.AreEqual(2, r.ExitCode, r.Stderr);
+        StringAssert.StartsWith(r.Stderr, "error: ");
+        Assert.IsTrue(r.Stderr.Contains("CUDA", StringComparison.Ordinal) || r.Stderr.Contains("cuda", StringComparison.Ordinal), r.Stderr);
+        Assert.IsFalse(r.Stderr.Contains("   at ", StringComparison.Ordinal), "no stack trace: " + r.Stderr);
+    }
+
+    [TestMethod]
+    public void Device_Auto_SaysWhichBackendItChose()
+    {
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "auto", "--max-tokens", "5", "Once");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stderr, "device auto: using ");
+    }
+
+    [TestMethod]
+    public void Device_Unknown_ListsTheChoices() =>
+        AssertCleanError(CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "tpu", "hi"), "cpu, cuda, simt or auto");
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    public void BenchKernels_TimesEveryOp(string device)
+    {
+        var r = CliRunner.Run("bench", "kernels", "--model", CliRunner.Model, "--device", device, "--batch", "2", "--prompt-tokens", "40", "--runs", "1", "--warmup", "0");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        foreach (string op in new[] { "embedding", "rmsnorm+residual", "rope", "silu_mul", "cache_write", "attention_decode", "attention_prefill", "block_copy", "argmax", "matmul" })
+            StringAssert.Contains(r.Stdout, op + " ");
+        StringAssert.Contains(r.Stdout, "GB/s");
+    }
 }

@@ -19,7 +19,17 @@ internal static class Backends
         {
             if (!Contexts.TryGetValue(name, out var ctx))
             {
-                ctx = Backend.Load(name).CreateContext();
+                try
+                {
+                    ctx = Backend.Load(name).CreateContext();
+                }
+                catch (BackendException e) when (e.Status == Status.Unsupported)
+                {
+                    // e.g. libpaged_cuda.so is built but this machine has no GPU: skipped, with the reason.
+                    Assert.Inconclusive($"backend '{name}' cannot run here: {e.Message}");
+                    throw;
+                }
+
                 Contexts[name] = ctx;
             }
 

@@ -1,0 +1,257 @@
+#include "op_checks.h"
+
+#include <cinttypes>
+#include <cmath>
+
+namespace pg {
+
+pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes) {
+    const char* op = "embedding";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "table", a->table));
+    PG_TRY(check_ptr(op, "token_ids", a->token_ids));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "vocab_size", a->vocab_size));
+    PG_TRY(check_positive(op, "dim", a->dim));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    return PG_OK;
+}
+
+pg_status check_embedding_ids(const pg_embedding_args* a, const int32_t* ids) {
+    for (int32_t t = 0; t < a->num_tokens; ++t) {
+        const int32_t id = ids[t];
+        if (id < 0 || id >= a->vocab_size)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: token_ids[%d] = %d is outside [0, %d)",
+                        "embedding", t, id, a->vocab_size);
+    }
+    return PG_OK;
+}
+
+pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes) {
+    const char* op = "rmsnorm";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_ptr(op, "weight", a->weight));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "dim", a->dim));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    if (!(a->eps >= 0.0f) || !std::isfinite(a->eps))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op,
+                    double(a->eps));
+    return PG_OK;
+}
+
+pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes) {
+    const char* op = "silu_mul";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "hidden", a->hidden));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    return PG_OK;
+}
+
+pg_status check_argmax_shape(const pg_argmax_args* a, uint32_t dtypes) {
+    const char* op = "argmax";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "logits", a->logits));
+    PG_TRY(check_non_negative(op, "num_rows", a->num_rows));
+    PG_TRY(check_positive(op, "vocab_size", a->vocab_size));
+    PG_TRY(check_stride(op, "row_stride", a->row_stride, a->vocab_size));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    return PG_OK;
+}
+
+namespace {
+bool overlaps(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
+    const auto a0 = reinterpret_cast<uintptr_t>(a), b0 = reinterpret_cast<uintptr_t>(b);
+    const uintptr_t a1 = a0 + uintptr_t(a_bytes);
+    const uintptr_t b1 = b0 + uintptr_t(b_bytes);
+    return a0 < b1 && b0 < a1;
+}
+int64_t dtype_bytes(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
+}  // namespace
+
+pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
+    const char* op = "matmul";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_ptr(op, "w", a->w));
+    PG_TRY(check_non_negative(op, "m", a->m));  // m is the token count: 0 is an empty batch
+    PG_TRY(check_positive(op, "n", a->n));
+    PG_TRY(check_positive(op, "k", a->k));
+    PG_TRY(check_stride(op, "ldx", a->ldx, a->k));
+    PG_TRY(check_stride(op, "ldo", a->ldo, a->n));
+    PG_TRY(check_dtype(op, "x_dtype", a->x_dtype, dtypes));
+    PG_TRY(check_dtype(op, "w_dtype", a->w_dtype, dtypes));
+    PG_TRY(check_dtype(op, "out_dtype", a->out_dtype, dtypes));
+    if (a->accumulate != 0 && a->accumulate != 1)
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: accumulate must be 0 or 1 (got %d)", op,
+                    a->accumulate);
+    if (a->m == 0) return PG_OK;
+    const int64_t out_elems = int64_t(a->m - 1) * a->ldo + a->n;
+    const int64_t x_elems = int64_t(a->m - 1) * a->ldx + a->k;
+    const int64_t ob = dtype_bytes(a->out_dtype), xb = dtype_bytes(a->x_dtype), wb = dtype_bytes(a->w_dtype);
+    if (overlaps(a->out, out_elems * ob, a->x, x_elems * xb))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps x (in-place matmul is not supported)",
+                    op);
+    if (overlaps(a->out, out_elems * ob, a->w, int64_t(a->n) * a->k * wb))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
+    return PG_OK;
+}
+
+pg_status check_rope_shape(const pg_rope_args* a, uint32_t dtypes) {
+    const char* op = "rope";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "q", a->q));
+    PG_TRY(check_ptr(op, "k", a->k));
+    PG_TRY(check_ptr(op, "positions", a->positions));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "num_heads", a->num_heads));
+    PG_TRY(check_positive(op, "num_kv_heads", a->num_kv_heads));
+    PG_TRY(check_positive(op, "head_size", a->head_size));
+    PG_TRY(check_positive(op, "rotary_dim", a->rotary_dim));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    if (a->style != PG_ROPE_ADJACENT_PAIRS && a->style != PG_ROPE_ROTATE_HALF)
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: style = %d is not a pg_rope_style", op, a->style);
+    if (!(a->theta > 0.0f) || !std::isfinite(a->theta))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: theta must be finite and > 0 (got %g)", op,
+                    double(a->theta));
+    if (a->rotary_dim % 2 != 0 || a->rotary_dim > a->head_size)
+        return fail(PG_ERR_SHAPE, "%s: rotary_dim must be even and <= head_size = %d (got %d)", op,
+                    a->head_size, a->rotary_dim);
+    PG_TRY(check_stride(op, "q_stride", a->q_stride, int64_t(a->num_heads) * a->head_size));
+    PG_TRY(check_stride(op, "k_stride", a->k_stride, int64_t(a->num_kv_heads) * a->head_size));
+    return PG_OK;
+}
+
+pg_status check_rope_positions(const pg_rope_args* a, const int32_t* positions) {
+    for (int32_t t = 0; t < a->num_tokens; ++t)
+        if (positions[t] < 0)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: positions[%d] = %d must be >= 0", "rope", t,
+                        positions[t]);
+    return PG_OK;
+}
+
+pg_status check_cache_write_shape(const pg_cache_write_args* a, uint32_t dtypes) {
+    const char* op = "cache_write";
+    PG_TRY(check_ptr(op, "args", a));
+    const pg_kv_cache_desc& c = a->cache;
+    PG_TRY(check_cache_desc(op, c, dtypes));
+    PG_TRY(check_ptr(op, "key", a->key));
+    PG_TRY(check_ptr(op, "value", a->value));
+    PG_TRY(check_ptr(op, "slot_mapping", a->slot_mapping));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
+    const int64_t width = int64_t(c.num_kv_heads) * c.head_size;
+    PG_TRY(check_stride(op, "key_stride", a->key_stride, width));
+    PG_TRY(check_stride(op, "value_stride", a->value_stride, width));
+    return PG_OK;
+}
+
+pg_status check_cache_write_slots(const pg_cache_write_args* a, const int64_t* slots) {
+    const pg_kv_cache_desc& c = a->cache;
+    const int64_t num_slots = int64_t(c.num_blocks) * c.block_size;
+    for (int32_t t = 0; t < a->num_tokens; ++t) {
+        const int64_t s = slots[t];
+        if (s >= num_slots)
+            return fail(PG_ERR_OUT_OF_RANGE,
+                        "%s: slot_mapping[%d] = %" PRId64 " is outside [0, %" PRId64 ")",
+                        "cache_write", t, s, num_slots);
+    }
+    return PG_OK;
+}
+
+pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes) {
+    const char* op = "block_copy";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_cache_desc(op, a->cache, dtypes));
+    PG_TRY(check_non_negative(op, "num_pairs", a->num_pairs));
+    if (a->num_pairs == 0) return PG_OK;
+    PG_TRY(check_ptr(op, "pairs", a->pairs));
+    return PG_OK;
+}
+
+pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs) {
+    for (int32_t i = 0; i < 2 * a->num_pairs; ++i) {
+        const int32_t id = pairs[i];
+        if (id < 0 || id >= a->cache.num_blocks)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: pairs[%d][%d] = %d is outside [0, %d)",
+                        "block_copy", i / 2, i % 2, id, a->cache.num_blocks);
+    }
+    return PG_OK;
+}
+
+pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes) {
+    PG_TRY(check_ptr(op, "args", a));
+    const pg_kv_cache_desc& c = a->cache;
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "query", a->query));
+    PG_TRY(check_cache_desc(op, c, dtypes));
+    PG_TRY(check_ptr(op, "block_tables", a->block_tables));
+    PG_TRY(check_ptr(op, "seq_lens", a->seq_lens));
+    PG_TRY(check_ptr(op, "query_start", a->query_start));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_non_negative(op, "num_seqs", a->num_seqs));
+    if (a->num_tokens > 0) PG_TRY(check_positive(op, "num_seqs", a->num_seqs));
+    PG_TRY(check_positive(op, "num_heads", a->num_heads));
+    PG_TRY(check_positive(op, "max_blocks_per_seq", a->max_blocks_per_seq));
+    PG_TRY(check_positive(op, "max_seq_len", a->max_seq_len));
+    PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
+    if (!std::isfinite(a->scale))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: scale must be finite (got %g)", op,
+                    double(a->scale));
+    if (a->num_heads % c.num_kv_heads != 0)
+        return fail(PG_ERR_SHAPE, "%s: num_heads = %d is not a multiple of cache.num_kv_heads = %d",
+                    op, a->num_heads, c.num_kv_heads);
+    PG_TRY(check_stride(op, "q_stride", a->q_stride, int64_t(a->num_heads) * c.head_size));
+    return PG_OK;
+}
+
+pg_status check_attention_indices(const char* op, const pg_attention_args* a, bool decode,
+                                  const int32_t* query_start, const int32_t* seq_lens,
+                                  const int32_t* tables, int64_t* work) {
+    const pg_kv_cache_desc& c = a->cache;
+    if (query_start[0] != 0)
+        return fail(PG_ERR_SHAPE, "%s: query_start[0] must be 0 (got %d)", op, query_start[0]);
+    if (query_start[a->num_seqs] != a->num_tokens)
+        return fail(PG_ERR_SHAPE, "%s: query_start[%d] = %d must equal num_tokens = %d", op,
+                    a->num_seqs, query_start[a->num_seqs], a->num_tokens);
+    const int64_t capacity = int64_t(a->max_blocks_per_seq) * c.block_size;
+    int64_t total = 0;
+    for (int32_t s = 0; s < a->num_seqs; ++s) {
+        const int32_t q_len = query_start[s + 1] - query_start[s];
+        if (q_len < 1)
+            return fail(PG_ERR_SHAPE,
+                        "%s: sequence %d has q_len = %d (query_start[%d] = %d, query_start[%d] = %d);"
+                        " every sequence needs >= 1 query token",
+                        op, s, q_len, s, query_start[s], s + 1, query_start[s + 1]);
+        if (decode && q_len != 1)
+            return fail(PG_ERR_SHAPE, "%s: sequence %d has q_len = %d; decode needs q_len == 1", op,
+                        s, q_len);
+        const int32_t len = seq_lens[s];
+        if (len < q_len || len > capacity)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: seq_lens[%d] = %d is outside [%d, %lld]", op, s,
+                        len, q_len, static_cast<long long>(capacity));
+        if (len > a->max_seq_len)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: seq_lens[%d] = %d exceeds max_seq_len = %d", op, s,
+                        len, a->max_seq_len);
+        const int32_t used = (len + c.block_size - 1) / c.block_size;
+        const int32_t* table = tables + int64_t(s) * a->max_blocks_per_seq;
+        for (int32_t b = 0; b < used; ++b)
+            if (table[b] < 0 || table[b] >= c.num_blocks)
+                return fail(PG_ERR_OUT_OF_RANGE, "%s: block_tables[%d][%d] = %d is outside [0, %d)",
+                            op, s, b, table[b], c.num_blocks);
+        // ~ q_len tokens attending to ~len positions each.
+        total += int64_t(q_len) * len * 4 * c.head_size * a->num_heads;
+    }
+    if (work != nullptr) *work = total;
+    return PG_OK;
+}
+
+}  // namespace pg

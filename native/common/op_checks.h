@@ -1,0 +1,37 @@
+// Argument validation of every op, shared by the backends so that each reports the same statuses
+// and messages. Each op has a "shape" check (the struct fields only) and, where the op takes index
+// arrays, an "index" check over a host-readable copy of them (the CPU backend passes the arrays
+// themselves; device backends copy them to the host first). The caller checks ctx first.
+#pragma once
+#include <cstdint>
+
+#include "checks.h"
+
+namespace pg {
+
+pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes);
+pg_status check_embedding_ids(const pg_embedding_args* a, const int32_t* ids);
+
+pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes);
+pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes);
+pg_status check_argmax_shape(const pg_argmax_args* a, uint32_t dtypes);
+pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes);
+
+pg_status check_rope_shape(const pg_rope_args* a, uint32_t dtypes);
+pg_status check_rope_positions(const pg_rope_args* a, const int32_t* positions);
+
+pg_status check_cache_write_shape(const pg_cache_write_args* a, uint32_t dtypes);
+pg_status check_cache_write_slots(const pg_cache_write_args* a, const int64_t* slots);
+
+pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
+pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
+
+// op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere.
+pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes);
+// query_start: num_seqs + 1 entries; seq_lens: num_seqs; tables: num_seqs * max_blocks_per_seq.
+// *work (optional) receives ~flops of the call.
+pg_status check_attention_indices(const char* op, const pg_attention_args* a, bool decode,
+                                  const int32_t* query_start, const int32_t* seq_lens,
+                                  const int32_t* tables, int64_t* work);
+
+}  // namespace pg

@@ -1,0 +1,64 @@
+// Context and runtime seam of the CUDA backend. The same kernels and host code build two libraries:
+// libpaged_cuda.so (nvcc: CUDA runtime + cuBLAS) and libpaged_simt.so (C++ against the SIMT
+// emulator: host memory + the CPU GEMM). Only runtime_cuda.cu / ../simt/runtime_simt.cpp differ.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "launch.cuh"
+#include "paged.h"
+
+struct pg_context {
+    int device = 0;
+    pg::cuda::Stream stream{};
+    void* blas = nullptr;       // cublasHandle_t under nvcc
+    void* scratch = nullptr;    // device scratch (split-K partials, tile lists)
+    size_t scratch_bytes = 0;
+    bool avx2 = false;          // emulator: GEMM flavour
+    char name[192] = {};
+};
+
+namespace pg::cuda {
+
+constexpr uint32_t kAllDtypes = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16);
+
+// ---- runtime seam ----
+pg_status rt_context_init(pg_context* ctx, int device_index);  // UNSUPPORTED when no device
+void rt_context_release(pg_context* ctx);
+pg_status rt_malloc(void** p, size_t bytes);
+pg_status rt_free(void* p);
+// Ordered on the context's stream; returns when host memory involved is safe to use.
+pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
+pg_status rt_memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
+pg_status rt_synchronize(pg_context* ctx);
+// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation.
+pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
+
+// ---- helpers on top of the seam ----
+// Copies n device elements to a host vector (for argument validation of index arrays).
+template <class T>
+pg_status to_host(pg_context* ctx, const T* dev, size_t n, std::vector<T>& out) {
+    out.resize(n);
+    if (n == 0) return PG_OK;
+    return rt_memcpy(ctx, out.data(), dev, n * sizeof(T), PG_MEMCPY_DEVICE_TO_HOST);
+}
+// Device scratch of at least `bytes`, owned by the context (grown on demand).
+pg_status scratch(pg_context* ctx, size_t bytes, void** p);
+
+pg_status check_ctx(const char* op, const pg_context* ctx);
+
+// ---- ops (one family per .cu file) ----
+pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
+pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a);
+pg_status matmul(pg_context* ctx, const pg_matmul_args* a);
+pg_status rope(pg_context* ctx, const pg_rope_args* a);
+pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a);
+pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a);
+pg_status attention_decode(pg_context* ctx, const pg_attention_args* a);
+pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a);
+pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a);
+pg_status argmax(pg_context* ctx, const pg_argmax_args* a);
+pg_status sample(pg_context* ctx, const pg_sample_args* a);
+
+}  // namespace pg::cuda

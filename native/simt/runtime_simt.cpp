@@ -1,0 +1,93 @@
+// Runtime seam of libpaged_simt.so: device memory is host memory (poisoned with NaN bytes when
+// allocated), the stream is the calling thread (every launch runs to completion), GEMM is the CPU
+// backend's kernel.
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "../cpu/cpu_features.h"
+#include "../cpu/gemm.h"
+#include "../cuda/backend.h"
+#include "status.h"
+
+namespace pg::cuda {
+
+pg_status rt_context_init(pg_context* ctx, int device_index) {
+    if (device_index != 0)
+        return fail(PG_ERR_UNSUPPORTED, "context_create: the simt emulator has one device (0), not %d",
+                    device_index);
+    ctx->device = 0;
+    ctx->avx2 = pg::cpu::use_avx2();
+    std::snprintf(ctx->name, sizeof ctx->name,
+                  "simt (CUDA kernels on the SIMT emulator, CPU GEMM %s)", ctx->avx2 ? "avx2+fma" : "generic");
+    return PG_OK;
+}
+
+void rt_context_release(pg_context*) {}
+
+pg_status rt_malloc(void** p, size_t bytes) {
+    *p = pg_simt::device_alloc(bytes);
+    if (*p == nullptr) return fail(PG_ERR_OUT_OF_MEMORY, "alloc: cannot allocate %zu bytes", bytes);
+    return PG_OK;
+}
+
+pg_status rt_free(void* p) {
+    pg_simt::device_free(p);
+    return PG_OK;
+}
+
+pg_status rt_memcpy(pg_context*, void* dst, const void* src, size_t bytes, int32_t) {
+    std::memmove(dst, src, bytes);
+    return PG_OK;
+}
+
+pg_status rt_memset(pg_context*, void* dst, int32_t value, size_t bytes) {
+    std::memset(dst, value, bytes);
+    return PG_OK;
+}
+
+pg_status rt_synchronize(pg_context*) { return PG_OK; }
+
+namespace {
+
+float widen(int32_t dtype, const void* base, int64_t i) {
+    const uint16_t h = static_cast<const uint16_t*>(base)[i];
+    return dtype == PG_DTYPE_F16 ? __half2float(__half{h}) : __bfloat162float(__nv_bfloat16{h});
+}
+
+// Rows x cols of a row-major matrix with leading dimension ld, widened to a dense float matrix.
+std::vector<float> widen_matrix(int32_t dtype, const void* p, int64_t rows, int64_t cols, int64_t ld) {
+    std::vector<float> out(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) out[size_t(r * cols + c)] = widen(dtype, p, r * ld + c);
+    return out;
+}
+
+}  // namespace
+
+pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
+    auto run = [&](const float* x, int64_t ldx, const float* w, float* out, int64_t ldo) {
+        const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0};
+        if (ctx->avx2) pg::cpu::gemm_columns_avx2(g, 0, a->n);
+        else pg::cpu::gemm_columns_generic(g, 0, a->n);
+    };
+    if (dtype == PG_DTYPE_F32) {
+        run(static_cast<const float*>(a->x), a->ldx, static_cast<const float*>(a->w), static_cast<float*>(a->out), a->ldo);
+        return PG_OK;
+    }
+    // fp16 / bf16: widen, multiply in fp32, round the result once (as cuBLAS with fp32 compute).
+    const auto x = widen_matrix(dtype, a->x, a->m, a->k, a->ldx);
+    const auto w = widen_matrix(dtype, a->w, a->n, a->k, a->k);
+    auto out = a->accumulate != 0 ? widen_matrix(dtype, a->out, a->m, a->n, a->ldo)
+                                   : std::vector<float>(size_t(int64_t(a->m) * a->n));
+    run(x.data(), a->k, w.data(), out.data(), a->n);
+    auto* o = static_cast<uint16_t*>(a->out);
+    for (int64_t r = 0; r < a->m; ++r)
+        for (int64_t c = 0; c < a->n; ++c) {
+            const float v = out[size_t(r * a->n + c)];
+            o[r * a->ldo + c] = dtype == PG_DTYPE_F16 ? __float2half(v).x : __float2bfloat16(v).x;
+        }
+    return PG_OK;
+}
+
+}  // namespace pg::cuda
