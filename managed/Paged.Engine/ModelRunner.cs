@@ -22,7 +22,7 @@ internal sealed class ModelRunner : IModelExecutor
         _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
-        _host = new HostKvStore(swapSlots, cache.ElementsPerBlockTotal);
+        _host = new HostKvStore(model.Context, swapSlots, cache.BytesPerBlock);
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
@@ -31,10 +31,9 @@ internal sealed class ModelRunner : IModelExecutor
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
         sampled.Clear();
-        foreach (var m in plan.SwapOut)
-            _cache.CopyBlockToHost(m.Src, _host.Slot(m.Dst));
-        foreach (var m in plan.SwapIn)
-            _cache.CopyBlockFromHost(m.Dst, _host.Slot(m.Src));
+        // Out before in: a block swapped out may be the destination of a swap-in of the same step.
+        SwapBlocks(plan.SwapOut, SwapDirection.Out);
+        SwapBlocks(plan.SwapIn, SwapDirection.In);
         CopyBlocks(plan.Copies);
         if (plan.IsEmpty)
             return;
@@ -71,18 +70,39 @@ internal sealed class ModelRunner : IModelExecutor
         _sampling.Run(_model.LogitsAddress, _vocab, sampled);
     }
 
+    /// <summary>All swaps of one direction in one block_swap call (pairs in host memory).</summary>
+    private unsafe void SwapBlocks(List<BlockMove> moves, SwapDirection direction)
+    {
+        if (moves.Count == 0)
+            return;
+        FillPairs(moves);
+        fixed (int* p = _pairs)
+        {
+            _model.Context.BlockSwap(new BlockSwapArgs
+            {
+                Cache = _cache.Descriptor, Host = _host.Pool.Address, Pairs = (nint)p,
+                NumHostBlocks = _host.NumSlots, NumPairs = moves.Count, Direction = direction,
+            });
+        }
+    }
+
+    private void FillPairs(List<BlockMove> moves)
+    {
+        if (_pairs.Length < moves.Count * 2)
+            _pairs = new int[moves.Count * 4];
+        for (int i = 0; i < moves.Count; i++)
+        {
+            _pairs[2 * i] = moves[i].Src;
+            _pairs[(2 * i) + 1] = moves[i].Dst;
+        }
+    }
+
     /// <summary>All copy-on-write pairs of the step in one block_copy call.</summary>
     private unsafe void CopyBlocks(List<BlockMove> copies)
     {
         if (copies.Count == 0)
             return;
-        if (_pairs.Length < copies.Count * 2)
-            _pairs = new int[copies.Count * 4];
-        for (int i = 0; i < copies.Count; i++)
-        {
-            _pairs[2 * i] = copies[i].Src;
-            _pairs[(2 * i) + 1] = copies[i].Dst;
-        }
+        FillPairs(copies);
 
         fixed (int* p = _pairs)
         {
@@ -93,6 +113,7 @@ internal sealed class ModelRunner : IModelExecutor
     public void Dispose()
     {
         _sampling.Dispose();
+        _host.Dispose();
         _model.Dispose();
         _cache.Dispose();
     }

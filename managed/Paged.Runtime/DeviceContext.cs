@@ -139,6 +139,24 @@ public sealed unsafe class DeviceContext : SafeHandle
             Backend.Check(Api->BlockCopy(Ctx, a), "block_copy");
     }
 
+    /// <summary>Copies whole KV blocks between the cache and a host pool; <see cref="BlockSwapArgs.Pairs"/> is host memory.</summary>
+    public void BlockSwap(in BlockSwapArgs args)
+    {
+        fixed (BlockSwapArgs* a = &args)
+            Backend.Check(Api->BlockSwap(Ctx, a), "block_swap");
+    }
+
+    /// <summary>Allocates host memory suited to swaps (page-locked on CUDA).</summary>
+    public HostBuffer AllocateHost(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        nint ptr;
+        Backend.Check(Api->AllocHost(Ctx, (nuint)bytes, &ptr), "alloc_host");
+        return new HostBuffer(this, ptr, bytes);
+    }
+
+    internal void FreeHost(nint ptr) => Api->FreeHost(handle, ptr);
+
     public void Argmax(in ArgmaxArgs args)
     {
         fixed (ArgmaxArgs* a = &args)

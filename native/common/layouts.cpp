@@ -111,6 +111,13 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_block_copy_args, pairs),
     PG_FIELD(pg_block_copy_args, num_pairs),
     PG_STRUCT(pg_block_copy_args),
+    PG_FIELD(pg_block_swap_args, cache),
+    PG_FIELD(pg_block_swap_args, host),
+    PG_FIELD(pg_block_swap_args, pairs),
+    PG_FIELD(pg_block_swap_args, num_host_blocks),
+    PG_FIELD(pg_block_swap_args, num_pairs),
+    PG_FIELD(pg_block_swap_args, direction),
+    PG_STRUCT(pg_block_swap_args),
 
     PG_FIELD(pg_argmax_args, out),
     PG_FIELD(pg_argmax_args, logits),

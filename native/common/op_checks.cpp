@@ -187,6 +187,28 @@ pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pai
     return PG_OK;
 }
 
+pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes) {
+    const char* op = "block_swap";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_cache_desc(op, a->cache, dtypes));
+    PG_TRY(check_non_negative(op, "num_pairs", a->num_pairs));
+    if (a->direction != PG_SWAP_OUT && a->direction != PG_SWAP_IN)
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: direction must be 0 (out) or 1 (in) (got %d)", op, a->direction);
+    if (a->num_pairs == 0) return PG_OK;
+    PG_TRY(check_ptr(op, "host", a->host));
+    PG_TRY(check_ptr(op, "pairs", a->pairs));
+    PG_TRY(check_positive(op, "num_host_blocks", a->num_host_blocks));
+    const bool out = a->direction == PG_SWAP_OUT;
+    for (int32_t i = 0; i < 2 * a->num_pairs; ++i) {
+        const bool is_device = (i % 2 == 0) == out;
+        const int32_t limit = is_device ? a->cache.num_blocks : a->num_host_blocks;
+        if (a->pairs[i] < 0 || a->pairs[i] >= limit)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: pairs[%d][%d] = %d is outside [0, %d) (%s)", op, i / 2, i % 2,
+                        a->pairs[i], limit, is_device ? "cache blocks" : "host slots");
+    }
+    return PG_OK;
+}
+
 pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes) {
     PG_TRY(check_ptr(op, "args", a));
     const pg_kv_cache_desc& c = a->cache;

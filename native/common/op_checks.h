@@ -24,6 +24,8 @@ pg_status check_cache_write_shape(const pg_cache_write_args* a, uint32_t dtypes)
 pg_status check_cache_write_slots(const pg_cache_write_args* a, const int64_t* slots);
 
 pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
+// Everything of a block swap, the host-memory pair list included.
+pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes);
 pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
 
 // op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere.

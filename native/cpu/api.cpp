@@ -46,6 +46,9 @@ const pg_api kApi = {
     Entry<pg::cpu::block_copy>::call,
     Entry<pg::cpu::argmax>::call,
     Entry<pg::cpu::sample>::call,
+    Entry<pg::cpu::alloc>::call,  // alloc_host: host memory is device memory here
+    Entry<pg::cpu::free>::call,   // free_host
+    Entry<pg::cpu::block_swap>::call,
 };
 
 }  // namespace

@@ -1,10 +1,9 @@
-// Paged KV cache writes (one layer's K/V of a batch of tokens into their slots) and whole-block
-// copies (copy-on-write). Layout: [block][layer][K,V][kv_head][offset in block][head_size].
+// Paged KV cache writes (one layer's K/V of a batch of tokens into their slots), whole-block
+// copies (copy-on-write) and swaps to and from a host pool (preemption by swap). Layout: [block][layer][K,V][kv_head][offset in block][head_size].
 #include <cinttypes>
 #include <cstring>
 
 #include "checks.h"
-#include "op_checks.h"
 #include "op_checks.h"
 #include "context.h"
 #include "ops.h"
@@ -54,6 +53,21 @@ pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a) {
         const int32_t src = a->pairs[2 * i], dst = a->pairs[2 * i + 1];
         if (src == dst) continue;
         std::memcpy(data + dst * elems, data + src * elems, size_t(elems) * sizeof(float));
+    }
+    return PG_OK;
+}
+
+pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a) {
+    PG_TRY(check_ctx("block_swap", ctx));
+    PG_TRY(check_block_swap(a, kF32Only));
+    // Host memory is the device's memory here: each pair is one contiguous block-sized copy.
+    const size_t bytes = size_t(cache_block_elems(a->cache)) * sizeof(float);
+    auto* device = static_cast<unsigned char*>(a->cache.data);
+    auto* host = static_cast<unsigned char*>(a->host);
+    const bool out = a->direction == PG_SWAP_OUT;
+    for (int32_t i = 0; i < a->num_pairs; ++i) {
+        const size_t src = size_t(a->pairs[2 * i]) * bytes, dst = size_t(a->pairs[2 * i + 1]) * bytes;
+        std::memcpy(out ? host + dst : device + dst, out ? device + src : host + src, bytes);
     }
     return PG_OK;
 }

@@ -20,5 +20,6 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* args);
 pg_status block_copy(pg_context* ctx, const pg_block_copy_args* args);
 pg_status argmax(pg_context* ctx, const pg_argmax_args* args);
 pg_status sample(pg_context* ctx, const pg_sample_args* args);
+pg_status block_swap(pg_context* ctx, const pg_block_swap_args* args);
 
 }  // namespace pg::cpu

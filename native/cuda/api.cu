@@ -87,6 +87,21 @@ pg_status free_(pg_context* ctx, void* ptr) {
     return rt_free(ptr);
 }
 
+pg_status alloc_host(pg_context* ctx, size_t bytes, void** out) {
+    PG_TRY(check_ctx("alloc_host", ctx));
+    PG_TRY(check_ptr("alloc_host", "out", out));
+    *out = nullptr;
+    if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "alloc_host: bytes must be > 0 (got 0)");
+    return rt_malloc_host(out, bytes);
+}
+
+pg_status free_host(pg_context* ctx, void* ptr) {
+    PG_TRY(check_ctx("free_host", ctx));
+    if (ptr == nullptr) return PG_OK;
+    PG_TRY(rt_synchronize(ctx));  // a copy on the stream may still read it
+    return rt_free_host(ptr);
+}
+
 pg_status memcpy_(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     PG_TRY(check_ctx("memcpy", ctx));
     if (kind < PG_MEMCPY_HOST_TO_DEVICE || kind > PG_MEMCPY_DEVICE_TO_DEVICE)
@@ -129,6 +144,9 @@ const pg_api kApi = {
     pg::cuda::block_copy,
     pg::cuda::argmax,
     pg::cuda::sample,
+    alloc_host,
+    free_host,
+    pg::cuda::block_swap,
 };
 
 }  // namespace

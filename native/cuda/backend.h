@@ -28,6 +28,9 @@ pg_status rt_context_init(pg_context* ctx, int device_index);  // UNSUPPORTED wh
 void rt_context_release(pg_context* ctx);
 pg_status rt_malloc(void** p, size_t bytes);
 pg_status rt_free(void* p);
+// Host memory for swapped-out blocks: page-locked under nvcc (full-speed, asynchronous copies).
+pg_status rt_malloc_host(void** p, size_t bytes);
+pg_status rt_free_host(void* p);
 // Ordered on the context's stream; returns when host memory involved is safe to use.
 pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
 pg_status rt_memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
@@ -60,5 +63,6 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a);
 pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a);
 pg_status argmax(pg_context* ctx, const pg_argmax_args* a);
 pg_status sample(pg_context* ctx, const pg_sample_args* a);
+pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a);
 
 }  // namespace pg::cuda

@@ -123,4 +123,24 @@ pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a) {
     return PG_OK;
 }
 
+// Swap: one contiguous block-sized copy per pair between the cache and the (pinned) host pool, issued
+// on the context's stream; the pair list is host memory. rt_memcpy returns once host memory involved
+// is safe to use, so the pool can be read or reused when this returns.
+pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a) {
+    PG_TRY(check_ctx("block_swap", ctx));
+    PG_TRY(check_block_swap(a, kAllDtypes));
+    const size_t bytes = size_t(cache_block_elems(a->cache)) * dtype_size(a->cache.dtype);
+    auto* device = static_cast<unsigned char*>(a->cache.data);
+    auto* host = static_cast<unsigned char*>(a->host);
+    const bool out = a->direction == PG_SWAP_OUT;
+    for (int32_t i = 0; i < a->num_pairs; ++i) {
+        const size_t src = size_t(a->pairs[2 * i]) * bytes, dst = size_t(a->pairs[2 * i + 1]) * bytes;
+        if (out)
+            PG_TRY(rt_memcpy(ctx, host + dst, device + src, bytes, PG_MEMCPY_DEVICE_TO_HOST));
+        else
+            PG_TRY(rt_memcpy(ctx, device + dst, host + src, bytes, PG_MEMCPY_HOST_TO_DEVICE));
+    }
+    return PG_OK;
+}
+
 }  // namespace pg::cuda

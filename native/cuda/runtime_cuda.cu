@@ -72,6 +72,20 @@ pg_status rt_free(void* p) {
     return PG_OK;
 }
 
+pg_status rt_malloc_host(void** p, size_t bytes) {
+    const cudaError_t e = cudaHostAlloc(p, bytes, cudaHostAllocDefault);
+    if (e != cudaSuccess) {
+        *p = nullptr;
+        return fail(PG_ERR_OUT_OF_MEMORY, "alloc_host: cannot allocate %zu pinned bytes: %s", bytes, cudaGetErrorString(e));
+    }
+    return PG_OK;
+}
+
+pg_status rt_free_host(void* p) {
+    PG_CUDA(cudaFreeHost(p), "cudaFreeHost");
+    return PG_OK;
+}
+
 pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     const cudaMemcpyKind k = kind == PG_MEMCPY_HOST_TO_DEVICE   ? cudaMemcpyHostToDevice
                              : kind == PG_MEMCPY_DEVICE_TO_HOST ? cudaMemcpyDeviceToHost

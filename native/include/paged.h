@@ -288,6 +288,27 @@ typedef struct pg_sample_args {
     int32_t dtype;                 /* of logits; f32 */
 } pg_sample_args;
 
+/* Direction of a block swap. */
+typedef enum pg_swap_direction {
+    PG_SWAP_OUT = 0, /* device cache blocks -> host pool slots (preemption by swap) */
+    PG_SWAP_IN = 1   /* host pool slots -> device cache blocks (resumption) */
+} pg_swap_direction;
+
+/* Copies whole KV blocks (every layer, K and V: one contiguous range each, thanks to the layout)
+ * between the device cache and a host pool of num_host_blocks slots of the same size. The host pool
+ * should come from api->alloc_host (page-locked on CUDA, so copies run at full PCIe speed). The pair
+ * list is in HOST memory (the host issues the copies): pairs[2i] is the source block of pair i (a cache
+ * block for PG_SWAP_OUT, a host slot for PG_SWAP_IN) and pairs[2i+1] its destination. Returns when the
+ * copies are complete, so the host pool may be read or reused at once. */
+typedef struct pg_block_swap_args {
+    pg_kv_cache_desc cache;
+    void* host;             /* [num_host_blocks][block bytes] */
+    const int32_t* pairs;   /* host memory, [num_pairs, 2] */
+    int32_t num_host_blocks;
+    int32_t num_pairs;
+    int32_t direction;      /* pg_swap_direction */
+} pg_block_swap_args;
+
 /* One entry of the struct-layout description a test compares with the host's layouts. */
 typedef struct pg_field_layout {
     const char* struct_name;
@@ -329,6 +350,11 @@ typedef struct pg_api {
     pg_status (*block_copy)(pg_context* ctx, const pg_block_copy_args* args);
     pg_status (*argmax)(pg_context* ctx, const pg_argmax_args* args);
     pg_status (*sample)(pg_context* ctx, const pg_sample_args* args); /* fused sampling */
+
+    /* Host memory for swapped-out KV blocks (page-locked where the backend benefits) and the swap. */
+    pg_status (*alloc_host)(pg_context* ctx, size_t bytes, void** out);
+    pg_status (*free_host)(pg_context* ctx, void* ptr);
+    pg_status (*block_swap)(pg_context* ctx, const pg_block_swap_args* args);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

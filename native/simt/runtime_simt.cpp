@@ -2,6 +2,7 @@
 // allocated), the stream is the calling thread (every launch runs to completion), GEMM is the CPU
 // backend's kernel.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -33,6 +34,17 @@ pg_status rt_malloc(void** p, size_t bytes) {
 
 pg_status rt_free(void* p) {
     pg_simt::device_free(p);
+    return PG_OK;
+}
+
+pg_status rt_malloc_host(void** p, size_t bytes) {
+    *p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (*p == nullptr) return fail(PG_ERR_OUT_OF_MEMORY, "alloc_host: cannot allocate %zu bytes", bytes);
+    return PG_OK;
+}
+
+pg_status rt_free_host(void* p) {
+    std::free(p);
     return PG_OK;
 }
 

@@ -18,6 +18,7 @@ public sealed class LayoutTests
         ["pg_cache_write_args"] = typeof(CacheWriteArgs),
         ["pg_attention_args"] = typeof(AttentionArgs),
         ["pg_block_copy_args"] = typeof(BlockCopyArgs),
+        ["pg_block_swap_args"] = typeof(BlockSwapArgs),
         ["pg_argmax_args"] = typeof(ArgmaxArgs),
         ["pg_sample_args"] = typeof(SampleArgs),
     };

@@ -223,4 +223,56 @@ public sealed class PagedAttentionTests
         var e = Assert.ThrowsExactly<BackendException>(() => ctx.BlockCopy(new BlockCopyArgs { Cache = desc, Pairs = bad.Address, NumPairs = 1 }));
         Assert.AreEqual(Status.OutOfRange, e.Status);
     }
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    [DataRow("cuda")]
+    public unsafe void BlockSwap_RoundTripsWholeBlocksThroughTheHostPool(string backend)
+    {
+        var ctx = Backends.Context(backend);
+        var desc = new KvCacheDesc { NumBlocks = 6, NumLayers = 3, NumKvHeads = 2, BlockSize = 4, HeadSize = 8 };
+        int perBlock = 3 * 2 * 2 * 4 * 8;
+        var data = TestData.Uniform(6 * perBlock, 12);
+        using var cache = ctx.Upload<float>(data);
+        desc.Data = cache.Address;
+        using var host = ctx.AllocateHost(3L * perBlock * sizeof(float));
+        int[] outPairs = [4, 0, 1, 2]; // cache block 4 -> slot 0, cache block 1 -> slot 2
+        fixed (int* p = outPairs)
+        {
+            ctx.BlockSwap(new BlockSwapArgs
+            {
+                Cache = desc, Host = host.Address, Pairs = (nint)p, NumHostBlocks = 3, NumPairs = 2, Direction = SwapDirection.Out,
+            });
+        }
+
+        CollectionAssert.AreEqual(data.AsSpan(4 * perBlock, perBlock).ToArray(), host.AsSpan<float>(0, perBlock).ToArray(), "slot 0 holds block 4");
+        CollectionAssert.AreEqual(data.AsSpan(1 * perBlock, perBlock).ToArray(), host.AsSpan<float>(2L * perBlock, perBlock).ToArray(), "slot 2 holds block 1");
+
+        ctx.Memset(cache.Address, 0, data.Length * sizeof(float));
+        int[] inPairs = [2, 5, 0, 3]; // slot 2 -> cache block 5, slot 0 -> cache block 3
+        fixed (int* p = inPairs)
+        {
+            ctx.BlockSwap(new BlockSwapArgs
+            {
+                Cache = desc, Host = host.Address, Pairs = (nint)p, NumHostBlocks = 3, NumPairs = 2, Direction = SwapDirection.In,
+            });
+        }
+
+        var expected = new float[data.Length];
+        Array.Copy(data, 1 * perBlock, expected, 5 * perBlock, perBlock);
+        Array.Copy(data, 4 * perBlock, expected, 3 * perBlock, perBlock);
+        CollectionAssert.AreEqual(expected, cache.ToArray<float>());
+
+        int[] bad = [0, 3]; // host slot 3 of 3
+        fixed (int* p = bad)
+        {
+            var args = new BlockSwapArgs { Cache = desc, Host = host.Address, Pairs = (nint)p, NumHostBlocks = 3, NumPairs = 1, Direction = SwapDirection.Out };
+            var e = Assert.ThrowsExactly<BackendException>(() => ctx.BlockSwap(args));
+            Assert.AreEqual(Status.OutOfRange, e.Status);
+            StringAssert.Contains(e.Message, "host slots");
+            args.Direction = (SwapDirection)7;
+            Assert.AreEqual(Status.InvalidArgument, Assert.ThrowsExactly<BackendException>(() => ctx.BlockSwap(args)).Status);
+        }
+    }
 }

@@ -1,16 +1,27 @@
+using Paged.Runtime;
+
 namespace Paged.Engine.Kv;
 
-/// <summary>Host memory for swapped-out KV blocks: one float array per slot, allocated on first use.</summary>
-internal sealed class HostKvStore
+/// <summary>
+/// The host pool for swapped-out KV blocks: <see cref="NumSlots"/> block-sized slots in one buffer
+/// from the backend's alloc_host (page-locked on CUDA), allocated at the first swap.
+/// </summary>
+internal sealed class HostKvStore : IDisposable
 {
-    private readonly float[]?[] _slots;
-    private readonly int _elementsPerBlock;
+    private readonly DeviceContext _context;
+    private readonly long _bytesPerBlock;
+    private HostBuffer? _pool;
 
-    public HostKvStore(int numSlots, long elementsPerBlock)
+    public HostKvStore(DeviceContext context, int numSlots, long bytesPerBlock)
     {
-        _slots = new float[]?[numSlots];
-        _elementsPerBlock = checked((int)elementsPerBlock);
+        _context = context;
+        NumSlots = numSlots;
+        _bytesPerBlock = bytesPerBlock;
     }
 
-    public Span<float> Slot(int slot) => _slots[slot] ??= new float[_elementsPerBlock];
+    public int NumSlots { get; }
+
+    public HostBuffer Pool => _pool ??= _context.AllocateHost(Math.Max(1, NumSlots) * _bytesPerBlock);
+
+    public void Dispose() => _pool?.Dispose();
 }

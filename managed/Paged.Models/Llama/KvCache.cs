@@ -54,28 +54,6 @@ public sealed class KvCache : IDisposable
     /// <summary>Floats one block occupies.</summary>
     public long ElementsPerBlockTotal => ElementsPerBlock(NumLayers, NumKvHeads, BlockSize, HeadSize);
 
-    /// <summary>Copies block <paramref name="block"/> (every layer, K and V: one contiguous range) to host memory (swap-out).</summary>
-    public void CopyBlockToHost(int block, Span<float> destination)
-    {
-        CheckBlock(block, destination.Length);
-        _buffer.CopyTo(destination, block * ElementsPerBlockTotal);
-    }
-
-    /// <summary>Copies host memory into block <paramref name="block"/> (swap-in).</summary>
-    public void CopyBlockFromHost(int block, ReadOnlySpan<float> source)
-    {
-        CheckBlock(block, source.Length);
-        _buffer.CopyFrom(source, block * ElementsPerBlockTotal);
-    }
-
-    private void CheckBlock(int block, int length)
-    {
-        if ((uint)block >= (uint)NumBlocks)
-            throw new ArgumentOutOfRangeException(nameof(block), $"block {block} is outside 0..{NumBlocks - 1}");
-        if (length != ElementsPerBlockTotal)
-            throw new ArgumentException($"a block holds {ElementsPerBlockTotal} floats, the host buffer {length}");
-    }
-
     public static long ElementsPerBlock(int numLayers, int numKvHeads, int blockSize, int headSize) =>
         (long)numLayers * 2 * numKvHeads * blockSize * headSize;
 

@@ -160,6 +160,27 @@ public struct BlockCopyArgs
     public int NumPairs;
 }
 
+/// <summary>Direction of a block swap (pg_swap_direction).</summary>
+public enum SwapDirection
+{
+    /// <summary>Device cache blocks to host pool slots.</summary>
+    Out = 0,
+
+    /// <summary>Host pool slots to device cache blocks.</summary>
+    In = 1,
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct BlockSwapArgs
+{
+    public KvCacheDesc Cache;
+    public nint Host;
+    public nint Pairs;
+    public int NumHostBlocks;
+    public int NumPairs;
+    public SwapDirection Direction;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public struct ArgmaxArgs
 {
@@ -279,4 +300,7 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, BlockCopyArgs*, Status> BlockCopy;
     public delegate* unmanaged[Cdecl]<nint, ArgmaxArgs*, Status> Argmax;
     public delegate* unmanaged[Cdecl]<nint, SampleArgs*, Status> Sample;
+    public delegate* unmanaged[Cdecl]<nint, nuint, nint*, Status> AllocHost;
+    public delegate* unmanaged[Cdecl]<nint, nint, Status> FreeHost;
+    public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
 }
