@@ -1,5 +1,11 @@
-using System.Diagnostics;
 using System.Globalization;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Loggers;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.NoEmit;
 using Paged.Models;
 using Paged.Runtime;
 using Paged.Runtime.Interop;
@@ -10,8 +16,9 @@ namespace Paged.Cli;
 /// <c>paged bench kernels</c>: times every op of the backend at the shapes of a model (its dim, heads,
 /// KV heads, head size, hidden size, vocabulary) for <c>--batch</c> sequences of <c>--prompt-tokens</c>
 /// context, and reports the achieved memory bandwidth (bytes each kernel must move / time) against the
-/// device's peak (<c>--peak-gbs</c>, else known from the device name). Runs on every backend: on a GPU
-/// it measures the CUDA kernels; on cpu and simt it checks that the harness and kernels run.
+/// device's peak (<c>--peak-gbs</c>, else known from the device name). Each op is a BenchmarkDotNet
+/// benchmark (in-process, median of the measured iterations). Runs on every backend: on a GPU it
+/// measures the CUDA kernels; on cpu and simt it checks that the harness and kernels run.
 /// </summary>
 internal static class KernelBenchCommand
 {
@@ -27,35 +34,57 @@ internal static class KernelBenchCommand
         double peak = o.PeakGbs > 0 ? o.PeakGbs : KnownPeakGbs(ctx.DeviceName);
         Console.Error.WriteLine($"bench kernels: {o.Model} shapes (dim {config.Dim}, heads {config.NumHeads}/{config.NumKvHeads} x {config.HeadSize}, " +
                                 $"hidden {config.HiddenDim}, vocab {config.VocabSize}) on {ctx.DeviceName}; {o.Batch} sequences x {o.PromptTokens} context, " +
-                                $"{o.Warmup} warmup + {o.Runs} runs" + (peak > 0 ? $"; peak {peak:F0} GB/s" : ""));
+                                $"BenchmarkDotNet in-process, {o.Warmup} warmup + {o.Runs} measured iterations" + (peak > 0 ? $"; peak {peak:F0} GB/s" : ""));
         var buffers = new List<DeviceBuffer>();
         try
         {
             var cases = BuildCases(ctx, config, o.Batch, o.PromptTokens, o.BlockSize, buffers);
+            KernelBenchmark.Session = new KernelBenchmark.State(ctx, cases.ToDictionary(c => c.Name, c => c.Run));
+            var summary = BenchmarkRunner.Run<KernelBenchmark>(BenchmarkConfig(o));
             Console.WriteLine($"{"kernel",-18} {"shape",-34} {"time_us",10} {"GB/s",9} {"%peak",6}");
             foreach (var c in cases)
             {
-                for (int i = 0; i < o.Warmup; i++)
-                    c.Run();
-                ctx.Synchronize();
-                var sw = Stopwatch.StartNew();
-                for (int i = 0; i < o.Runs; i++)
-                    c.Run();
-                ctx.Synchronize();
-                double seconds = sw.Elapsed.TotalSeconds / o.Runs;
+                var report = summary.Reports.FirstOrDefault(r => Equals(r.BenchmarkCase.Parameters["Kernel"], c.Name));
+                if (report?.ResultStatistics is not { } stats)
+                {
+                    Console.WriteLine($"{c.Name,-18} {c.Shape,-34} {"failed",10}");
+                    continue;
+                }
+
+                double seconds = stats.Median / 1e9;
                 double gbs = c.Bytes / seconds / 1e9;
                 string pct = peak > 0 ? (100 * gbs / peak).ToString("F1", CultureInfo.InvariantCulture) : "-";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{c.Name,-18} {c.Shape,-34} {seconds * 1e6,10:F1} {gbs,9:F2} {pct,6}"));
             }
+
+            return summary.HasCriticalValidationErrors || summary.Reports.Any(r => !r.Success) ? 1 : 0;
         }
         finally
         {
+            KernelBenchmark.Session = null;
             foreach (var b in buffers)
                 b.Dispose();
         }
-
-        return 0;
     }
+
+    /// <summary>
+    /// In-process (the benchmarks call into the context this process created); a fixed 32 launches per
+    /// iteration instead of a pilot stage, so a slow backend (the emulator) stays quick; --warmup and
+    /// --runs iterations; artifacts in the temp directory.
+    /// </summary>
+    private static ManualConfig BenchmarkConfig(BenchOptions o) =>
+        ManualConfig.CreateEmpty()
+            .AddJob(Job.Default.WithToolchain(InProcessNoEmitToolchain.Instance)
+                .WithStrategy(RunStrategy.Throughput)
+                .WithLaunchCount(1)
+                .WithInvocationCount(32)
+                .WithUnrollFactor(1)
+                .WithWarmupCount(o.Warmup)
+                .WithIterationCount(o.Runs))
+            .AddLogger(ConsoleLogger.Default)
+            .AddColumnProvider(DefaultColumnProviders.Instance)
+            .WithArtifactsPath(Path.Combine(Path.GetTempPath(), "paged-bench-kernels"))
+            .WithOptions(ConfigOptions.DisableLogFile | ConfigOptions.JoinSummary);
 
     /// <summary>Peak DRAM bandwidth of well-known GPUs (GB/s); 0 when unknown (CPU, emulator).</summary>
     public static double KnownPeakGbs(string deviceName) => deviceName switch
