@@ -1,49 +1,20 @@
-using System.Runtime.InteropServices;
-
 namespace Paged.Runtime;
 
 /// <summary>
 /// Device memory owned by a <see cref="DeviceContext"/>. Holds a reference on the context so the
 /// context cannot be destroyed while a buffer still lives.
 /// </summary>
-public sealed unsafe class DeviceBuffer : SafeHandle
+public sealed unsafe class DeviceBuffer : ContextMemory
 {
-    private readonly DeviceContext _context;
-
     internal DeviceBuffer(DeviceContext context, nint ptr, long bytes)
-        : base(0, ownsHandle: true)
+        : base(context, ptr, bytes)
     {
-        bool added = false;
-        context.DangerousAddRef(ref added);
-        _context = context;
-        SetHandle(ptr);
-        Bytes = bytes;
-    }
-
-    /// <summary>Size in bytes.</summary>
-    public long Bytes { get; }
-
-    public override bool IsInvalid => handle == 0;
-
-    /// <summary>The device address (valid until disposal).</summary>
-    public nint Address
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(IsClosed, this);
-            return handle;
-        }
     }
 
     /// <summary>The device address of element <paramref name="index"/> of type T.</summary>
     public nint At<T>(long index) where T : unmanaged => Address + (nint)(index * sizeof(T));
 
-    protected override bool ReleaseHandle()
-    {
-        _context.Free(handle);
-        _context.DangerousRelease();
-        return true;
-    }
+    private protected override void Free(nint ptr) => Context.Free(ptr);
 
     /// <summary>Copies host data to the start of this buffer (or at element offset).</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> source, long elementOffset = 0) where T : unmanaged
@@ -53,7 +24,7 @@ public sealed unsafe class DeviceBuffer : SafeHandle
         if (bytes == 0)
             return;
         fixed (T* src = source)
-            _context.CopyToDevice(Address + (nint)(elementOffset * sizeof(T)), src, bytes);
+            Context.CopyToDevice(Address + (nint)(elementOffset * sizeof(T)), src, bytes);
     }
 
     /// <summary>Copies from this buffer (at element offset) into host memory.</summary>
@@ -64,7 +35,7 @@ public sealed unsafe class DeviceBuffer : SafeHandle
         if (bytes == 0)
             return;
         fixed (T* dst = destination)
-            _context.CopyToHost(dst, Address + (nint)(elementOffset * sizeof(T)), bytes);
+            Context.CopyToHost(dst, Address + (nint)(elementOffset * sizeof(T)), bytes);
     }
 
     /// <summary>Reads the whole buffer as an array of T.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Paged.Runtime;
 
 /// <summary>
@@ -7,32 +5,11 @@ namespace Paged.Runtime;
 /// speed). Holds a reference on its context, like <see cref="DeviceBuffer"/>. The memory is readable
 /// from the host as a span.
 /// </summary>
-public sealed unsafe class HostBuffer : SafeHandle
+public sealed unsafe class HostBuffer : ContextMemory
 {
-    private readonly DeviceContext _context;
-
     internal HostBuffer(DeviceContext context, nint ptr, long bytes)
-        : base(0, ownsHandle: true)
+        : base(context, ptr, bytes)
     {
-        bool added = false;
-        context.DangerousAddRef(ref added);
-        _context = context;
-        SetHandle(ptr);
-        Bytes = bytes;
-    }
-
-    public long Bytes { get; }
-
-    public override bool IsInvalid => handle == 0;
-
-    /// <summary>The host address (valid until disposal).</summary>
-    public nint Address
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(IsClosed, this);
-            return handle;
-        }
     }
 
     /// <summary>A view of <paramref name="count"/> elements of T starting at element <paramref name="offset"/>.</summary>
@@ -43,10 +20,5 @@ public sealed unsafe class HostBuffer : SafeHandle
         return new Span<T>((T*)Address + offset, count);
     }
 
-    protected override bool ReleaseHandle()
-    {
-        _context.FreeHost(handle);
-        _context.DangerousRelease();
-        return true;
-    }
+    private protected override void Free(nint ptr) => Context.FreeHost(ptr);
 }
