@@ -5,8 +5,8 @@
 //   3. rows with edits: copy into the workspace, logit bias (one thread, in list order, so repeated
 //      ids add in the CPU's order), min_tokens stop masking, repetition penalty (each distinct id
 //      once: an atomic mark per id in the workspace), frequency / presence (atomic counts);
-//   4. e = exp((s - max) / T) with the CPU's exp256_ps polynomial (fmaf, IEEE division), recomputed
-//      from s in every pass instead of being stored;
+//   4. e = exp((s - max) / T) with the CPU's exp256_ps polynomial (fmaf, IEEE division), stored in
+//      the workspace (where the marks of pass 3 were) for the later passes;
 //   5. min-p: threshold e >= min_p;
 //   6. top-k: a 3-level radix select over the float bits of e (bits 31..20 in 1024 bins, 19..8 in 4096,
 //      7..0 in 256) with shared-memory histograms: the exact k-th largest value, no sort;
@@ -174,34 +174,63 @@ __device__ __forceinline__ void block_best(float& bv, int& bi, float* shv, int* 
 
 // Warp 0 walks hist[nbins - 1], hist[nbins - 2], ... and finds the first (highest) bin b at which
 // the running sum carry + hist[top..b] satisfies the predicate (count >= need, or double(mass) >=
-// target); writes b (or -1) and the sum of the bins above b to res[0] / res[1].
+// target); writes b (or -1) and the sum of the bins above b to res[0] / res[1]. Two levels: each
+// lane sums a group of nbins / 32 adjacent bins (lane 0 the highest), one warp scan finds the group,
+// then the group is scanned 32 bins at a time. The sums are integers, so the grouping cannot change
+// the result; double() is monotone, so neither can the predicate.
+template <bool kMass>
+__device__ __forceinline__ bool walk_hit(u64 sum, u64 need, double target) {
+    return kMass ? double(sum) >= target : sum >= need;
+}
+
 template <bool kMass>
 __device__ __forceinline__ void warp_walk(const u64* hist, int nbins, u64 carry, u64 need, double target,
                                           u64* res) {
     const int lane = int(threadIdx.x) & 31;
-    for (int base = nbins - 1; base >= 0; base -= 32) {
+    const int group = nbins / 32;
+    const int gtop = nbins - 1 - lane * group;
+    u64 gs = 0;
+    for (int b = gtop; b > gtop - group; --b) gs += hist[b];
+    u64 x = gs;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const u64 y = __shfl_up_sync(0xffffffffu, x, o);
+        if (lane >= o) x += y;
+    }
+    const unsigned gm = __ballot_sync(0xffffffffu, walk_hit<kMass>(carry + x, need, target));
+    const u64 all = __shfl_sync(0xffffffffu, x, 31);
+    if (gm == 0u) {
+        if (lane == 0) {
+            res[0] = ~0ull;
+            res[1] = carry + all;
+        }
+        return;
+    }
+    const int gl = __ffs(int(gm)) - 1;
+    carry += __shfl_sync(0xffffffffu, x - gs, gl);
+    const int top = nbins - 1 - gl * group, bottom = top - group;  // bins (bottom, top]
+    for (int base = top; base > bottom; base -= 32) {
         const int b = base - lane;
-        const u64 h = b >= 0 ? hist[b] : 0ull;
-        u64 x = h;
+        const u64 h = b > bottom ? hist[b] : 0ull;
+        u64 y = h;
 #pragma unroll
         for (int o = 1; o < 32; o <<= 1) {
-            const u64 y = __shfl_up_sync(0xffffffffu, x, o);
-            if (lane >= o) x += y;
+            const u64 z = __shfl_up_sync(0xffffffffu, y, o);
+            if (lane >= o) y += z;
         }
-        const bool hit = b >= 0 && (kMass ? double(carry + x) >= target : carry + x >= need);
-        const unsigned m = __ballot_sync(0xffffffffu, hit);
+        const unsigned m = __ballot_sync(0xffffffffu, b > bottom && walk_hit<kMass>(carry + y, need, target));
         if (m != 0u) {
             const int l = __ffs(int(m)) - 1;
-            const u64 excl = __shfl_sync(0xffffffffu, x - h, l);
+            const u64 excl = __shfl_sync(0xffffffffu, y - h, l);
             if (lane == 0) {
                 res[0] = u64(base - l);
                 res[1] = carry + excl;
             }
             return;
         }
-        carry += __shfl_sync(0xffffffffu, x, 31);
+        carry += __shfl_sync(0xffffffffu, y, 31);
     }
-    if (lane == 0) {
+    if (lane == 0) {  // unreachable: the group's bins add up to its sum
         res[0] = ~0ull;
         res[1] = carry;
     }
@@ -209,6 +238,7 @@ __device__ __forceinline__ void warp_walk(const u64* hist, int nbins, u64 carry,
 
 struct Row {
     const float* s;
+    const float* e;  // the stored e of the row (pass 4)
     int n;
     float smax, t, theta;
 };
@@ -222,7 +252,7 @@ __device__ int radix_level(const Row& w, u64* hist, u64* res, int nbins, int mat
     for (int b = int(threadIdx.x); b < nbins; b += kThreads) hist[b] = 0ull;
     __syncthreads();
     for (int j = int(threadIdx.x); j < w.n; j += kThreads) {
-        const float v = e_of(PG_LDG(w.s + j), w.smax, w.t);
+        const float v = PG_LDG(w.e + j);
         if (!(v > 0 && v >= w.theta)) continue;
         const uint32_t bits = __float_as_uint(v);
         if (match_shift < 32 && (bits >> match_shift) != prefix) continue;
@@ -284,7 +314,7 @@ __device__ void top_n(const pg_sample_args& a, int64_t r, int nlp, int mode, con
             if (!(v < pv || (v == pv && j > pi))) continue;
             if (mode == kTopFinite && v == -INFINITY) continue;
             if (mode == kTopSurvivor) {
-                const float e = e_of(v, w.smax, w.t);
+                const float e = PG_LDG(w.e + j);
                 if (!(e > 0 && e >= w.theta)) continue;
             }
             if (before(v, j, bv, bi)) {
@@ -443,7 +473,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
 
     int token = -1;
     double token_lp = 0;
-    Row row{s, n, smax, temperature, 0.0f};
+    Row row{s, nullptr, n, smax, temperature, 0.0f};
     if (temperature == 0.0f) {
         int first = kNoId;
         for (int j = tid; j < n && first == kNoId; j += kThreads)
@@ -455,14 +485,24 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
             if (nlp > 0) top_n(a, r, nlp, kTopFinite, row, lse, shf, shi);
         }
     } else {
-        if (raw_is_pass4) raw_lse = log(unfix(mass_sum(s, n, smax, temperature, 0.0f, shu)));
+        // Pass 4: e into the workspace (the marks' place) and its mass.
+        float* e = reinterpret_cast<float*>(ws_mark) + r * int64_t(n);
+        u64 z0 = 0;
+        for (int j = tid; j < n; j += kThreads) {
+            const float v = e_of(PG_LDG(s + j), smax, temperature);
+            e[j] = v;
+            z0 += fixp(v);
+        }
+        z0 = block_reduce(z0, shu, AddU{}, 0ull);  // its barriers also publish e
+        if (raw_is_pass4) raw_lse = log(unfix(z0));
+        row.e = e;
         const float min_p = a.min_p == nullptr ? 0.0f : a.min_p[r];
         if (min_p > 0.0f) row.theta = min_p;
         const int top_k = a.top_k == nullptr ? 0 : a.top_k[r];
         if (top_k > 0 && top_k < n) {
             u64 alive = 0;
             for (int j = tid; j < n; j += kThreads) {
-                const float v = e_of(PG_LDG(s + j), smax, temperature);
+                const float v = PG_LDG(e + j);
                 alive += (v > 0 && v >= row.theta) ? 1ull : 0ull;
             }
             alive = block_reduce(alive, shu, AddU{}, 0ull);
@@ -474,7 +514,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
         if (top_p < 1.0f) {
             u64 mass = 0;
             for (int j = tid; j < n; j += kThreads) {
-                const float v = e_of(PG_LDG(s + j), smax, temperature);
+                const float v = PG_LDG(e + j);
                 mass += (v > 0 && v >= row.theta) ? fixp(v) : 0ull;
             }
             mass = block_reduce(mass, shu, AddU{}, 0ull);
@@ -490,7 +530,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
             u64 acc = 0;
             const int lo = warp * seg, hi = imin(n, lo + seg);
             for (int j = lo + lane; j < hi; j += 32) {
-                const float v = e_of(PG_LDG(s + j), smax, temperature);
+                const float v = PG_LDG(e + j);
                 acc += v >= row.theta ? fixp(v) : 0ull;
             }
 #pragma unroll
@@ -518,7 +558,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
             const int lo = warp * seg, hi = imin(n, lo + seg);
             for (int base = lo; base < hi; base += 32) {
                 const int j = base + lane;
-                const float v = j < hi ? e_of(PG_LDG(s + j), smax, temperature) : 0.0f;
+                const float v = j < hi ? PG_LDG(e + j) : 0.0f;
                 const bool alive = j < hi && v > 0 && v >= row.theta;
                 const u64 f = alive ? fixp(v) : 0ull;
                 u64 x = f;
@@ -541,7 +581,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
         if (token == kNoId) {  // rounding (u * total == total): the last survivor of the row
             int last = -1;
             for (int j = tid; j < n; j += kThreads) {
-                const float v = e_of(PG_LDG(s + j), smax, temperature);
+                const float v = PG_LDG(e + j);
                 if (v > 0 && v >= row.theta) last = j;
             }
             token = block_reduce(last, shi, MaxI{}, -1);
@@ -561,7 +601,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
         const double lse = double(mx) + raw_lse;
         token_lp = double(raw[token]) - lse;
         if (nlp > 0) {
-            const Row rw{raw, n, mx, 1.0f, 0.0f};
+            const Row rw{raw, nullptr, n, mx, 1.0f, 0.0f};
             top_n(a, r, nlp, kTopRaw, rw, lse, shf, shi);
         }
     }
@@ -628,7 +668,7 @@ pg_status sample(pg_context* ctx, const pg_sample_args* a) {
     PG_TRY(ha.list(ctx, h.bias_ids, h.bias_offsets, &h.bias_values));
     PG_TRY(pg::cpu::validate_sample(&h));
 
-    // Workspace: the processed row and one mark / count per id, for every row.
+    // Workspace: the processed row and one mark / count per id (later e), for every row.
     const size_t per_row = size_t(a->vocab_size);
     const size_t need = size_t(a->num_rows) * per_row * (sizeof(float) + sizeof(int));
     void* ws = a->workspace;
