@@ -54,7 +54,7 @@ for log in sorted(glob.glob(os.path.join(tmp, "*.log"))):
 names = subprocess.run(["c++filt"], input="\n".join(r["mangled"] for r in rows), capture_output=True,
                        text=True).stdout.splitlines()
 for r, n in zip(rows, names):
-    n = n.replace("void ", "", 1)
+    n = n.replace("void ", "", 1).replace("(anonymous namespace)::", "")
     depth, cut = 0, len(n)
     for i, ch in enumerate(n):  # drop the parameter list
         if ch == "<": depth += 1
