@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 for arch in $archs; do
   for f in native/cuda/*.cu; do
     nvcc -ccbin "$ccbin" -std=c++17 -O3 --expt-relaxed-constexpr -arch="sm_$arch" -Xptxas -v \
-      -DPG_BACKEND_NAME='"cuda"' -Inative/include -Inative/common -Inative/cuda \
+      -DPG_BACKEND_NAME='"cuda"' -Inative/include -Inative/common -Inative/cuda -Inative/cpu \
       -c "$f" -o "$tmp/out.o" >"$tmp/$(basename "$f").$arch.log" 2>&1 || { cat "$tmp/$(basename "$f").$arch.log" >&2; exit 1; }
   done
 done
@@ -54,7 +54,7 @@ for log in sorted(glob.glob(os.path.join(tmp, "*.log"))):
 names = subprocess.run(["c++filt"], input="\n".join(r["mangled"] for r in rows), capture_output=True,
                        text=True).stdout.splitlines()
 for r, n in zip(rows, names):
-    n = n.replace("void ", "", 1)
+    n = n.replace("void ", "", 1).replace("(anonymous namespace)::", "")
     depth, cut = 0, len(n)
     for i, ch in enumerate(n):  # drop the parameter list
         if ch == "<": depth += 1

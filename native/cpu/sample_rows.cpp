@@ -13,21 +13,21 @@
 //   7. top-p: the same histogram weighted by mass finds the bin where the descending cumulative mass
 //      crosses top_p * mass; two more radix levels over that bin's candidates (when crowded) and a
 //      sort of the few left give the exact threshold;
-//   8. survivor mass per block of 256 ids (double), then the draw: u * total located by walking the
+//   8. survivor mass per block of 256 ids (fixed point), then the draw: u * total located by walking the
 //      block sums, then the ids inside one block (inverse CDF in id order).
 // Every filter is a threshold on e, so the survivors are always {j : e[j] >= theta, e[j] > 0}.
-// Sums are in double in a fixed order, so a row's result never depends on the batch or the thread
-// count, and the AVX2 and portable paths give bit-identical tokens (exp_scalar mirrors exp256_ps).
+// Every sum of probabilities is exact: each e is rounded once to a fixed-point integer (fix(): units of
+// 2^-42, round to nearest even; e <= 1, so a vocabulary of up to 2^21 ids cannot overflow 64 bits) and
+// the integers are added, so the order of the additions is irrelevant. A row's result never depends on
+// the batch or the thread count, and the AVX2 and portable paths (exp_scalar mirrors exp256_ps) and the
+// CUDA kernel (native/cuda/sample.cu) give bit-identical tokens and logprobs.
 //
 // A CUDA port (one thread block per row) maps passes 1/2/4 to block reductions, 6/7 to shared-memory
 // histograms plus a block-wide select inside one bin, and 8 to block sums plus a one-warp walk. To
 // give the same tokens as this file bit for bit it must reproduce exactly: e[j] via the exp256_ps
 // polynomial with fmaf and an IEEE division by the temperature (not __expf / fast division), the
-// threshold comparisons on e, and every double sum that decides something -- the top-p bin masses
-// (here four partial sums interleaved by id mod 4, each in increasing id order, combined as
-// (m0 + m1) + (m2 + m3)), the refinement levels, and the draw's 256-id block sums (same interleaving)
-// walked sequentially. Those orders can be changed on both sides together (e.g. to a fixed pairwise
-// tree that suits a block reduction); the statistics and the tests do not depend on them.
+// threshold comparisons on e, fix() and the double comparisons against u * total and top_p * total
+// (sums of fix() are integers, so any reduction order gives the same value).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -54,6 +54,16 @@ namespace {
 constexpr int kBins = 1024;       // float bits >> 20 of a value in [0, 1] is at most 0x3F8
 constexpr int64_t kBlock = 256;   // ids per block sum of the draw
 constexpr float kNegInf = -INFINITY;
+
+// Fixed point for probability sums: e in [0, 1] in units of 2^-42, rounded to nearest even (the double
+// product is exact; x + 2^52 - 2^52 rounds to an integer for 0 <= x < 2^51).
+inline uint64_t fix(float v) {
+    const double x = double(v) * 0x1p42 + 0x1p52;
+    uint64_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    return bits - 0x4330000000000000ull;
+}
+inline double unfix(uint64_t s) { return double(s) * 0x1p-42; }
 
 struct Scan {
     float max;
@@ -98,13 +108,13 @@ float exp_scalar(float x) {
     return res;
 }
 
-// sum_j exp((x[j] - shift) / t), optionally storing the terms in e.
-double exp_sum_generic(float* e, const float* x, int64_t n, float shift, float t) {
-    double sum = 0;
+// sum_j fix(exp((x[j] - shift) / t)), optionally storing the terms in e (shift >= every x[j]).
+uint64_t exp_sum_generic(float* e, const float* x, int64_t n, float shift, float t) {
+    uint64_t sum = 0;
     for (int64_t j = 0; j < n; ++j) {
         const float v = exp_scalar((x[j] - shift) / t);
         if (e != nullptr) e[j] = v;
-        sum += double(v);
+        sum += fix(v);
     }
     return sum;
 }
@@ -131,19 +141,25 @@ PG_AVX2 Scan scan_avx2(const float* x, int64_t n) {
     return s;
 }
 
-PG_AVX2 double exp_sum_avx2(float* e, const float* x, int64_t n, float shift, float t) {
+PG_AVX2 inline __m256i fix_pd(__m256d v) {
+    const __m256d magic = _mm256_set1_pd(0x1p52);
+    const __m256d x = _mm256_add_pd(_mm256_mul_pd(v, _mm256_set1_pd(0x1p42)), magic);
+    return _mm256_sub_epi64(_mm256_castpd_si256(x), _mm256_castpd_si256(magic));
+}
+
+PG_AVX2 uint64_t exp_sum_avx2(float* e, const float* x, int64_t n, float shift, float t) {
     const __m256 vs = _mm256_set1_ps(shift), vt = _mm256_set1_ps(t);
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
         const __m256 v = exp256_ps(_mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), vs), vt));
         if (e != nullptr) _mm256_storeu_ps(e + j, v);
-        acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        acc0 = _mm256_add_epi64(acc0, fix_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v))));
+        acc1 = _mm256_add_epi64(acc1, fix_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
     }
-    alignas(32) double d[4];
-    _mm256_store_pd(d, _mm256_add_pd(acc0, acc1));
-    double sum = (d[0] + d[2]) + (d[1] + d[3]);
+    alignas(32) uint64_t d[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_add_epi64(acc0, acc1));
+    uint64_t sum = d[0] + d[1] + d[2] + d[3];
     // The tail with the same vector exp (one padded vector), so every e[j] comes from one formula.
     if (j < n) {
         alignas(32) float tail[8];
@@ -152,7 +168,7 @@ PG_AVX2 double exp_sum_avx2(float* e, const float* x, int64_t n, float shift, fl
         _mm256_store_ps(out, exp256_ps(_mm256_div_ps(_mm256_sub_ps(_mm256_load_ps(tail), vs), vt)));
         for (int l = 0; j + l < n; ++l) {
             if (e != nullptr) e[j + l] = out[l];
-            sum += double(out[l]);
+            sum += fix(out[l]);
         }
     }
     return sum;
@@ -161,7 +177,7 @@ PG_AVX2 double exp_sum_avx2(float* e, const float* x, int64_t n, float shift, fl
 
 struct Kernels {
     Scan (*scan)(const float* x, int64_t n);
-    double (*exp_sum)(float* e, const float* x, int64_t n, float shift, float t);
+    uint64_t (*exp_sum)(float* e, const float* x, int64_t n, float shift, float t);
 };
 
 const Kernels& kernels(bool avx2) {
@@ -207,8 +223,8 @@ struct Scratch {
     std::vector<float> s, e, cand;
     std::vector<uint32_t> mark;   // repetition penalty: mark[t] == stamp once t was penalized
     std::vector<int32_t> count;   // frequency / presence: occurrences, reset after use
-    std::vector<double> block;
-    std::vector<double> sub = std::vector<double>(4096);  // top-p radix refinement
+    std::vector<uint64_t> block;
+    std::vector<uint64_t> sub = std::vector<uint64_t>(4096);  // top-p radix refinement
     uint32_t stamp = 0;
 
     void reserve(int32_t vocab) {
@@ -309,29 +325,29 @@ float top_k_threshold(const float* e, int32_t n, float theta, int32_t k, std::ve
 
 // Largest threshold t such that the survivors >= t hold at least top_p of the survivors' mass.
 float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::vector<float>& cand,
-                      std::vector<double>& sub) {
-    // Four interleaved histograms (as in top-k), combined in a fixed order.
-    double m4[4][kBins] = {};
+                      std::vector<uint64_t>& sub) {
+    // Four interleaved histograms (as in top-k); integer sums, so the combination order is free.
+    uint64_t m4[4][kBins] = {};
     int32_t j = 0;
     for (; j + 4 <= n; j += 4) {
         for (int l = 0; l < 4; ++l) {
             const float v = e[j + l];
-            m4[l][bin_of(v)] += (v > 0 && v >= theta) ? double(v) : 0.0;
+            m4[l][bin_of(v)] += (v > 0 && v >= theta) ? fix(v) : 0u;
         }
     }
     for (; j < n; ++j) {
         const float v = e[j];
-        m4[0][bin_of(v)] += (v > 0 && v >= theta) ? double(v) : 0.0;
+        m4[0][bin_of(v)] += (v > 0 && v >= theta) ? fix(v) : 0u;
     }
-    double mass[kBins];
-    for (int b = 0; b < kBins; ++b) mass[b] = (m4[0][b] + m4[1][b]) + (m4[2][b] + m4[3][b]);
-    double total = 0;
+    uint64_t mass[kBins];
+    for (int b = 0; b < kBins; ++b) mass[b] = m4[0][b] + m4[1][b] + m4[2][b] + m4[3][b];
+    uint64_t total = 0;
     for (int b = 0; b < kBins; ++b) total += mass[b];
-    const double target = double(top_p) * total;
-    double above = 0;
+    const double target = double(top_p) * double(total);
+    uint64_t above = 0;
     int b = kBins - 1;
     for (; b >= 0; --b) {
-        if (above + mass[b] >= target) break;
+        if (double(above + mass[b]) >= target) break;
         above += mass[b];
     }
     if (b < 0) return theta;  // rounding: keep everything
@@ -344,15 +360,15 @@ float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::
     // then 0..7), so no sort ever sees more than a small set -- even a row of equal logits.
     for (const auto& [shift, mask] : {std::pair<int, uint32_t>{8, 0xFFFu}, std::pair<int, uint32_t>{0, 0xFFu}}) {
         if (cand.size() <= 1024) break;
-        std::fill(sub.begin(), sub.end(), 0.0);
+        std::fill(sub.begin(), sub.end(), uint64_t(0));
         for (float v : cand) {
             uint32_t bits;
             std::memcpy(&bits, &v, sizeof bits);
-            sub[(bits >> shift) & mask] += double(v);
+            sub[(bits >> shift) & mask] += fix(v);
         }
         int sb = int(mask);
         for (; sb >= 0; --sb) {
-            if (above + sub[size_t(sb)] >= target) break;
+            if (double(above + sub[size_t(sb)]) >= target) break;
             above += sub[size_t(sb)];
         }
         if (sb < 0) return std::max(theta, *std::min_element(cand.begin(), cand.end()));  // rounding
@@ -366,11 +382,11 @@ float top_p_threshold(const float* e, int32_t n, float theta, float top_p, std::
     }
     if (cand.size() > 1024) return std::max(theta, cand[0]);  // all bits equal: one value
     std::sort(cand.begin(), cand.end(), std::greater<float>());
-    double acc = above;
+    uint64_t acc = above;
     float t = cand.empty() ? theta : cand.back();
     for (float v : cand) {
-        acc += double(v);
-        if (acc >= target) {
+        acc += fix(v);
+        if (double(acc) >= target) {
             t = v;
             break;
         }
@@ -456,7 +472,7 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
     // Raw log-normalizer: log sum exp(raw - max), unless the processed pass computes the same thing.
     const bool raw_is_pass4 = !edits && temperature == 1.0f;
     double raw_lse = 0;
-    if (!processed_lp && !raw_is_pass4) raw_lse = std::log(K.exp_sum(nullptr, raw, n, rs.max, 1.0f));
+    if (!processed_lp && !raw_is_pass4) raw_lse = std::log(unfix(K.exp_sum(nullptr, raw, n, rs.max, 1.0f)));
 
     int32_t token = -1;
     double token_lp = 0;
@@ -472,7 +488,7 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
             }
         }
         if (processed_lp) {
-            const double lse = double(smax) + std::log(K.exp_sum(nullptr, s, n, smax, 1.0f));
+            const double lse = double(smax) + std::log(unfix(K.exp_sum(nullptr, s, n, smax, 1.0f)));
             token_lp = double(s[token]) - lse;
             if (nlp > 0) {
                 for (int32_t j = 0; j < n; ++j)
@@ -482,8 +498,8 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
         }
     } else {
         float* e = sc.e.data();
-        const double z0 = K.exp_sum(e, s, n, smax, temperature);
-        if (raw_is_pass4) raw_lse = std::log(z0);
+        const uint64_t z0 = K.exp_sum(e, s, n, smax, temperature);
+        if (raw_is_pass4) raw_lse = std::log(unfix(z0));
         float theta = 0.0f;
         const float min_p = param(a.min_p, r, 0.0f);
         if (min_p > 0.0f) theta = min_p;
@@ -494,27 +510,27 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
 
         // Pass 8: survivor mass per block, the total as the sequential sum of blocks, then the draw.
         const int64_t nb = (n + kBlock - 1) / kBlock;
-        double total = 0;
+        uint64_t total = 0;
         for (int64_t b = 0; b < nb; ++b) {
             const int64_t lo = b * kBlock, hi = std::min<int64_t>(n, lo + kBlock);
-            double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+            uint64_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
             int64_t j = lo;
             for (; j + 4 <= hi; j += 4) {
-                p0 += e[j] >= theta ? double(e[j]) : 0.0;
-                p1 += e[j + 1] >= theta ? double(e[j + 1]) : 0.0;
-                p2 += e[j + 2] >= theta ? double(e[j + 2]) : 0.0;
-                p3 += e[j + 3] >= theta ? double(e[j + 3]) : 0.0;
+                p0 += e[j] >= theta ? fix(e[j]) : 0u;
+                p1 += e[j + 1] >= theta ? fix(e[j + 1]) : 0u;
+                p2 += e[j + 2] >= theta ? fix(e[j + 2]) : 0u;
+                p3 += e[j + 3] >= theta ? fix(e[j + 3]) : 0u;
             }
-            for (; j < hi; ++j) p0 += e[j] >= theta ? double(e[j]) : 0.0;
-            sc.block[size_t(b)] = (p0 + p1) + (p2 + p3);
+            for (; j < hi; ++j) p0 += e[j] >= theta ? fix(e[j]) : 0u;
+            sc.block[size_t(b)] = p0 + p1 + p2 + p3;
             total += sc.block[size_t(b)];
         }
         const double u = philox_uniform(param<uint64_t>(a.seeds, r, 0), uint64_t(step), 0u);
-        const double target = u * total;
-        double cum = 0;
+        const double target = u * double(total);
+        uint64_t cum = 0;
         int64_t b = 0;
         for (; b < nb; ++b) {
-            if (cum + sc.block[size_t(b)] > target) break;
+            if (double(cum + sc.block[size_t(b)]) > target) break;
             cum += sc.block[size_t(b)];
         }
         if (b == nb) b = nb - 1;  // rounding: the last block
@@ -524,8 +540,8 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
             const float v = e[j];
             if (!(v > 0 && v >= theta)) continue;
             last = int32_t(j);
-            cum += double(v);
-            if (cum > target) {
+            cum += fix(v);
+            if (double(cum) > target) {
                 token = int32_t(j);
                 break;
             }
@@ -545,7 +561,7 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
         }
         if (processed_lp) {
             // log(e_j / total) with e_j = exp((s_j - smax) / T), in double.
-            const double shift = std::log(total);
+            const double shift = std::log(unfix(total));
             token_lp = (double(s[token]) - double(smax)) / double(temperature) - shift;
             if (nlp > 0) {
                 for (int32_t j = 0; j < n; ++j)

@@ -541,6 +541,81 @@ void elementwise(int dt) {
     }
 }
 
+// The fused sample kernel on a small batch with every feature on: statuses, the greedy row's argmax,
+// and the filters' support (top-k = 1 gives the argmax as well). Also the coalescing report's sample.
+void sampling() {
+    const int rows = 4, vocab = 4096;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 2.5f);
+    std::vector<float> logits(size_t(rows) * vocab);
+    for (float& v : logits) v = nd(rng);
+    std::vector<float> temperature{0.0f, 0.8f, 1.0f, 1.3f}, top_p{1.0f, 0.9f, 1.0f, 0.7f}, min_p{0.0f, 0.02f, 0.0f, 0.0f};
+    std::vector<float> rep{1.0f, 1.2f, 1.0f, 0.9f}, freq{0.0f, 0.3f, 0.0f, 0.1f}, pres{0.0f, 0.2f, 0.0f, 0.0f};
+    std::vector<int32_t> top_k{0, 50, 1, 0}, nlp{3, 5, 0, 20}, min_tokens{0, 2, 0, 0};
+    std::vector<uint64_t> seeds{1, 2, 3, 4};
+    std::vector<int64_t> steps{0, 1, 2, 3};
+    std::vector<uint32_t> flags{0, PG_SAMPLE_FLAG_PROCESSED_LOGPROBS, 0, PG_SAMPLE_FLAG_PROCESSED_LOGPROBS};
+    std::vector<int32_t> hist{5, 6, 7, 5, 100, 200, 300, 5, 9}, hist_off{0, 0, 3, 3, 9};
+    std::vector<int32_t> stop{7, 8}, stop_off{0, 0, 2, 2, 2};
+    std::vector<int32_t> bias_ids{42, 43}, bias_off{0, 0, 1, 1, 2};
+    std::vector<float> bias_vals{3.0f, -2.0f};
+    std::vector<void*> bufs;
+    auto up = [&](const auto& v) {
+        void* p = upload(v);
+        bufs.push_back(p);
+        return p;
+    };
+    pg_sample_args a{};
+    a.out_tokens = static_cast<int32_t*>(up(std::vector<int32_t>(rows)));
+    a.out_logprobs = static_cast<float*>(up(std::vector<float>(rows)));
+    a.out_top_ids = static_cast<int32_t*>(up(std::vector<int32_t>(size_t(rows) * PG_SAMPLE_MAX_LOGPROBS)));
+    a.out_top_logprobs = static_cast<float*>(up(std::vector<float>(size_t(rows) * PG_SAMPLE_MAX_LOGPROBS)));
+    a.out_status = static_cast<int32_t*>(up(std::vector<int32_t>(rows)));
+    a.logits = up(logits);
+    a.temperature = static_cast<const float*>(up(temperature));
+    a.top_k = static_cast<const int32_t*>(up(top_k));
+    a.top_p = static_cast<const float*>(up(top_p));
+    a.min_p = static_cast<const float*>(up(min_p));
+    a.repetition_penalty = static_cast<const float*>(up(rep));
+    a.frequency_penalty = static_cast<const float*>(up(freq));
+    a.presence_penalty = static_cast<const float*>(up(pres));
+    a.min_tokens = static_cast<const int32_t*>(up(min_tokens));
+    a.seeds = static_cast<const uint64_t*>(up(seeds));
+    a.steps = static_cast<const int64_t*>(up(steps));
+    a.flags = static_cast<const uint32_t*>(up(flags));
+    a.num_logprobs = static_cast<const int32_t*>(up(nlp));
+    a.prompt_tokens = a.output_tokens = static_cast<const int32_t*>(up(hist));
+    a.prompt_offsets = static_cast<const int32_t*>(up(std::vector<int32_t>(rows + 1, 0)));
+    a.output_offsets = static_cast<const int32_t*>(up(hist_off));
+    a.stop_ids = static_cast<const int32_t*>(up(stop));
+    a.stop_offsets = static_cast<const int32_t*>(up(stop_off));
+    a.bias_ids = static_cast<const int32_t*>(up(bias_ids));
+    a.bias_values = static_cast<const float*>(up(bias_vals));
+    a.bias_offsets = static_cast<const int32_t*>(up(bias_off));
+    a.num_rows = rows;
+    a.vocab_size = vocab;
+    a.row_stride = vocab;
+    a.dtype = PG_DTYPE_F32;
+    check(api->sample(ctx, &a), "sample");
+    std::vector<int32_t> tokens(rows), status(rows);
+    check(api->memcpy(ctx, tokens.data(), a.out_tokens, sizeof(int32_t) * rows, PG_MEMCPY_DEVICE_TO_HOST), "download");
+    check(api->memcpy(ctx, status.data(), a.out_status, sizeof(int32_t) * rows, PG_MEMCPY_DEVICE_TO_HOST), "download");
+    bool ok = true;
+    for (int r = 0; r < rows; ++r) ok = ok && status[size_t(r)] == PG_SAMPLE_ROW_OK && tokens[size_t(r)] >= 0 && tokens[size_t(r)] < vocab;
+    for (int r : {0, 2}) {  // greedy and top-k = 1 (rows without edits): the argmax
+        const float* row = logits.data() + size_t(r) * vocab;
+        ok = ok && tokens[size_t(r)] == int(std::max_element(row, row + vocab) - row);
+    }
+    if (ok) {
+        ++g_passes;
+    } else {
+        std::printf("FAIL sample: tokens %d %d %d %d status %d %d %d %d\n", tokens[0], tokens[1], tokens[2], tokens[3],
+                    status[0], status[1], status[2], status[3]);
+        ++g_failures;
+    }
+    for (void* p : bufs) release(p);
+}
+
 int coalescing() {
     pg_simt::set_coalescing_trace(true);
     std::mt19937 rng(7);
@@ -553,6 +628,7 @@ int coalescing() {
     attention_case(PG_DTYPE_F16, 128, 16, 2, 4, decode_batch(rng, 16, 8), 5);
     unsetenv("PAGED_CUDA_PARTITION_SIZE");
     elementwise(PG_DTYPE_F16);
+    sampling();
     pg_simt::set_coalescing_trace(false);
     const std::string report = pg_simt::coalescing_report();
     std::printf("%s", report.c_str());
@@ -583,6 +659,7 @@ int main(int argc, char** argv) {
     if (mode == "coalescing") return coalescing();
     attention_grid();
     for (int dt : {PG_DTYPE_F32, PG_DTYPE_F16, PG_DTYPE_BF16}) elementwise(dt);
+    sampling();
     api->context_destroy(ctx);
     std::printf("%d passed, %d failed\n", g_passes, g_failures);
     return g_failures == 0 ? 0 : 1;
