@@ -77,6 +77,11 @@ run_tests() {
     total=$((total + $(count total)))
     passed=$((passed + $(count passed)))
     failed=$((failed + $(count failed) + $(count error) + $(count timeout) + $(count aborted)))
+    # A test host that crashed leaves its remaining tests neither passed nor failed: count the crash.
+    if grep -q '<RunInfo [^>]*outcome="Error"' "$f"; then
+      log "test run did not complete: $f ($(grep -o '<Text>[^<]*' "$f" | head -1 | sed 's/<Text>//'))"
+      failed=$((failed + 1))
+    fi
   done
   if [ -z "$files" ] && [ "$rc" -ne 0 ]; then failed=$((failed + 1)); fi
   echo "$passed passed, $failed failed, $((total - passed - failed)) skipped"

@@ -6,6 +6,8 @@
  *    message (api->last_error()) says what was wrong. No call aborts the process on bad input.
  *  - The only exported symbol is pg_get_api(): it returns a versioned table of function pointers,
  *    so several backends can be loaded into one process side by side.
+ *  - A context (device, stream, scratch space, worker threads) serves one host thread at a time; use
+ *    one context per thread that issues ops concurrently.
  *  - All tensor pointers are *device* pointers obtained from api->alloc (on the CPU backend they are
  *    ordinary host memory). Integer index arrays (token ids, positions, slot mappings, block tables)
  *    are device memory too.

@@ -5,10 +5,11 @@ namespace Paged.Runtime.Tests;
 /// <summary>
 /// The backends op tests run on. Each test takes the backend name from a DataRow; a backend whose
 /// library is not present in this build is reported inconclusive with the reason, never silently passed.
+/// A context is not thread-safe (paged.h), and test classes run in parallel: each thread gets its own.
 /// </summary>
 internal static class Backends
 {
-    private static readonly Dictionary<string, DeviceContext> Contexts = [];
+    private static readonly Dictionary<(string, int), DeviceContext> Contexts = [];
     private static readonly Lock Gate = new();
 
     public static DeviceContext Context(string name)
@@ -17,7 +18,8 @@ internal static class Backends
             Assert.Inconclusive($"backend '{name}' is not built on this machine (libpaged_{name}.so missing)");
         lock (Gate)
         {
-            if (!Contexts.TryGetValue(name, out var ctx))
+            var key = (name, Environment.CurrentManagedThreadId);
+            if (!Contexts.TryGetValue(key, out var ctx))
             {
                 try
                 {
@@ -30,7 +32,7 @@ internal static class Backends
                     throw;
                 }
 
-                Contexts[name] = ctx;
+                Contexts[key] = ctx;
             }
 
             return ctx;
