@@ -9,15 +9,6 @@ namespace pg::cpu {
 
 namespace {
 
-float dot_generic(const float* a, const float* b, int64_t n) {
-    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) p[l] += a[i + l] * b[i + l];
-    for (int l = 0; i < n; ++i, ++l) p[l] += a[i] * b[i];
-    return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
-}
-
 void axpy_generic(float alpha, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
@@ -54,7 +45,7 @@ PG_AVX2 void axpy_avx2(float alpha, const float* x, float* y, int64_t n) {
 }
 #endif
 
-const VecOps kGeneric{dot_generic, axpy_generic};
+const VecOps kGeneric{dot_portable, axpy_generic};
 #ifdef PG_HAVE_AVX2_KERNELS
 const VecOps kAvx2{dot_avx2, axpy_avx2};
 #endif

@@ -45,27 +45,13 @@ public sealed class LlamaModel : IDisposable
 
     public DeviceContext Context => _ctx;
 
-    /// <summary>
-    /// Runs the model over <paramref name="batch"/>, writing its keys and values into
-    /// <paramref name="cache"/>, and copies the logits of the requested rows into
-    /// <paramref name="logits"/> ([batch.NumLogitRows, vocab]).
-    /// </summary>
-    public void Forward(StepBatch batch, KvCache cache, Span<float> logits)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        if (logits.Length < batch.NumLogitRows * Config.VocabSize)
-            throw new ArgumentException($"logits span holds {logits.Length} floats; need {batch.NumLogitRows * Config.VocabSize}", nameof(logits));
-        Forward(batch, cache);
-        if (batch.NumLogitRows > 0)
-            _ws.Logits.CopyTo(logits[..(batch.NumLogitRows * Config.VocabSize)]);
-    }
-
     /// <summary>Device address of the logits the last <see cref="Forward(StepBatch, KvCache)"/> wrote ([NumLogitRows, vocab], dense).</summary>
     public nint LogitsAddress => _ws.Logits.Address;
 
     /// <summary>
-    /// Runs the model like <see cref="Forward(StepBatch, KvCache, Span{float})"/> but leaves the logits
-    /// on the device (<see cref="LogitsAddress"/>), for a sampling op to consume there.
+    /// Runs the model over <paramref name="batch"/>, writing its keys and values into
+    /// <paramref name="cache"/>; the logits of the requested rows stay on the device
+    /// (<see cref="LogitsAddress"/>), for the sampling op to consume there.
     /// </summary>
     public void Forward(StepBatch batch, KvCache cache)
     {
