@@ -63,6 +63,7 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_rope_args, style),
     PG_FIELD(pg_rope_args, theta),
     PG_FIELD(pg_rope_args, dtype),
+    PG_FIELD(pg_rope_args, inv_freq),
     PG_STRUCT(pg_rope_args),
 
     PG_FIELD(pg_silu_mul_args, out),

@@ -119,7 +119,7 @@ pg_status check_rope_shape(const pg_rope_args* a, uint32_t dtypes) {
     PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
     if (a->style != PG_ROPE_ADJACENT_PAIRS && a->style != PG_ROPE_ROTATE_HALF)
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: style = %d is not a pg_rope_style", op, a->style);
-    if (!(a->theta > 0.0f) || !std::isfinite(a->theta))
+    if (a->inv_freq == nullptr && (!(a->theta > 0.0f) || !std::isfinite(a->theta)))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: theta must be finite and > 0 (got %g)", op,
                     double(a->theta));
     if (a->rotary_dim % 2 != 0 || a->rotary_dim > a->head_size)

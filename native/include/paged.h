@@ -112,7 +112,11 @@ typedef struct pg_matmul_args {
     int32_t out_dtype;
 } pg_matmul_args;
 
-/* Rotary embedding applied in place to q and k at the given positions. */
+/* Rotary embedding applied in place to q and k at the given positions. Pair i (0 <= i < rotary_dim/2)
+ * of every head turns by angle = float(position) * freq[i], one fp32 product (as transformers'
+ * LlamaRotaryEmbedding: inv_freq @ position_ids in fp32), then cos/sin in fp32. freq is inv_freq when
+ * given (the host computes it as transformers does: Llama 3, linear and dynamic scaling all reduce to a
+ * table; theta is then ignored), else theta^(-2i / rotary_dim) computed as llama2.c does. */
 typedef struct pg_rope_args {
     void* q;                  /* [num_tokens, num_heads, head_size], token stride q_stride */
     void* k;                  /* [num_tokens, num_kv_heads, head_size], token stride k_stride */
@@ -125,8 +129,9 @@ typedef struct pg_rope_args {
     int32_t q_stride;
     int32_t k_stride;
     int32_t style;            /* pg_rope_style */
-    float theta;              /* base, e.g. 10000 */
+    float theta;              /* base, e.g. 10000 (used when inv_freq is NULL) */
     int32_t dtype;
+    const float* inv_freq;    /* device memory, [rotary_dim / 2] fp32, or NULL */
 } pg_rope_args;
 
 /* out[t, i] = silu(x[t, i]) * x[t, hidden + i]; x is the fused [gate | up] projection. */

@@ -94,8 +94,13 @@ public struct RopeArgs
     public int QStride;
     public int KStride;
     public RopeStyle Style;
+
+    /// <summary>Base of the default frequencies theta^(-2i/rotary_dim); ignored when <see cref="InvFreq"/> is set.</summary>
     public float Theta;
     public DType DType;
+
+    /// <summary>Device memory, [rotary_dim / 2] fp32 frequencies (Llama 3 / linear / dynamic scaling), or 0 for the theta default.</summary>
+    public nint InvFreq;
 }
 
 [StructLayout(LayoutKind.Sequential)]

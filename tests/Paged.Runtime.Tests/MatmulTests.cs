@@ -3,7 +3,7 @@ using Paged.Runtime.Interop;
 namespace Paged.Runtime.Tests;
 
 [TestClass]
-public sealed class MatmulAndRopeTests
+public sealed class MatmulTests
 {
     // Tolerance: reference in double; an fp32 dot product of K terms with |x|,|w| <= 1 has error
     // below K * 2^-24 * sum|x w| <= K^2 * 6e-8 in the worst case, far less in practice (random signs):
@@ -69,56 +69,5 @@ public sealed class MatmulAndRopeTests
         args.Ldx = 8;
         args.Out = b.Address; // aliasing the input
         Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
-    }
-
-    // Tolerance: the reference uses the same float angle as the backend (p * theta^(-2j/d) in fp32,
-    // as llama2.c computes it) and rotates in double; what remains is one fp32 rounding of cos/sin and
-    // of the rotation: 1e-5 relative to values of magnitude <= 1.
-    [TestMethod]
-    [DataRow("cpu", RopeStyle.AdjacentPairs, 8, 8, 1, 1)]
-    [DataRow("cpu", RopeStyle.AdjacentPairs, 64, 64, 5, 7)]
-    [DataRow("cpu", RopeStyle.RotateHalf, 64, 64, 8, 3)]
-    [DataRow("cpu", RopeStyle.RotateHalf, 128, 64, 4, 17)]
-    [DataRow("cpu", RopeStyle.AdjacentPairs, 128, 96, 2, 9)]
-    [DataRow("simt", RopeStyle.RotateHalf, 64, 64, 8, 3)]
-    [DataRow("cuda", RopeStyle.RotateHalf, 64, 64, 8, 3)]
-    public void Rope_MatchesReference(string backend, RopeStyle style, int headSize, int rotaryDim, int gqa, int tokens)
-    {
-        var ctx = Backends.Context(backend);
-        int kvHeads = 2, heads = kvHeads * gqa;
-        int qStride = (heads + (2 * kvHeads)) * headSize; // q and k inside a fused qkv row, as in the model
-        const float theta = 10000f;
-        var qkv = TestData.Uniform(tokens * qStride, 40 + headSize);
-        var positions = Enumerable.Range(0, tokens).Select(i => (i * 613) % 4096).ToArray();
-        positions[0] = 0;
-        var expected = (float[])qkv.Clone();
-        for (int t = 0; t < tokens; t++)
-        {
-            for (int h = 0; h < heads + kvHeads; h++)
-            {
-                int baseIdx = (t * qStride) + (h * headSize);
-                for (int j = 0; j < rotaryDim / 2; j++)
-                {
-                    float freq = 1.0f / MathF.Pow(theta, 2 * j / (float)rotaryDim);
-                    float angle = positions[t] * freq;
-                    double c = Math.Cos(angle), s = Math.Sin(angle);
-                    int i0 = style == RopeStyle.AdjacentPairs ? baseIdx + (2 * j) : baseIdx + j;
-                    int i1 = style == RopeStyle.AdjacentPairs ? i0 + 1 : baseIdx + j + (rotaryDim / 2);
-                    double a = qkv[i0], b = qkv[i1];
-                    expected[i0] = (float)((a * c) - (b * s));
-                    expected[i1] = (float)((a * s) + (b * c));
-                }
-            }
-        }
-
-        using var qb = ctx.Upload<float>(qkv);
-        using var pb = ctx.Upload<int>(positions);
-        ctx.Rope(new RopeArgs
-        {
-            Q = qb.Address, K = qb.At<float>(heads * headSize), Positions = pb.Address, NumTokens = tokens,
-            NumHeads = heads, NumKvHeads = kvHeads, HeadSize = headSize, RotaryDim = rotaryDim,
-            QStride = qStride, KStride = qStride, Style = style, Theta = theta,
-        });
-        TestData.AssertClose(expected, qb.ToArray<float>(), 2e-5, 1e-5, $"rope {style}");
     }
 }
