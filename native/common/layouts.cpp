@@ -48,6 +48,7 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_matmul_args, x_dtype),
     PG_FIELD(pg_matmul_args, w_dtype),
     PG_FIELD(pg_matmul_args, out_dtype),
+    PG_FIELD(pg_matmul_args, bias),
     PG_STRUCT(pg_matmul_args),
 
     PG_FIELD(pg_rope_args, q),

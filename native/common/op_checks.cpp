@@ -102,6 +102,8 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
                     op);
     if (overlaps(a->out, out_elems * ob, a->w, int64_t(a->n) * a->k * wb))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
+    if (a->bias != nullptr && overlaps(a->out, out_elems * ob, a->bias, int64_t(a->n) * 4))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps bias", op);
     return PG_OK;
 }
 

@@ -96,7 +96,9 @@ typedef struct pg_rmsnorm_args {
     int32_t dtype;
 } pg_rmsnorm_args;
 
-/* out[M, N] (+)= x[M, K] * w[N, K]^T  (weights stored [out_features, in_features]) */
+/* out[M, N] (+)= x[M, K] * w[N, K]^T + bias  (weights stored [out_features, in_features]).
+ * accumulate 0: out = x w^T + bias; 1: out += x w^T + bias. The bias is always fp32 (whatever the
+ * other dtypes: a checkpoint's bf16/f16 bias is widened once at load time; it is small). */
 typedef struct pg_matmul_args {
     void* out;          /* [M, N], row stride ldo */
     const void* x;      /* [M, K], row stride ldx */
@@ -110,6 +112,7 @@ typedef struct pg_matmul_args {
     int32_t x_dtype;
     int32_t w_dtype;
     int32_t out_dtype;
+    const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */
 } pg_matmul_args;
 
 /* Rotary embedding applied in place to q and k at the given positions. Pair i (0 <= i < rotary_dim/2)

@@ -494,24 +494,29 @@ void elementwise(int dt) {
         release(c.data);
         release(pb);
     }
-    // GEMM in this dtype (fp32 accumulation, one rounding), accumulate on, padded leading dimensions;
-    // mixed dtypes are a clear dtype error.
-    {
-        const int m = 3, n = 40, k = 72, ldx = k + 8, ldo = n + 8;
+    // GEMM in this dtype (fp32 accumulation, one rounding), accumulate off and on, with and without an
+    // fp32 bias (broadcast into out first: one more rounding), padded leading dimensions; mixed dtypes
+    // are a clear dtype error.
+    for (int variant = 0; variant < 4; ++variant) {
+        const bool accumulate = variant % 2 == 1, with_bias = variant >= 2;
+        const int m = 3, n = 41, k = 72, ldx = k + 8, ldo = n + 8;
         HostTensor x(dt, size_t(m * ldx)), w(dt, size_t(n * k)), o(dt, size_t(m * ldo));
         for (size_t i = 0; i < x.size(); ++i) x.set(i, uni(rng));
         for (size_t i = 0; i < w.size(); ++i) w.set(i, uni(rng));
         for (size_t i = 0; i < o.size(); ++i) o.set(i, uni(rng));
+        std::vector<float> bias(static_cast<size_t>(n));
+        for (float& b : bias) b = 2.0f * uni(rng);
         std::vector<double> e(size_t(m * n));
         for (int r = 0; r < m; ++r)
             for (int c = 0; c < n; ++c) {
-                double acc = o.get(size_t(r * ldo + c));
+                double acc = (accumulate ? o.get(size_t(r * ldo + c)) : 0.0) + (with_bias ? bias[size_t(c)] : 0.0);
                 for (int kk = 0; kk < k; ++kk) acc += double(x.get(size_t(r * ldx + kk))) * w.get(size_t(c * k + kk));
                 e[size_t(r * n + c)] = acc;
             }
         void* xb = upload(x);
         void* wb = upload(w);
         void* ob = upload(o);
+        void* bb = upload(bias);
         pg_matmul_args mm{};
         mm.out = ob;
         mm.x = xb;
@@ -521,15 +526,23 @@ void elementwise(int dt) {
         mm.k = k;
         mm.ldx = ldx;
         mm.ldo = ldo;
-        mm.accumulate = 1;
+        mm.accumulate = accumulate ? 1 : 0;
         mm.x_dtype = mm.w_dtype = mm.out_dtype = dt;
+        mm.bias = with_bias ? static_cast<const float*>(bb) : nullptr;
         check(api->matmul(ctx, &mm), "matmul");
         HostTensor got(dt, o.size());
         download(got, ob);
         HostTensor dense(dt, e.size());
         for (int r = 0; r < m; ++r)
             for (int c = 0; c < n; ++c) dense.set(size_t(r * n + c), got.get(size_t(r * ldo + c)));
-        compare(e, dense, {tol.atol * 10, tol.rtol * 2}, "matmul " + tag);
+        const std::string what = "matmul " + tag + (accumulate ? " accumulate" : "") + (with_bias ? " bias" : "");
+        compare(e, dense, {tol.atol * 10, tol.rtol * 3}, what);
+        for (int c = 0; c < n; ++c)  // the padding between rows is neither read nor written
+            if (std::memcmp(&got.bytes[size_t(n + c % 8) * dt_size(dt)], &o.bytes[size_t(n + c % 8) * dt_size(dt)], dt_size(dt)) != 0) {
+                std::printf("FAIL %s wrote the row padding\n", what.c_str());
+                ++g_failures;
+                break;
+            }
         mm.w_dtype = dt == PG_DTYPE_F32 ? PG_DTYPE_F16 : PG_DTYPE_F32;
         if (api->matmul(ctx, &mm) == PG_ERR_DTYPE) {
             ++g_passes;
@@ -537,7 +550,7 @@ void elementwise(int dt) {
             std::printf("FAIL matmul %s with mixed dtypes should report PG_ERR_DTYPE: %s\n", tag.c_str(), api->last_error());
             ++g_failures;
         }
-        for (void* p : {xb, wb, ob}) release(p);
+        for (void* p : {xb, wb, ob, bb}) release(p);
     }
 }
 

@@ -78,6 +78,9 @@ public struct MatmulArgs
     public DType XDType;
     public DType WDType;
     public DType OutDType;
+
+    /// <summary>Device memory, [N] fp32 bias added to every row (Qwen2's q/k/v projections), or 0 for none.</summary>
+    public nint Bias;
 }
 
 [StructLayout(LayoutKind.Sequential)]
