@@ -67,6 +67,16 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_rope_args, inv_freq),
     PG_STRUCT(pg_rope_args),
 
+    PG_FIELD(pg_head_rmsnorm_args, x),
+    PG_FIELD(pg_head_rmsnorm_args, weight),
+    PG_FIELD(pg_head_rmsnorm_args, num_tokens),
+    PG_FIELD(pg_head_rmsnorm_args, num_heads),
+    PG_FIELD(pg_head_rmsnorm_args, head_size),
+    PG_FIELD(pg_head_rmsnorm_args, token_stride),
+    PG_FIELD(pg_head_rmsnorm_args, eps),
+    PG_FIELD(pg_head_rmsnorm_args, dtype),
+    PG_STRUCT(pg_head_rmsnorm_args),
+
     PG_FIELD(pg_silu_mul_args, out),
     PG_FIELD(pg_silu_mul_args, x),
     PG_FIELD(pg_silu_mul_args, num_tokens),

@@ -5,6 +5,14 @@
 
 namespace pg {
 
+namespace {
+pg_status check_eps(const char* op, float eps) {
+    if (!(eps >= 0.0f) || !std::isfinite(eps))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op, double(eps));
+    return PG_OK;
+}
+}  // namespace
+
 pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes) {
     const char* op = "embedding";
     PG_TRY(check_ptr(op, "args", a));
@@ -37,10 +45,7 @@ pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes) {
     PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
     PG_TRY(check_positive(op, "dim", a->dim));
     PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
-    if (!(a->eps >= 0.0f) || !std::isfinite(a->eps))
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op,
-                    double(a->eps));
-    return PG_OK;
+    return check_eps(op, a->eps);
 }
 
 pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes) {
@@ -104,6 +109,25 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
     if (a->bias != nullptr && overlaps(a->out, out_elems * ob, a->bias, int64_t(a->n) * 4))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps bias", op);
+    return PG_OK;
+}
+
+pg_status check_head_rmsnorm_shape(const pg_head_rmsnorm_args* a, uint32_t dtypes) {
+    const char* op = "head_rmsnorm";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_ptr(op, "weight", a->weight));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "num_heads", a->num_heads));
+    PG_TRY(check_positive(op, "head_size", a->head_size));
+    PG_TRY(check_stride(op, "token_stride", a->token_stride, int64_t(a->num_heads) * a->head_size));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    PG_TRY(check_eps(op, a->eps));
+    if (a->num_tokens == 0) return PG_OK;
+    const int64_t b = dtype_bytes(a->dtype);
+    const int64_t x_elems = int64_t(a->num_tokens - 1) * a->token_stride + int64_t(a->num_heads) * a->head_size;
+    if (overlaps(a->x, x_elems * b, a->weight, int64_t(a->head_size) * b))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: weight overlaps x (x is normalised in place)", op);
     return PG_OK;
 }
 

@@ -13,6 +13,7 @@ pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes);
 pg_status check_embedding_ids(const pg_embedding_args* a, const int32_t* ids);
 
 pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes);
+pg_status check_head_rmsnorm_shape(const pg_head_rmsnorm_args* a, uint32_t dtypes);
 pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes);
 pg_status check_argmax_shape(const pg_argmax_args* a, uint32_t dtypes);
 pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes);

@@ -137,6 +137,20 @@ typedef struct pg_rope_args {
     const float* inv_freq;    /* device memory, [rotary_dim / 2] fp32, or NULL */
 } pg_rope_args;
 
+/* Per-head RMSNorm in place (Qwen3's q_norm / k_norm, applied before rope): for every token t and head
+ * h, the head_size vector v at x + t * token_stride + h * head_size becomes weight * (v / rms(v)) with
+ * rms(v) = sqrt(mean(v^2) + eps) in fp32, as rmsnorm computes a row. */
+typedef struct pg_head_rmsnorm_args {
+    void* x;              /* [num_tokens, num_heads, head_size], token stride token_stride; in place */
+    const void* weight;   /* [head_size]; must not overlap x */
+    int32_t num_tokens;
+    int32_t num_heads;
+    int32_t head_size;
+    int32_t token_stride; /* elements between tokens, >= num_heads * head_size */
+    float eps;
+    int32_t dtype;        /* of x and weight */
+} pg_head_rmsnorm_args;
+
 /* out[t, i] = silu(x[t, i]) * x[t, hidden + i]; x is the fused [gate | up] projection. */
 typedef struct pg_silu_mul_args {
     void* out;     /* [num_tokens, hidden] */
@@ -365,6 +379,9 @@ typedef struct pg_api {
     pg_status (*alloc_host)(pg_context* ctx, size_t bytes, void** out);
     pg_status (*free_host)(pg_context* ctx, void* ptr);
     pg_status (*block_swap)(pg_context* ctx, const pg_block_swap_args* args);
+
+    /* Ops added after the first release, appended so the table only grows. */
+    pg_status (*head_rmsnorm)(pg_context* ctx, const pg_head_rmsnorm_args* args);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

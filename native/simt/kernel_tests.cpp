@@ -352,6 +352,32 @@ void elementwise(int dt) {
         compare(eo, out, {tol.atol * 4, tol.rtol * 2}, "rmsnorm " + tag);
         for (void* p : {xb, rb, wb}) release(p);
     }
+    // Per-head RMSNorm in place inside a padded row (Qwen3 q_norm / k_norm), head sizes below, at and
+    // above a warp, one not a multiple of 8.
+    for (int hs : {5, 16, 64, 80}) {
+        const int n = 3, heads = 3, stride = heads * hs + 7;
+        HostTensor x(dt, size_t(n * stride)), w(dt, size_t(hs));
+        for (size_t i = 0; i < x.size(); ++i) x.set(i, 3.0f * uni(rng));
+        for (size_t i = 0; i < w.size(); ++i) w.set(i, uni(rng));
+        std::vector<double> e(x.size());
+        for (size_t i = 0; i < x.size(); ++i) e[i] = x.get(i);
+        for (int t = 0; t < n; ++t)
+            for (int h = 0; h < heads; ++h) {
+                const size_t b = size_t(t * stride + h * hs);
+                double ss = 0;
+                for (int i = 0; i < hs; ++i) ss += e[b + size_t(i)] * e[b + size_t(i)];
+                const double inv = 1.0 / std::sqrt(ss / hs + 1e-6);
+                for (int i = 0; i < hs; ++i) e[b + size_t(i)] = w.get(size_t(i)) * e[b + size_t(i)] * inv;
+            }
+        void* xb = upload(x);
+        void* wb = upload(w);
+        pg_head_rmsnorm_args a{xb, wb, n, heads, hs, stride, 1e-6f, dt};
+        check(api->head_rmsnorm(ctx, &a), "head_rmsnorm");
+        HostTensor out(dt, x.size());
+        download(out, xb);
+        compare(e, out, {tol.atol * 4, tol.rtol * 2}, "head_rmsnorm " + tag + " hs " + std::to_string(hs));
+        for (void* p : {xb, wb}) release(p);
+    }
     // RoPE, both styles.
     for (int style : {PG_ROPE_ADJACENT_PAIRS, PG_ROPE_ROTATE_HALF}) {
         const int n = 3, heads = 4, kvh = 2, hs = 64, rot = 64;

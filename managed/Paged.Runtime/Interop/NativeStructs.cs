@@ -106,6 +106,20 @@ public struct RopeArgs
     public nint InvFreq;
 }
 
+/// <summary>Per-head RMSNorm in place (pg_head_rmsnorm_args: Qwen3's q_norm / k_norm).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct HeadRmsNormArgs
+{
+    public nint X;
+    public nint Weight;
+    public int NumTokens;
+    public int NumHeads;
+    public int HeadSize;
+    public int TokenStride;
+    public float Eps;
+    public DType DType;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public struct SiluMulArgs
 {
@@ -311,4 +325,5 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, nuint, nint*, Status> AllocHost;
     public delegate* unmanaged[Cdecl]<nint, nint, Status> FreeHost;
     public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
+    public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
 }
