@@ -117,6 +117,7 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_attention_args, q_stride),
     PG_FIELD(pg_attention_args, scale),
     PG_FIELD(pg_attention_args, max_seq_len),
+    PG_FIELD(pg_attention_args, sliding_window),
     PG_STRUCT(pg_attention_args),
 
     PG_FIELD(pg_block_copy_args, cache),

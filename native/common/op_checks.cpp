@@ -251,6 +251,7 @@ pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint
     PG_TRY(check_positive(op, "max_blocks_per_seq", a->max_blocks_per_seq));
     PG_TRY(check_positive(op, "max_seq_len", a->max_seq_len));
     PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
+    PG_TRY(check_non_negative(op, "sliding_window", a->sliding_window));
     if (!std::isfinite(a->scale))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: scale must be finite (got %g)", op,
                     double(a->scale));
@@ -291,12 +292,15 @@ pg_status check_attention_indices(const char* op, const pg_attention_args* a, bo
                         len, a->max_seq_len);
         const int32_t used = (len + c.block_size - 1) / c.block_size;
         const int32_t* table = tables + int64_t(s) * a->max_blocks_per_seq;
-        for (int32_t b = 0; b < used; ++b)
+        // Blocks wholly before the first query token's window are never read: not checked either.
+        const int32_t first = window_start(a->sliding_window, len - q_len) / c.block_size;
+        for (int32_t b = first; b < used; ++b)
             if (table[b] < 0 || table[b] >= c.num_blocks)
                 return fail(PG_ERR_OUT_OF_RANGE, "%s: block_tables[%d][%d] = %d is outside [0, %d)",
                             op, s, b, table[b], c.num_blocks);
-        // ~ q_len tokens attending to ~len positions each.
-        total += int64_t(q_len) * len * 4 * c.head_size * a->num_heads;
+        // ~ q_len tokens attending to ~len (at most the window) positions each.
+        const int64_t span = a->sliding_window > 0 && a->sliding_window < len ? a->sliding_window : len;
+        total += int64_t(q_len) * span * 4 * c.head_size * a->num_heads;
     }
     if (work != nullptr) *work = total;
     return PG_OK;

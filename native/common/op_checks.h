@@ -29,6 +29,18 @@ pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
 pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes);
 pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
 
+#if defined(__CUDACC__)
+#define PG_HOST_DEVICE __host__ __device__
+#else
+#define PG_HOST_DEVICE
+#endif
+
+// First position a query at position pos attends to: pos - window + 1 (clamped to 0) with a sliding
+// window, else 0 (paged.h: p - W < k <= p). Host code and kernels share it.
+PG_HOST_DEVICE inline int32_t window_start(int32_t window, int32_t pos) {
+    return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
+
 // op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere.
 pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes);
 // query_start: num_seqs + 1 entries; seq_lens: num_seqs; tables: num_seqs * max_blocks_per_seq.

@@ -189,7 +189,12 @@ typedef struct pg_cache_write_args {
  * seq_lens[s] tokens in the cache *including* this chunk (write the chunk to the cache first). Query
  * token i of the chunk sits at position seq_lens[s] - q_len + i and attends causally to positions
  * 0..that position. Decode is the case q_len == 1 for every sequence. Query head h reads KV head
- * h / (num_heads / num_kv_heads). */
+ * h / (num_heads / num_kv_heads).
+ * Sliding window (Mistral; sliding_window = W > 0): a query at position p attends to the positions k
+ * with p - W < k <= p, its last W positions itself included (transformers' sliding_window_overlay:
+ * kv_idx > q_idx - W, with the causal kv_idx <= q_idx). Block-table entries of blocks that lie wholly
+ * before the window of the chunk's first query token are neither read nor validated (the KV manager
+ * may have freed them). */
 typedef struct pg_attention_args {
     void* out;                    /* [num_tokens, num_heads, head_size], dense */
     const void* query;            /* [num_tokens, num_heads, head_size], token stride q_stride */
@@ -205,6 +210,7 @@ typedef struct pg_attention_args {
     int32_t q_stride;
     float scale;                  /* usually 1 / sqrt(head_size) */
     int32_t max_seq_len;          /* upper bound of seq_lens (a launch-shape hint; checked) */
+    int32_t sliding_window;       /* W > 0: attend to the last W positions only; 0: no window */
 } pg_attention_args;
 
 /* Copies whole blocks (every layer, K and V) src -> dst: the copy-on-write list of one step. */

@@ -172,6 +172,9 @@ public struct AttentionArgs
     public int QStride;
     public float Scale;
     public int MaxSeqLen;
+
+    /// <summary>W &gt; 0: a query at position p attends to positions p - W &lt; k &lt;= p only (Mistral); 0: no window.</summary>
+    public int SlidingWindow;
 }
 
 [StructLayout(LayoutKind.Sequential)]
