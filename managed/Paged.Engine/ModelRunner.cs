@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Paged.Engine.Kv;
 using Paged.Models.Llama;
+using Paged.Runtime;
 using Paged.Runtime.Interop;
 
 namespace Paged.Engine;
@@ -15,6 +16,7 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly SamplingBatch _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
+    private readonly StagingBuffer _copyPairs;
     private int[] _pairs = new int[64];
 
     public ModelRunner(LlamaModel model, KvCache cache, int swapSlots)
@@ -26,6 +28,7 @@ internal sealed class ModelRunner : IModelExecutor
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
+        _copyPairs = new StagingBuffer(model.Context);
     }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
@@ -97,21 +100,24 @@ internal sealed class ModelRunner : IModelExecutor
         }
     }
 
-    /// <summary>All copy-on-write pairs of the step in one block_copy call.</summary>
-    private unsafe void CopyBlocks(List<BlockMove> copies)
+    /// <summary>
+    /// All copy-on-write pairs of the step in one block_copy call. The pair list is device memory
+    /// (paged.h): staged and copied to the device without waiting, never a pointer to host memory.
+    /// </summary>
+    private void CopyBlocks(List<BlockMove> copies)
     {
         if (copies.Count == 0)
             return;
         FillPairs(copies);
-
-        fixed (int* p = _pairs)
-        {
-            _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = (nint)p, NumPairs = copies.Count });
-        }
+        _copyPairs.Clear();
+        long pairs = _copyPairs.Stage<int>(_pairs.AsSpan(0, 2 * copies.Count));
+        _copyPairs.Flush();
+        _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = _copyPairs.Address(pairs), NumPairs = copies.Count });
     }
 
     public void Dispose()
     {
+        _copyPairs.Dispose();
         _sampling.Dispose();
         _host.Dispose();
         _model.Dispose();
