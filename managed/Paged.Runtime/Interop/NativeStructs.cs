@@ -329,4 +329,29 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, nint, Status> FreeHost;
     public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
     public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
+    public delegate* unmanaged[Cdecl]<nint, BackendCounters*, Status> GetCounters;
+}
+
+/// <summary>Cumulative waits, launches and copies of a context (pg_counters).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct BackendCounters
+{
+    /// <summary>Times the host waited for the device.</summary>
+    public long HostSyncs;
+
+    /// <summary>Kernel launches (a cuBLAS GEMM counts as one).</summary>
+    public long Launches;
+
+    public long HostToDeviceCopies;
+
+    public long DeviceToHostCopies;
+
+    /// <summary>The counts accumulated between <paramref name="before"/> and this reading.</summary>
+    public readonly BackendCounters Since(BackendCounters before) => new()
+    {
+        HostSyncs = HostSyncs - before.HostSyncs,
+        Launches = Launches - before.Launches,
+        HostToDeviceCopies = HostToDeviceCopies - before.HostToDeviceCopies,
+        DeviceToHostCopies = DeviceToHostCopies - before.DeviceToHostCopies,
+    };
 }
