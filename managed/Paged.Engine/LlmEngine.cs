@@ -85,7 +85,7 @@ public sealed class LlmEngine : IDisposable
     public string DeviceName { get; }
 
     /// <summary>The backend's cumulative waits, launches and copies (paged.h pg_counters).</summary>
-    public Paged.Runtime.Interop.BackendCounters BackendCounters => _context.Counters;
+    public Paged.Runtime.Interop.BackendCounters BackendCounters => _core.Executor is ModelRunner runner ? runner.BackendCounters : default;
 
     public int NumKvBlocks { get; }
 

@@ -45,6 +45,9 @@ internal sealed class ModelRunner : IModelExecutor
 
     public string DeviceName => _model.Context.DeviceName;
 
+    /// <summary>The backend's cumulative waits, launches and copies.</summary>
+    public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
+
     public ModelRunner(LlamaModel model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
     {
         _context = ownedContext;

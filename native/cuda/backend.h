@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <vector>
 
 #include "device_error.cuh"
@@ -23,7 +22,9 @@ struct pg_context {
     bool validate_on_host = false;
     pg::cuda::DeviceError* dev_error = nullptr;   // device memory, zero while no kernel reported
     pg::cuda::DeviceError* host_error = nullptr;  // its page-locked host mirror
-    std::map<uintptr_t, size_t> pinned;           // alloc_host ranges: asynchronous host-to-device copies
+    // alloc_host ranges (start, bytes): copies from them may be asynchronous. A vector, not a std::map:
+    // nvcc 11.8 with clang 14 cannot parse libstdc++ 12's <map>, and a context holds a handful.
+    std::vector<std::pair<uintptr_t, size_t>> pinned;
     pg_counters counters{};
     char name[192] = {};
 };
