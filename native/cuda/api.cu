@@ -200,17 +200,16 @@ pg_status alloc_host(pg_context* ctx, size_t bytes, void** out) {
     *out = nullptr;
     if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "alloc_host: bytes must be > 0 (got 0)");
     PG_TRY(rt_malloc_host(out, bytes));
-    ctx->pinned[reinterpret_cast<uintptr_t>(*out)] = bytes;
+    ctx->pinned.emplace_back(reinterpret_cast<uintptr_t>(*out), bytes);
     return PG_OK;
 }
 
 // Whether [p, p + bytes) lies in one alloc_host allocation of this context.
 bool is_pinned(const pg_context* ctx, const void* p, size_t bytes) {
     const auto a = reinterpret_cast<uintptr_t>(p);
-    auto it = ctx->pinned.upper_bound(a);
-    if (it == ctx->pinned.begin()) return false;
-    --it;
-    return a + bytes <= it->first + it->second;
+    for (const auto& [base, size] : ctx->pinned)
+        if (a >= base && a + bytes <= base + size) return true;
+    return false;
 }
 
 pg_status free_host(pg_context* ctx, void* ptr) {
@@ -218,7 +217,11 @@ pg_status free_host(pg_context* ctx, void* ptr) {
     if (ptr == nullptr) return PG_OK;
     ++ctx->counters.host_syncs;
     PG_TRY(rt_synchronize(ctx));  // a copy on the stream may still read it
-    ctx->pinned.erase(reinterpret_cast<uintptr_t>(ptr));
+    for (size_t i = 0; i < ctx->pinned.size(); ++i)
+        if (ctx->pinned[i].first == reinterpret_cast<uintptr_t>(ptr)) {
+            ctx->pinned.erase(ctx->pinned.begin() + std::ptrdiff_t(i));
+            break;
+        }
     return rt_free_host(ptr);
 }
 

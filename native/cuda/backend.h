@@ -4,7 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <utility>
 #include <vector>
 
 #include "device_error.cuh"
@@ -23,7 +23,9 @@ struct pg_context {
     bool validate_on_host = false;
     pg::cuda::DeviceError* dev_error = nullptr;   // device memory, zero while no kernel reported
     pg::cuda::DeviceError* host_error = nullptr;  // its page-locked host mirror
-    std::map<uintptr_t, size_t> pinned;           // alloc_host ranges: asynchronous host-to-device copies
+    // alloc_host ranges (base, bytes): host-to-device copies from them are asynchronous. A short
+    // list (a few staging buffers and swap pools); <map> does not compile under nvcc 11.8 + clang 14.
+    std::vector<std::pair<uintptr_t, size_t>> pinned;
     pg_counters counters{};
     char name[192] = {};
 };
