@@ -207,9 +207,8 @@ pg_status alloc_host(pg_context* ctx, size_t bytes, void** out) {
 // Whether [p, p + bytes) lies in one alloc_host allocation of this context.
 bool is_pinned(const pg_context* ctx, const void* p, size_t bytes) {
     const auto a = reinterpret_cast<uintptr_t>(p);
-    for (const auto& [start, size] : ctx->pinned) {
-        if (a >= start && a + bytes <= start + size) return true;
-    }
+    for (const auto& [base, size] : ctx->pinned)
+        if (a >= base && a + bytes <= base + size) return true;
     return false;
 }
 
@@ -218,13 +217,11 @@ pg_status free_host(pg_context* ctx, void* ptr) {
     if (ptr == nullptr) return PG_OK;
     ++ctx->counters.host_syncs;
     PG_TRY(rt_synchronize(ctx));  // a copy on the stream may still read it
-    const auto key = reinterpret_cast<uintptr_t>(ptr);
-    for (size_t i = 0; i < ctx->pinned.size(); ++i) {
-        if (ctx->pinned[i].first == key) {
+    for (size_t i = 0; i < ctx->pinned.size(); ++i)
+        if (ctx->pinned[i].first == reinterpret_cast<uintptr_t>(ptr)) {
             ctx->pinned.erase(ctx->pinned.begin() + std::ptrdiff_t(i));
             break;
         }
-    }
     return rt_free_host(ptr);
 }
 
@@ -285,7 +282,6 @@ const pg_api kApi = {
     alloc_host,
     free_host,
     pg::cuda::block_swap,
-    pg::cuda::head_rmsnorm,
     get_counters,
 };
 

@@ -247,6 +247,9 @@ constexpr size_t kMaxSmem = 160 * 1024;
 pg_status attention_decode(pg_context* ctx, const pg_attention_args* a) {
     const char* op = "attention_decode";
     PG_TRY(validate_attention(ctx, op, a, true));
+    if (a->num_tokens != a->num_seqs)  // a shape fact, no index array needed (the kernel checks query_start)
+        return fail(PG_ERR_SHAPE, "%s: num_tokens = %d but num_seqs = %d; decode needs q_len == 1 for every sequence",
+                    op, a->num_tokens, a->num_seqs);
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const int G = a->num_heads / c.num_kv_heads;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "device_error.cuh"
@@ -22,8 +23,8 @@ struct pg_context {
     bool validate_on_host = false;
     pg::cuda::DeviceError* dev_error = nullptr;   // device memory, zero while no kernel reported
     pg::cuda::DeviceError* host_error = nullptr;  // its page-locked host mirror
-    // alloc_host ranges (start, bytes): copies from them may be asynchronous. A vector, not a std::map:
-    // nvcc 11.8 with clang 14 cannot parse libstdc++ 12's <map>, and a context holds a handful.
+    // alloc_host ranges (base, bytes): host-to-device copies from them are asynchronous. A short
+    // list (a few staging buffers and swap pools); <map> does not compile under nvcc 11.8 + clang 14.
     std::vector<std::pair<uintptr_t, size_t>> pinned;
     pg_counters counters{};
     char name[192] = {};
@@ -50,8 +51,7 @@ pg_status rt_synchronize(pg_context* ctx);
 // Reads device memory for host-side validation (emulator: after checking that [src, src + bytes)
 // is device memory, failing with "<op>: <name> ... is not device memory").
 pg_status rt_peek(pg_context* ctx, const char* op, const char* name, void* dst, const void* src, size_t bytes);
-// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation
-// (a->bias is ignored here: matmul adds it before the GEMM).
+// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation.
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
 
 // ---- helpers on top of the seam ----
@@ -75,7 +75,6 @@ pg_status check_ctx(const char* op, const pg_context* ctx);
 // ---- ops (one family per .cu file) ----
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a);
-pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* a);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a);
 pg_status rope(pg_context* ctx, const pg_rope_args* a);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a);

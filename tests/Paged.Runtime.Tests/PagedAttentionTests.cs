@@ -188,7 +188,7 @@ public sealed class PagedAttentionTests
         }
         else
         {
-            var e = Assert.ThrowsExactly<BackendException>(() => ctx.AttentionDecode(args));
+            var e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.AttentionDecode(args));
             Assert.AreEqual(Status.Shape, e.Status, e.Message);
         }
     }
@@ -214,14 +214,19 @@ public sealed class PagedAttentionTests
             QueryStart = qs.Address, NumSeqs = 1, NumTokens = 1, NumHeads = 1, MaxBlocksPerSeq = 2, Layer = 0,
             QStride = 8, Scale = 1, MaxSeqLen = 6,
         };
-        var e = Assert.ThrowsExactly<BackendException>(() => ctx.AttentionDecode(args));
+        var e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.AttentionDecode(args));
         Assert.AreEqual(Status.OutOfRange, e.Status);
-        StringAssert.Contains(e.Message, "9");
+        StringAssert.Contains(e.Message, "block_tables[0][1] = 9");
+        e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.AttentionPrefill(args));
+        StringAssert.Contains(e.Message, "block_tables[0][1] = 9");
 
         using var longLens = ctx.Upload<int>([9]);
         args.SeqLens = longLens.Address;
         args.MaxSeqLen = 9;
-        Assert.ThrowsExactly<BackendException>(() => ctx.AttentionDecode(args)); // 9 > 2 blocks * 4
+        e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.AttentionDecode(args)); // 9 > 2 blocks * 4
+        StringAssert.Contains(e.Message, "seq_lens[0] = 9");
+        e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.AttentionPrefill(args));
+        StringAssert.Contains(e.Message, "seq_lens[0] = 9");
         args.Layer = 1;
         Assert.ThrowsExactly<BackendException>(() => ctx.AttentionDecode(args));
         args.Layer = 0;
@@ -295,8 +300,10 @@ public sealed class PagedAttentionTests
         CollectionAssert.AreEqual(expected, cache.ToArray<float>());
 
         using var bad = ctx.Upload<int>([1, 6]);
-        var e = Assert.ThrowsExactly<BackendException>(() => ctx.BlockCopy(new BlockCopyArgs { Cache = desc, Pairs = bad.Address, NumPairs = 1 }));
+        var e = DeviceErrors.AtOpOrNextWait(ctx, () => ctx.BlockCopy(new BlockCopyArgs { Cache = desc, Pairs = bad.Address, NumPairs = 1 }));
         Assert.AreEqual(Status.OutOfRange, e.Status);
+        StringAssert.Contains(e.Message, "pairs[0][1] = 6");
+        CollectionAssert.AreEqual(expected, cache.ToArray<float>(), "the rejected list copied nothing");
     }
 
     [TestMethod]
@@ -320,6 +327,8 @@ public sealed class PagedAttentionTests
                 Cache = desc, Host = host.Address, Pairs = (nint)p, NumHostBlocks = 3, NumPairs = 2, Direction = SwapDirection.Out,
             });
         }
+
+        ctx.Synchronize(); // the swap is enqueued; the pool is read after a wait
 
         CollectionAssert.AreEqual(data.AsSpan(4 * perBlock, perBlock).ToArray(), host.AsSpan<float>(0, perBlock).ToArray(), "slot 0 holds block 4");
         CollectionAssert.AreEqual(data.AsSpan(1 * perBlock, perBlock).ToArray(), host.AsSpan<float>(2L * perBlock, perBlock).ToArray(), "slot 2 holds block 1");
