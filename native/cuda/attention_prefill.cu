@@ -64,7 +64,10 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     const int64_t k_off = (int64_t(layer * 2 + 0) * num_kv_heads + kvh) * block_size * D;
     const int64_t v_off = (int64_t(layer * 2 + 1) * num_kv_heads + kvh) * block_size * D;
     const int32_t* table = tables + int64_t(s) * max_blocks;
-    if (!check_table_range(table, 0, pos_last / block_size, num_blocks, kOpPrefill, s, err, bad)) return;
+    // Only the blocks the tile reads: with a sliding window, those before it may have been freed (-1).
+    if (!check_table_range(table, window_start(sliding_window, pos_first) / block_size, pos_last / block_size,
+                           num_blocks, kOpPrefill, s, err, bad))
+        return;
 
     for (int kt0 = window_start(sliding_window, pos_first); kt0 <= pos_last; kt0 += kKeys) {
         __syncthreads();  // the previous tile is consumed (and q_s / acc_s initialised)
