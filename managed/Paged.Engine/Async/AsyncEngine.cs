@@ -123,10 +123,18 @@ public sealed class AsyncEngine : IAsyncDisposable, IDisposable
         try
         {
             var reader = stream.Output.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
-                while (reader.TryRead(out var output))
-                    yield return output;
+                // Checked before every read: a cancelled request's channel may still hold outputs, or be complete.
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!reader.TryRead(out var output))
+                {
+                    if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                        break;
+                    continue;
+                }
+
+                yield return output;
             }
         }
         finally
