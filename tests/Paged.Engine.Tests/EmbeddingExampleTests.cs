@@ -6,7 +6,7 @@ namespace Paged.Engine.Tests;
 [TestClass]
 public sealed class EmbeddingExampleTests
 {
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
