@@ -53,7 +53,9 @@ public sealed class PackagingTests
             await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
                 <?xml version="1.0" encoding="utf-8"?>
                 <configuration>
+                  <!-- Only the folder feed: every other package comes from the fallback folder, so no network is needed. -->
                   <packageSources>
+                    <clear />
                     <add key="paged-local" value="{feed}" />
                   </packageSources>
                 </configuration>
