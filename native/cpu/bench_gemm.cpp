@@ -5,6 +5,7 @@
 //   paged_cpu_bench [threads]
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -61,7 +62,8 @@ void decode_pass(const pg_api* api, pg_context* ctx) {
     const int dim = 768, hidden = 2048, vocab = 32000, layers = 12;
     const int per_layer[][2] = {{3 * dim, dim}, {dim, dim}, {2 * hidden, dim}, {dim, hidden}};
     std::printf("\ndecode pass, stories110M shape (M = 1, %d layers + classifier):\n", layers);
-    std::printf("%8s %12s %10s %10s\n", "weights", "MB streamed", "ms/token", "GB/s");
+    // CPU time too: on a shared machine the wall clock mostly measures the other tenants.
+    std::printf("%8s %12s %10s %10s %14s\n", "weights", "MB streamed", "ms/token", "GB/s", "CPU ms/token");
     for (int dt : {PG_DTYPE_F32, PG_DTYPE_BF16, PG_DTYPE_F16}) {
         const size_t esize = dt == PG_DTYPE_F32 ? 4 : 2;
         std::vector<pg_matmul_args> calls;
@@ -83,9 +85,15 @@ void decode_pass(const pg_api* api, pg_context* ctx) {
             for (const auto& s : per_layer) add(s[0], s[1]);
         add(vocab, dim);
         for (const auto& c : calls) api->matmul(ctx, &c);  // warm-up (and page in)
-        double best = 1e30;
+        double best = 1e30, best_cpu = 1e30;
+        auto cpu_now = [] {
+            timespec ts{};
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+            return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+        };
         for (int round = 0; round < 5; ++round) {
             const int reps = 5;
+            const double c0 = cpu_now();
             auto t0 = std::chrono::steady_clock::now();
             for (int r = 0; r < reps; ++r)
                 for (const auto& c : calls)
@@ -94,10 +102,12 @@ void decode_pass(const pg_api* api, pg_context* ctx) {
                         return;
                     }
             const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+            const double c = (cpu_now() - c0) / reps;
             best = t < best ? t : best;
+            best_cpu = c < best_cpu ? c : best_cpu;
         }
-        std::printf("%8s %12.0f %10.2f %10.1f\n", dt == PG_DTYPE_F32 ? "f32" : dt == PG_DTYPE_BF16 ? "bf16" : "f16",
-                    bytes / 1e6, best * 1e3, bytes / best / 1e9);
+        std::printf("%8s %12.0f %10.2f %10.1f %14.2f\n", dt == PG_DTYPE_F32 ? "f32" : dt == PG_DTYPE_BF16 ? "bf16" : "f16",
+                    bytes / 1e6, best * 1e3, bytes / best / 1e9, best_cpu * 1e3);
         for (void* b : bufs) api->free(ctx, b);
         api->free(ctx, x);
         api->free(ctx, o);
