@@ -6,11 +6,14 @@ namespace Paged.Models.Tests;
 [TestClass]
 public sealed class StreamingDetokenizerTests
 {
+    internal static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, bool skipSpecialTokens) =>
+        Stream(tokenizer, ids, null, skipSpecialTokens);
+
     private static readonly Lazy<SentencePieceTokenizer> Tok = new(() => Llama2cTokenizerFile.Load(TestPaths.Tok512, 512));
 
-    private static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, List<string>? parts = null)
+    internal static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, List<string>? parts = null, bool skipSpecialTokens = true)
     {
-        var detok = new StreamingDetokenizer(tokenizer);
+        var detok = new StreamingDetokenizer(tokenizer, skipSpecialTokens);
         var sb = new StringBuilder();
         foreach (int id in ids)
         {

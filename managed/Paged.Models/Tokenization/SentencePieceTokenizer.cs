@@ -8,16 +8,15 @@ namespace Paged.Models.Tokenization;
 /// SentencePiece BPE tokenizer (byte fallback, dummy prefix) over a (piece, score, type) vocabulary. Encoding is done by
 /// Microsoft.ML.Tokenizers' LlamaTokenizer built from an in-memory ModelProto; decoding follows llama2.c.
 /// </summary>
-public sealed class SentencePieceTokenizer : ITokenizer
+public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
 {
     private readonly LlamaTokenizer _encoder;
-    private readonly byte[][] _pieceBytes;
-    private readonly TokenPieceType[] _types;
 
     /// <param name="pieces">Pieces with spaces spelled U+2581; byte pieces as "&lt;0xNN&gt;".</param>
     /// <param name="source">The file the vocabulary came from, for error messages.</param>
     public SentencePieceTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<TokenPieceType> types,
         int bosId, int eosId, int unkId, string source)
+        : base(pieces?.Count ?? throw new ArgumentNullException(nameof(pieces)))
     {
         ArgumentNullException.ThrowIfNull(pieces);
         ArgumentNullException.ThrowIfNull(scores);
@@ -39,8 +38,8 @@ public sealed class SentencePieceTokenizer : ITokenizer
         BosId = bosId;
         EosId = eosId;
         UnknownId = unkId;
-        _types = [.. types];
-        _pieceBytes = new byte[pieces.Count][];
+        BosToken = pieces[bosId];
+        EosToken = pieces[eosId];
         var seen = new HashSet<string>(pieces.Count, StringComparer.Ordinal);
         for (int i = 0; i < pieces.Count; i++)
         {
@@ -49,7 +48,7 @@ public sealed class SentencePieceTokenizer : ITokenizer
                 throw ModelFormatException.For(source, $"tokenizer piece {i} (\"{pieces[i]}\") appears more than once");
             }
 
-            _pieceBytes[i] = ComputeBytes(source, i, pieces[i], _types[i]);
+            SetPiece(i, ComputeBytes(source, i, pieces[i], types[i]), types[i]);
         }
 
         byte[] proto = SentencePieceModelProto.Build(pieces, scores, types, unkId, bosId, eosId);
@@ -58,10 +57,17 @@ public sealed class SentencePieceTokenizer : ITokenizer
     }
 
     public string Source { get; }
-    public int VocabSize => _pieceBytes.Length;
     public int BosId { get; }
     public int EosId { get; }
     public int UnknownId { get; }
+    public bool AddsBos => true;
+    public string? BosToken { get; }
+    public string? EosToken { get; }
+
+    /// <summary>Empty: llama2.c and GGUF "llama" vocabularies are encoded as plain text (control pieces are not matched in it).</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+    public string? ChatTemplate { get; init; }
+    public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.AfterBos;
 
     public IReadOnlyList<int> Encode(string text, bool addBos)
     {
@@ -73,31 +79,6 @@ public sealed class SentencePieceTokenizer : ITokenizer
 
         return _encoder.EncodeToIds(text, addBeginningOfSentence: addBos, addEndOfSentence: false,
             considerPreTokenization: true, considerNormalization: true);
-    }
-
-    public string Decode(IEnumerable<int> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new List<byte>();
-        bool previousWasBos = false;
-        foreach (int id in ids)
-        {
-            bytes.AddRange(PieceDecoding.BytesFor(this, id, previousWasBos));
-            previousWasBos = id == BosId;
-        }
-
-        return Encoding.UTF8.GetString([.. bytes]);
-    }
-
-    public ReadOnlySpan<byte> PieceBytes(int id) => _pieceBytes[CheckId(id)];
-
-    public TokenPieceType PieceType(int id) => _types[CheckId(id)];
-
-    private int CheckId(int id)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(id);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(id, _pieceBytes.Length);
-        return id;
     }
 
     private static byte[] ComputeBytes(string source, int id, string piece, TokenPieceType type)
