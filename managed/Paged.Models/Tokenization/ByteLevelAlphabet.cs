@@ -12,15 +12,19 @@ internal static class ByteLevelAlphabet
     private static readonly Dictionary<char, byte> CharToByte = ByteToChar.Select((c, b) => (c, b)).ToDictionary(p => p.c, p => (byte)p.b);
 
     /// <summary>The UTF-8 bytes of <paramref name="text"/>, one table character per byte.</summary>
-    public static string Encode(string text) =>
-        string.Create(Encoding.UTF8.GetByteCount(text), text, static (chars, t) =>
+    public static string Encode(string text) => FromBytes(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>One table character per byte.</summary>
+    public static string FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        Span<char> chars = bytes.Length <= 256 ? stackalloc char[bytes.Length] : new char[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++)
         {
-            byte[] bytes = Encoding.UTF8.GetBytes(t);
-            for (int i = 0; i < bytes.Length; i++)
-            {
-                chars[i] = ByteToChar[bytes[i]];
-            }
-        });
+            chars[i] = ByteToChar[bytes[i]];
+        }
+
+        return new string(chars);
+    }
 
     /// <summary>The bytes a vocabulary token stands for; characters outside the table are kept as their UTF-8.</summary>
     public static byte[] Decode(string token)
