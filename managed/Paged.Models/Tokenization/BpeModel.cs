@@ -32,8 +32,14 @@ internal sealed class BpeModel
         _vocabulary = vocabulary;
         var vocab = vocabulary.Vocab;
         var merges = new List<string>(vocabulary.Merges.Count);
+        var seen = new HashSet<(string, string)>();
         foreach (var (left, right) in vocabulary.Merges)
         {
+            if (!seen.Add((left, right)))
+            {
+                throw ModelFormatException.For(source, $"merge \"{left} {right}\" (rule {merges.Count}) appears more than once");
+            }
+
             if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || !vocab.ContainsKey(left + right))
             {
                 throw ModelFormatException.For(source, $"merge \"{left} {right}\" (rule {merges.Count}) uses a token that is not in the vocabulary");
@@ -62,7 +68,27 @@ internal sealed class BpeModel
             }
         }
 
-        _merger = BpeTokenizer.Create(new BpeOptions(vocab) { Merges = merges });
+        CheckIdsUnique(vocab, source);
+        try
+        {
+            _merger = BpeTokenizer.Create(new BpeOptions(vocab) { Merges = merges });
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        {
+            throw new ModelFormatException($"{source}: the BPE model was refused: {e.Message}", e);
+        }
+    }
+
+    private static void CheckIdsUnique(IReadOnlyDictionary<string, int> vocab, string source)
+    {
+        var byId = new Dictionary<int, string>(vocab.Count);
+        foreach (var (token, id) in vocab)
+        {
+            if (!byId.TryAdd(id, token))
+            {
+                throw ModelFormatException.For(source, string.Create(CultureInfo.InvariantCulture, $"tokens \"{byId[id]}\" and \"{token}\" share id {id}"));
+            }
+        }
     }
 
     /// <summary>The SentencePiece byte token name for a byte: &lt;0xNN&gt;.</summary>

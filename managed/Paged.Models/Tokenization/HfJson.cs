@@ -12,14 +12,28 @@ internal static class HfJson
             throw ModelFormatException.For(path, "file not found");
         }
 
+        byte[] bytes = File.ReadAllBytes(path);
+
+        // JsonDocument checks strings' UTF-8 only when they are read; check it all here so a bad byte is a format error.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw ModelFormatException.For(path, $"not valid UTF-8 (at byte {FirstInvalidUtf8(bytes)})");
+        }
+
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 64 });
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
             throw new ModelFormatException($"{path}: not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}", e);
         }
+    }
+
+    private static int FirstInvalidUtf8(byte[] bytes)
+    {
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return status == System.Buffers.OperationStatus.Done ? bytes.Length : read;
     }
 
     public static JsonElement? Optional(JsonElement obj, string name) =>

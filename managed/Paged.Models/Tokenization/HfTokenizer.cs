@@ -79,9 +79,9 @@ public sealed class HfTokenizer : PieceTableTokenizer, ITokenizer
         var s = d.Settings;
         BosToken = s.BosToken;
         EosToken = s.EosToken;
-        BosId = Resolve(texts, s.BosToken, "bos_token");
-        EosId = Resolve(texts, s.EosToken, "eos_token");
-        PadId = Resolve(texts, s.PadToken, "pad_token");
+        BosId = Resolve(texts, s.BosToken, "bos_token (tokenizer_config.json)");
+        EosId = Resolve(texts, s.EosToken, "eos_token (tokenizer_config.json)");
+        PadId = Resolve(texts, s.PadToken, "pad_token (tokenizer_config.json)");
         ChatTemplate = s.ChatTemplate;
         _prefix = s.AddBos switch
         {

@@ -243,7 +243,7 @@ internal static class HfTokenizerJson
                         : throw ModelFormatException.For(path, $"decoder Replace of \"{from}\" is not supported (only a metaspace character by a space)");
                     break;
                 case "Strip":
-                    leading = (Optional(d, "start")?.GetInt32() ?? 0) > 0 ? LeadingSpaceRule.AtStart : leading;
+                    leading = Optional(d, "start") is not null && RequiredInt(path, d, "start", "decoder Strip") > 0 ? LeadingSpaceRule.AtStart : leading;
                     break;
                 case "Metaspace":
                     metaspace = Replacement(path, d, "decoder");
