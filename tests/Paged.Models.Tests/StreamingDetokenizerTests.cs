@@ -89,4 +89,33 @@ public sealed class StreamingDetokenizerTests
         int[] ids = [0xFF + 3, 0x41 + 3, 0xC3 + 3, 0x28 + 3, 0xE2 + 3, 0x82 + 3, 0x41 + 3, 0xF0 + 3, 0x9F + 3];
         Assert.AreEqual(tokenizer.Decode(ids), Stream(tokenizer, ids));
     }
+
+    /// <summary>
+    /// Byte-level BPE (tiny-llama3, whose small vocabulary splits most non-Latin characters over several tokens): every
+    /// streamed part is whole characters, and the parts concatenate to the full decode and to the original text.
+    /// </summary>
+    [TestMethod]
+    public void Byte_level_tokens_never_split_a_character()
+    {
+        var tokenizer = HfTokenizerGoldenTests.For("tiny-llama3");
+        int heldBack = 0;
+        foreach (string line in MultilingualCorpus.Lines)
+        {
+            var ids = tokenizer.Encode(line, addBos: true);
+            var parts = new List<string>();
+            string all = Stream(tokenizer, ids, parts, skipSpecialTokens: false);
+            Assert.AreEqual(tokenizer.Decode(ids, skipSpecialTokens: false), all, line);
+            Assert.AreEqual("<|begin_of_text|>" + line, all);
+            Assert.AreEqual(line, Stream(tokenizer, ids));
+            foreach (string part in parts)
+            {
+                Assert.IsFalse(part.Contains('\uFFFD', StringComparison.Ordinal), $"a replacement character was emitted for \"{line}\"");
+                Assert.IsFalse(part.Length > 0 && (char.IsLowSurrogate(part[0]) || char.IsHighSurrogate(part[^1])), $"a surrogate pair was split in \"{line}\"");
+            }
+
+            heldBack += ids.Where((id, i) => parts[i].Length == 0 && tokenizer.PieceBytes(id).Length > 0).Count();
+        }
+
+        Assert.IsTrue(heldBack > 50, $"only {heldBack} tokens ended inside a character; the corpus should exercise holding back");
+    }
 }
