@@ -23,6 +23,10 @@ internal sealed record BpeVocabulary(
 internal sealed class BpeModel
 {
     private readonly BpeVocabulary _vocabulary;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    // True when every character of every word has a token (a byte-level vocabulary holding all 256 byte characters).
+    private readonly bool _everyCharacterKnown;
     private readonly BpeTokenizer _merger;
     private readonly int[]? _byteTokens;
     private readonly int _unknownId = -1;
@@ -31,26 +35,29 @@ internal sealed class BpeModel
     {
         _vocabulary = vocabulary;
         var vocab = vocabulary.Vocab;
+        _lookup = new Dictionary<string, int>(vocab, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+        _everyCharacterKnown = vocabulary.ByteLevel && Enumerable.Range(0, 256).All(b => vocab.ContainsKey(ByteLevelAlphabet.FromBytes([(byte)b])));
         var merges = new List<string>(vocabulary.Merges.Count);
-        var seen = new HashSet<(string, string)>();
+        var seen = new HashSet<string>(vocabulary.Merges.Count, StringComparer.Ordinal);
         foreach (var (left, right) in vocabulary.Merges)
         {
-            if (!seen.Add((left, right)))
+            string rule = left + " " + right;
+            if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || !vocab.ContainsKey(string.Concat(left, right)))
             {
-                throw ModelFormatException.For(source, $"merge \"{left} {right}\" (rule {merges.Count}) appears more than once");
-            }
-
-            if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || !vocab.ContainsKey(left + right))
-            {
-                throw ModelFormatException.For(source, $"merge \"{left} {right}\" (rule {merges.Count}) uses a token that is not in the vocabulary");
+                throw ModelFormatException.For(source, $"merge \"{rule}\" (rule {merges.Count}) uses a token that is not in the vocabulary");
             }
 
             if (left.Contains(' ', StringComparison.Ordinal) || right.Contains(' ', StringComparison.Ordinal))
             {
-                throw ModelFormatException.For(source, $"merge \"{left} {right}\" (rule {merges.Count}) has a token containing a space, which is not supported");
+                throw ModelFormatException.For(source, $"merge \"{rule}\" (rule {merges.Count}) has a token containing a space, which is not supported");
             }
 
-            merges.Add(left + " " + right);
+            if (!seen.Add(rule))
+            {
+                throw ModelFormatException.For(source, $"merge \"{rule}\" (rule {merges.Count}) appears more than once");
+            }
+
+            merges.Add(rule);
         }
 
         if (vocabulary.UnknownToken is { } unk)
@@ -101,9 +108,15 @@ internal sealed class BpeModel
             word = ByteLevelAlphabet.Encode(word);
         }
 
-        if (_vocabulary.IgnoreMerges && _vocabulary.Vocab.TryGetValue(word, out int whole))
+        if (_vocabulary.IgnoreMerges && _lookup.TryGetValue(word, out int whole))
         {
             ids.Add(whole);
+            return;
+        }
+
+        if (_everyCharacterKnown)
+        {
+            EncodeRun(word, 0, word.Length, ids);
             return;
         }
 
@@ -113,7 +126,7 @@ internal sealed class BpeModel
         while (i < word.Length)
         {
             int width = char.IsSurrogatePair(word, i) ? 2 : 1;
-            if (_vocabulary.Vocab.ContainsKey(word.Substring(i, width)))
+            if (_lookup.ContainsKey(word.AsSpan(i, width)))
             {
                 i += width;
                 continue;
@@ -132,7 +145,8 @@ internal sealed class BpeModel
     {
         if (end > start)
         {
-            ids.AddRange(_merger.EncodeToIds(word[start..end], considerPreTokenization: false, considerNormalization: false));
+            string run = start == 0 && end == word.Length ? word : word[start..end];
+            ids.AddRange(_merger.EncodeToIds(run, considerPreTokenization: false, considerNormalization: false));
         }
     }
 
