@@ -60,8 +60,8 @@ internal static class GgufByteLevelTokenizer
             BosToken = TokenAt(file, tokens, "tokenizer.ggml.bos_token_id"),
             EosToken = TokenAt(file, tokens, "tokenizer.ggml.eos_token_id"),
             PadToken = TokenAt(file, tokens, "tokenizer.ggml.padding_token_id"),
-            AddBos = Flag(file, "tokenizer.ggml.add_bos_token") ?? false,
-            AddEos = Flag(file, "tokenizer.ggml.add_eos_token") ?? false,
+            AddBos = GgufTokenizer.Flag(file, "tokenizer.ggml.add_bos_token") ?? false,
+            AddEos = GgufTokenizer.Flag(file, "tokenizer.ggml.add_eos_token") ?? false,
             ChatTemplate = file.GetString("tokenizer.chat_template"),
         };
         return new HfTokenizer(new HfTokenizerDefinition(path,
@@ -116,8 +116,4 @@ internal static class GgufByteLevelTokenizer
         !file.TryGetInt(key, out int id) ? null
         : id >= 0 && id < tokens.Length ? tokens[id]
         : throw ModelFormatException.For(file.Path, string.Create(CultureInfo.InvariantCulture, $"{key} {id} is outside the {tokens.Length} tokens"));
-
-    private static bool? Flag(GgufFile file, string key) =>
-        !file.Metadata.TryGetValue(key, out var raw) ? null
-        : raw as bool? ?? throw ModelFormatException.For(file.Path, $"metadata {key} should be a bool but is {raw.GetType().Name}");
 }

@@ -54,9 +54,15 @@ public static class GgufTokenizer
         int bos = file.TryGetInt("tokenizer.ggml.bos_token_id", out int b) ? b : 1;
         int eos = file.TryGetInt("tokenizer.ggml.eos_token_id", out int e) ? e : 2;
         int unk = file.TryGetInt("tokenizer.ggml.unknown_token_id", out int u) ? u : 0;
-        return new SentencePieceTokenizer(pieces, scores, types, bos, eos, unk, file.Path)
+        return new SentencePieceTokenizer(pieces, scores, types, bos, eos, unk, file.Path, matchSpecialPieces: true)
         {
             ChatTemplate = file.GetString("tokenizer.chat_template"),
+            AddsBos = Flag(file, "tokenizer.ggml.add_bos_token") ?? true,
         };
     }
+
+    /// <summary>A bool metadata value, or null when absent.</summary>
+    internal static bool? Flag(GgufFile file, string key) =>
+        !file.Metadata.TryGetValue(key, out var raw) ? null
+        : raw as bool? ?? throw ModelFormatException.For(file.Path, $"metadata {key} should be a bool but is {raw.GetType().Name}");
 }

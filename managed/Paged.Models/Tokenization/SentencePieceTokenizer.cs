@@ -11,11 +11,22 @@ namespace Paged.Models.Tokenization;
 public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
 {
     private readonly LlamaTokenizer _encoder;
+    private readonly AddedTokenMatcher? _specialMatcher;
 
     /// <param name="pieces">Pieces with spaces spelled U+2581; byte pieces as "&lt;0xNN&gt;".</param>
     /// <param name="source">The file the vocabulary came from, for error messages.</param>
     public SentencePieceTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<TokenPieceType> types,
         int bosId, int eosId, int unkId, string source)
+        : this(pieces, scores, types, bosId, eosId, unkId, source, matchSpecialPieces: false)
+    {
+    }
+
+    /// <param name="matchSpecialPieces">
+    /// Match control, user-defined and unknown pieces in the text first, as llama.cpp (parse_special) and HF do; each text
+    /// run after one gets its own dummy-prefix space. False for llama2.c vocabularies, whose prompts are plain text.
+    /// </param>
+    public SentencePieceTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<TokenPieceType> types,
+        int bosId, int eosId, int unkId, string source, bool matchSpecialPieces)
         : base(pieces?.Count ?? throw new ArgumentNullException(nameof(pieces)))
     {
         ArgumentNullException.ThrowIfNull(pieces);
@@ -51,6 +62,26 @@ public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
             SetPiece(i, ComputeBytes(source, i, pieces[i], types[i]), types[i]);
         }
 
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (matchSpecialPieces)
+        {
+            var added = new List<AddedToken>();
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                if (types[i] is TokenPieceType.Control or TokenPieceType.UserDefined or TokenPieceType.Unknown)
+                {
+                    added.Add(new AddedToken(i, pieces[i], Special: types[i] != TokenPieceType.UserDefined));
+                    if (types[i] != TokenPieceType.UserDefined)
+                    {
+                        special[pieces[i]] = i;
+                    }
+                }
+            }
+
+            _specialMatcher = new AddedTokenMatcher(added);
+        }
+
+        SpecialTokens = special;
         byte[] proto = SentencePieceModelProto.Build(pieces, scores, types, unkId, bosId, eosId);
         using var stream = new MemoryStream(proto, writable: false);
         _encoder = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
@@ -60,26 +91,49 @@ public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
     public int BosId { get; }
     public int EosId { get; }
     public int UnknownId { get; }
-    public bool AddsBos => true;
+    /// <summary>True unless the file says otherwise (GGUF tokenizer.ggml.add_bos_token).</summary>
+    public bool AddsBos { get; init; } = true;
     public string? BosToken { get; }
     public string? EosToken { get; }
 
-    /// <summary>Empty: llama2.c and GGUF "llama" vocabularies are encoded as plain text (control pieces are not matched in it).</summary>
-    public IReadOnlyDictionary<string, int> SpecialTokens { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+    /// <summary>The control and unknown pieces matched in text; empty for llama2.c vocabularies (plain-text prompts).</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
     public string? ChatTemplate { get; init; }
     public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.AfterBos;
 
     public IReadOnlyList<int> Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length == 0)
+        addBos &= AddsBos;
+        if (_specialMatcher is null || text.Length == 0)
         {
-            return addBos ? [BosId] : [];
+            return text.Length == 0 ? (addBos ? [BosId] : []) : EncodeText(text, addBos);
         }
 
-        return _encoder.EncodeToIds(text, addBeginningOfSentence: addBos, addEndOfSentence: false,
-            considerPreTokenization: true, considerNormalization: true);
+        var ids = new List<int>();
+        if (addBos)
+        {
+            ids.Add(BosId);
+        }
+
+        foreach (var segment in _specialMatcher.Split(text))
+        {
+            if (segment.Id >= 0)
+            {
+                ids.Add(segment.Id);
+            }
+            else
+            {
+                ids.AddRange(EncodeText(segment.Text, addBos: false));
+            }
+        }
+
+        return ids;
     }
+
+    private IReadOnlyList<int> EncodeText(string text, bool addBos) =>
+        _encoder.EncodeToIds(text, addBeginningOfSentence: addBos, addEndOfSentence: false,
+            considerPreTokenization: true, considerNormalization: true);
 
     private static byte[] ComputeBytes(string source, int id, string piece, TokenPieceType type)
     {
