@@ -20,24 +20,47 @@ public sealed class HfReferenceTokenizerTests
         "<|endoftext|><|endoftext|>  <|im_start|>",
     ];
 
+    private static Tokenizers.DotNet.Tokenizer Reference(string tokenizerJson)
+    {
+        try
+        {
+            return new Tokenizers.DotNet.Tokenizer(tokenizerJson);
+        }
+        catch (DllNotFoundException e)
+        {
+            Assert.Inconclusive($"the HF tokenizers native library is not available on this platform: {e.Message}");
+            throw;
+        }
+    }
+
+    /// <summary>Without byte fallback, characters without a token become &lt;unk&gt;, consecutive ones fused (fuse_unk).</summary>
+    [TestMethod]
+    public void Unknown_characters_without_byte_fallback_match_huggingface()
+    {
+        using var dir = new TempDir();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.HfTiny, "tiny-mistral", "tokenizer.json")))!;
+        json["model"]!["byte_fallback"] = false;
+        File.WriteAllText(dir.File("tokenizer.json"), json.ToJsonString());
+        using var reference = Reference(dir.File("tokenizer.json"));
+        var ours = HfTokenizerLoader.Load(dir.Path);
+        int unknown = 0;
+        foreach (string line in MultilingualCorpus.Lines)
+        {
+            int[] expected = [.. reference.Encode(line).Select(id => (int)id)];
+            CollectionAssert.AreEqual(expected, ours.Encode(line, addBos: true).ToArray(), $"\"{line}\"");
+            unknown += expected.Count(id => id == 0);
+        }
+
+        Assert.IsTrue(unknown > 20, $"only {unknown} unknown tokens");
+    }
+
     [TestMethod]
     [DataRow("tiny-llama3")]
     [DataRow("tiny-qwen2")]
     [DataRow("tiny-mistral")]
     public void Encodes_and_decodes_like_huggingface_tokenizers(string model)
     {
-        Tokenizers.DotNet.Tokenizer reference;
-        try
-        {
-            reference = new Tokenizers.DotNet.Tokenizer(Path.Combine(TestPaths.HfTiny, model, "tokenizer.json"));
-        }
-        catch (DllNotFoundException e)
-        {
-            Assert.Inconclusive($"the HF tokenizers native library is not available on this platform: {e.Message}");
-            return;
-        }
-
-        using (reference)
+        using (var reference = Reference(Path.Combine(TestPaths.HfTiny, model, "tokenizer.json")))
         {
             var ours = HfTokenizerGoldenTests.For(model);
             foreach (string line in MultilingualCorpus.Lines.Concat(SpecialLines))

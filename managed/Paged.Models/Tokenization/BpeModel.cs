@@ -121,6 +121,7 @@ internal sealed class BpeModel
         }
 
         // Merges never span a character without a token (it becomes byte or unknown tokens), so encode runs between them.
+        int wordStart = ids.Count;
         int runStart = 0;
         int i = 0;
         while (i < word.Length)
@@ -133,7 +134,7 @@ internal sealed class BpeModel
             }
 
             EncodeRun(word, runStart, i, ids);
-            EncodeUnknown(word.AsSpan(i, width), ids);
+            EncodeUnknown(word.AsSpan(i, width), ids, wordStart);
             i += width;
             runStart = i;
         }
@@ -150,7 +151,7 @@ internal sealed class BpeModel
         }
     }
 
-    private void EncodeUnknown(ReadOnlySpan<char> character, List<int> ids)
+    private void EncodeUnknown(ReadOnlySpan<char> character, List<int> ids, int wordStart)
     {
         if (_byteTokens is not null)
         {
@@ -173,7 +174,7 @@ internal sealed class BpeModel
             }
         }
 
-        if (_unknownId >= 0 && !(_vocabulary.FuseUnknown && ids.Count > 0 && ids[^1] == _unknownId))
+        if (_unknownId >= 0 && !(_vocabulary.FuseUnknown && ids.Count > wordStart && ids[^1] == _unknownId))
         {
             ids.Add(_unknownId);
         }

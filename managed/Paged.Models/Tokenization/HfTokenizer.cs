@@ -11,7 +11,6 @@ internal sealed record SpecialTokenSettings
     public string? BosToken { get; init; }
     public string? EosToken { get; init; }
     public string? PadToken { get; init; }
-    public string? UnkToken { get; init; }
 
     /// <summary>add_bos_token / add_eos_token when stated; null lets the post-processor decide.</summary>
     public bool? AddBos { get; init; }

@@ -4,7 +4,7 @@ using static Paged.Models.Tokenization.HfJson;
 namespace Paged.Models.Tokenization;
 
 /// <summary>
-/// Reads tokenizer_config.json (bos/eos/pad/unk tokens, add_bos_token, add_eos_token, chat_template) and
+/// Reads tokenizer_config.json (bos/eos/pad tokens, add_bos_token, add_eos_token, chat_template) and
 /// chat_template.jinja, which takes precedence over a template inside the config (the layout transformers 5 writes).
 /// </summary>
 internal static class HfTokenizerConfig
@@ -30,7 +30,6 @@ internal static class HfTokenizerConfig
                 BosToken = TokenText(configPath, root, "bos_token"),
                 EosToken = TokenText(configPath, root, "eos_token"),
                 PadToken = TokenText(configPath, root, "pad_token"),
-                UnkToken = TokenText(configPath, root, "unk_token"),
                 AddBos = Bool(configPath, root, "add_bos_token", ConfigFile),
                 AddEos = Bool(configPath, root, "add_eos_token", ConfigFile),
                 ChatTemplate = Template(configPath, Optional(root, "chat_template")),

@@ -154,12 +154,10 @@ internal sealed class MetaspaceStep(char replacement, string prependScheme, bool
 /// <summary>A sequence of pre-tokenizer steps; the output pieces are the words the BPE model encodes one by one.</summary>
 internal sealed class PreTokenizerChain(IReadOnlyList<PreTokenizerStep> steps)
 {
-    public IReadOnlyList<PreTokenizerStep> Steps { get; } = steps;
-
     public List<TextPiece> Split(TextPiece input)
     {
         var pieces = new List<TextPiece> { input };
-        foreach (var step in Steps)
+        foreach (var step in steps)
         {
             pieces = [.. pieces.SelectMany(step.Split).Where(p => p.Text.Length > 0)];
         }

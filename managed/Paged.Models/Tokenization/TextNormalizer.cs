@@ -7,8 +7,6 @@ internal sealed class TextNormalizer(IReadOnlyList<Func<string, string>> steps)
 {
     public static readonly TextNormalizer None = new([]);
 
-    public int StepCount => steps.Count;
-
     public string Apply(string text)
     {
         foreach (var step in steps)
