@@ -79,4 +79,52 @@ public sealed class HfReferenceTokenizerTests
             }
         }
     }
+
+    /// <summary>
+    /// Other layouts real checkpoints use, made from the tiny vocabularies and checked against HF tokenizers: Metaspace
+    /// pre-tokenizer and decoder (newer Llama/Mistral files, prepend only at the start), and GPT-2's ByteLevel regex.
+    /// </summary>
+    [TestMethod]
+    [DataRow("tiny-mistral", "metaspace-first")]
+    [DataRow("tiny-mistral", "metaspace-always-split")]
+    [DataRow("tiny-qwen2", "gpt2-bytelevel")]
+    [DataRow("tiny-qwen2", "gpt2-bytelevel-prefix")]
+    public void Other_pipeline_layouts_match_huggingface(string model, string layout)
+    {
+        using var dir = new TempDir();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.HfTiny, model, "tokenizer.json")))!;
+        System.Text.Json.Nodes.JsonObject Metaspace(string scheme, bool split) =>
+            new() { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = scheme, ["split"] = split };
+        switch (layout)
+        {
+            case "metaspace-first" or "metaspace-always-split":
+                string scheme = layout == "metaspace-first" ? "first" : "always";
+                json["normalizer"] = null;
+                json["pre_tokenizer"] = Metaspace(scheme, split: layout != "metaspace-first");
+                json["decoder"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["type"] = "Sequence",
+                    ["decoders"] = new System.Text.Json.Nodes.JsonArray(
+                        new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteFallback" },
+                        Metaspace(scheme, split: true)),
+                };
+                break;
+            default:
+                json["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["type"] = "ByteLevel", ["add_prefix_space"] = layout.EndsWith("prefix", StringComparison.Ordinal), ["trim_offsets"] = true, ["use_regex"] = true,
+                };
+                break;
+        }
+
+        File.WriteAllText(dir.File("tokenizer.json"), json.ToJsonString());
+        using var reference = Reference(dir.File("tokenizer.json"));
+        var ours = HfTokenizerLoader.Load(dir.Path);
+        foreach (string line in MultilingualCorpus.Lines.Concat(SpecialLines))
+        {
+            int[] expected = [.. reference.Encode(line).Select(id => (int)id)];
+            CollectionAssert.AreEqual(expected, ours.Encode(line, addBos: true).ToArray(), $"{layout}: \"{line}\"");
+            Assert.AreEqual(reference.Decode([.. expected.Select(id => (uint)id)]), ours.Decode(expected), $"{layout} decode: \"{line}\"");
+        }
+    }
 }
