@@ -14,6 +14,8 @@ internal static class Backends
 
     public static DeviceContext Context(string name)
     {
+        if (Environment.GetEnvironmentVariable(PortablePathTests.OnlyBackendsVariable) is { Length: > 0 } only && !only.Split(',').Contains(name))
+            Assert.Inconclusive($"backend '{name}' is left out of this run ({PortablePathTests.OnlyBackendsVariable}={only})");
         if (!Backend.IsAvailable(name))
             Assert.Inconclusive($"backend '{name}' is not built on this machine (libpaged_{name}.so missing)");
         lock (Gate)
