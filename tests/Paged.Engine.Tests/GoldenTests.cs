@@ -158,6 +158,7 @@ public sealed class GoldenTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void Greedy_IsIdenticalUnderChunkingTinyBatchesAndPreemption()
     {
         var golden = LoadGolden();
@@ -188,6 +189,7 @@ public sealed class GoldenTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void Greedy_GgufAndBinGiveIdenticalLogitsPath()
     {
         // Same weights through both loaders: identical tokens for every prompt in full (not just the trusted prefix).

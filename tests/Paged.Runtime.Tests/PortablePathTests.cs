@@ -25,7 +25,10 @@ public sealed class PortablePathTests
             ? dir : Path.Combine(ChildProcess.RepositoryRoot(), "build", "native"), "paged_cpu_selfcheck");
         if (!File.Exists(exe))
             Assert.Inconclusive($"{exe} is not built (cmake --build build --target paged_cpu_selfcheck)");
-        var result = ChildProcess.Run(new ProcessStartInfo(exe), TimeSpan.FromSeconds(50));
+        // The executable's RUNPATH names the directory it was built in; the library beside it is the one to check.
+        var psi = new ProcessStartInfo(exe);
+        psi.Environment["LD_LIBRARY_PATH"] = Path.GetDirectoryName(exe);
+        var result = ChildProcess.Run(psi, TimeSpan.FromSeconds(50));
         Assert.AreEqual(0, result.ExitCode, $"paged_cpu_selfcheck failed:\n{result.Stdout}\n{result.Stderr}");
         StringAssert.Contains(result.Stdout, "ALL OK");
         StringAssert.Contains(result.Stdout, "generic", "the self-check compares the portable kernels too");

@@ -66,6 +66,7 @@ public sealed partial class SimtEmulatorTests
     }
 
     [TestMethod]
+    [Timeout(600_000, CooperativeCancellation = true)]
     [DataRow("forward")]
     [DataRow("reverse")]
     [DataRow("random:17")]

@@ -90,8 +90,11 @@ internal sealed record FuzzSettings(int Seed, int Cases, double Seconds)
 {
     public const int DefaultSeed = 20261128;
 
-    /// <summary>Fewer than this many cases in the time budget fails the test (a machine too slow to fuzz).</summary>
-    public const int MinimumCases = 1000;
+    /// <summary>
+    /// Fewer than this many cases in the time budget fails the test (a machine too slow to fuzz). An idle 2-core
+    /// machine runs all 3000 of each format in a few seconds; this floor only tolerates a heavily shared one.
+    /// </summary>
+    public const int MinimumCases = 500;
 
     public static FuzzSettings FromEnvironment() => new(
         Read("PAGED_FUZZ_SEED", DefaultSeed), Read("PAGED_FUZZ_CASES", 3000), Read("PAGED_FUZZ_SECONDS", 30));
