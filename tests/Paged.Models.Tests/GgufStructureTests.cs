@@ -158,4 +158,20 @@ public sealed class GgufStructureTests
             .TensorF32("token_embd.weight", [8, 300], new float[2400]);
         AssertRefused(w, "tensor token_embd.weight has shape [8, 300] but the model config needs [65536, 300]", atOpen: false);
     }
+
+    [TestMethod]
+    public void Model_whose_tensors_have_an_unsupported_type_is_refused_before_allocating()
+    {
+        // Shapes agree with the metadata, but a Q4_K tensor's size is unknown to this reader, so nothing checked
+        // that its 128 Mi elements are in the file: the loader must refuse the type before allocating 512 MiB.
+        var w = new GgufTestWriter()
+            .String("general.architecture", "llama")
+            .UInt32("llama.embedding_length", 4096)
+            .UInt32("llama.feed_forward_length", 11008)
+            .UInt32("llama.block_count", 1)
+            .UInt32("llama.attention.head_count", 32)
+            .UInt32("llama.context_length", 4096)
+            .Tensor("token_embd.weight", [4096, 32768], 12, new byte[64]);
+        AssertRefused(w, "tensor token_embd.weight has type Q4_K (12), which is not supported", atOpen: false);
+    }
 }

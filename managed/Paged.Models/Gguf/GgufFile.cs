@@ -132,7 +132,8 @@ public sealed class GgufFile
         }
     }
 
-    private void CheckSupported(GgufTensorInfo tensor)
+    /// <summary>Throws unless this reader can convert the tensor's type (only then is its size known and checked against the file).</summary>
+    internal void CheckSupported(GgufTensorInfo tensor)
     {
         if (!GgufDequantizer.IsSupported(tensor.Type))
         {

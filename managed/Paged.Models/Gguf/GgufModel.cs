@@ -120,7 +120,10 @@ public static class GgufModel
     private static void Read(GgufFile file, Stream stream, string name, float[] destination, long[] shape) =>
         file.ReadTensor(stream, Find(file, name, shape), destination);
 
-    /// <summary>The tensor called <paramref name="name"/>, which must exist with exactly <paramref name="want"/> as its GGUF shape.</summary>
+    /// <summary>
+    /// The tensor called <paramref name="name"/>, which must exist with exactly <paramref name="want"/> as its GGUF shape
+    /// and a supported type (whose data <see cref="GgufFile.Open"/> has checked lies inside the file).
+    /// </summary>
     private static GgufTensorInfo Find(GgufFile file, string name, long[] want)
     {
         var t = file.FindTensor(name) ?? throw ModelFormatException.For(file.Path, $"tensor {name} is missing");
@@ -130,6 +133,7 @@ public static class GgufModel
                 $"tensor {name} has shape {t.ShapeText} but the model config needs [{string.Join(", ", want)}] (GGUF order, innermost first)");
         }
 
+        file.CheckSupported(t);
         return t;
     }
 }
