@@ -38,7 +38,7 @@ public sealed class DeviceEndToEndTests
     {
         RequireDevice(device);
         var golden = GoldenTests.LoadGolden().Take(4).ToList();
-        var requests = golden.Select(g => (g.Prompt, new SamplingParams { MaxTokens = g.MaxTokens, N = 2 })).ToList();
+        var requests = golden.Select(g => (g.Prompt, new SamplingParams { MaxTokens = g.MaxTokens, N = 2, Logprobs = 2 })).ToList();
         using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, new EngineOptions { Device = device, MaxNumSeqs = 8 });
         var outputs = engine.Generate(requests);
         Assert.IsGreaterThan(0L, engine.Counters.BlockCopies, "n = 2 must fork (copy-on-write) the prompt's last block");
@@ -47,7 +47,7 @@ public sealed class DeviceEndToEndTests
             Assert.HasCount(2, outputs[i].Completions, golden[i].Prompt);
             foreach (var c in outputs[i].Completions)
             {
-                var single = outputs[i] with { TokenIds = c.TokenIds, Text = c.Text, FinishReason = c.FinishReason };
+                var single = outputs[i] with { TokenIds = c.TokenIds, Text = c.Text, FinishReason = c.FinishReason, Logprobs = c.Logprobs };
                 GoldenTests.AssertMatchesGolden(golden[i], single, $"{device} n=2 completion {c.Index}");
             }
         }

@@ -7,6 +7,7 @@ internal sealed class GgufTestWriter
 {
     private readonly List<(string Key, Action<BinaryWriter> Write)> _kvs = [];
     private readonly List<(string Name, long[] Dims, uint Type, byte[] Data)> _tensors = [];
+    private readonly Dictionary<string, long> _offsetDeltas = [];
 
     public uint Version { get; set; } = 3;
     public uint Alignment { get; set; } = 32;
@@ -40,6 +41,24 @@ internal sealed class GgufTestWriter
         return this;
     }
 
+    /// <summary>Replaces the type and data of an already added tensor (same name and dims).</summary>
+    public GgufTestWriter Retype(string name, uint type, byte[] data)
+    {
+        int i = _tensors.FindIndex(t => t.Name == name);
+        _tensors[i] = (name, _tensors[i].Dims, type, data);
+        return this;
+    }
+
+    /// <summary>Writes this tensor's directory offset <paramref name="delta"/> bytes away from where its data is.</summary>
+    public GgufTestWriter ShiftOffset(string name, long delta)
+    {
+        _offsetDeltas[name] = delta;
+        return this;
+    }
+
+    /// <summary>A metadata value of any type, written by <paramref name="writeTypeAndValue"/> (type id first).</summary>
+    public GgufTestWriter Raw(string key, Action<BinaryWriter> writeTypeAndValue) => Add(key, writeTypeAndValue);
+
     public GgufTestWriter TensorF32(string name, long[] dims, float[] values)
     {
         var bytes = new byte[values.Length * 4];
@@ -69,7 +88,7 @@ internal sealed class GgufTestWriter
                 w.Write((uint)dims.Length);
                 foreach (long d in dims) { w.Write((ulong)d); }
                 w.Write(type);
-                w.Write(offset);
+                w.Write(offset + (ulong)_offsetDeltas.GetValueOrDefault(name));
                 offset += Align((ulong)data.Length);
             }
 

@@ -11,15 +11,29 @@ public static class GgufModel
     {
         ArgumentNullException.ThrowIfNull(file);
         var config = ReadConfig(file);
+        int dim = config.Dim, vocab = config.VocabSize;
+        var weightTensors = WeightTensors(config).ToList();
+        // Every shape is checked before anything is allocated: the metadata alone must not make the loader
+        // allocate what the file does not hold.
+        Find(file, "token_embd.weight", [dim, vocab]);
+        if (!config.SharedClassifier)
+        {
+            Find(file, "output.weight", [dim, vocab]);
+        }
+
+        foreach (var (name, shape, _) in weightTensors)
+        {
+            Find(file, name, shape);
+        }
+
         using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        int dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim, vocab = config.VocabSize;
         var embedding = new float[(long)vocab * dim];
-        Read(file, stream, "token_embd.weight", embedding, dim, vocab);
+        Read(file, stream, "token_embd.weight", embedding, [dim, vocab]);
         float[]? classifier = null;
         if (!config.SharedClassifier)
         {
             classifier = new float[(long)vocab * dim];
-            Read(file, stream, "output.weight", classifier, dim, vocab);
+            Read(file, stream, "output.weight", classifier, [dim, vocab]);
             // Converters often store a tied classifier twice; keep one copy when they are bitwise identical.
             if (classifier.AsSpan().SequenceEqual(embedding))
             {
@@ -29,25 +43,35 @@ public static class GgufModel
         }
 
         var weights = new ModelWeights(config, file.Path, embedding, classifier);
-        for (int l = 0; l < config.NumLayers; l++)
+        foreach (var (name, shape, target) in weightTensors)
         {
-            var layer = weights.Layers[l];
-            string p = string.Create(CultureInfo.InvariantCulture, $"blk.{l}.");
-            Read(file, stream, p + "attn_norm.weight", layer.AttnNorm, dim);
-            Read(file, stream, p + "attn_q.weight", layer.Wq, dim, dim);
-            Read(file, stream, p + "attn_k.weight", layer.Wk, dim, kv);
-            Read(file, stream, p + "attn_v.weight", layer.Wv, dim, kv);
-            Read(file, stream, p + "attn_output.weight", layer.Wo, dim, dim);
-            Read(file, stream, p + "ffn_norm.weight", layer.FfnNorm, dim);
-            Read(file, stream, p + "ffn_gate.weight", layer.W1, dim, hidden);
-            Read(file, stream, p + "ffn_down.weight", layer.W2, hidden, dim);
-            Read(file, stream, p + "ffn_up.weight", layer.W3, dim, hidden);
+            Read(file, stream, name, target(weights), shape);
         }
-
-        Read(file, stream, "output_norm.weight", weights.FinalNorm, dim);
 
         weights.CheckFinite();
         return weights;
+    }
+
+    /// <summary>The per-layer tensors and the final norm: GGUF name, GGUF shape (innermost first), and where each goes.</summary>
+    private static IEnumerable<(string Name, long[] Shape, Func<ModelWeights, float[]> Target)> WeightTensors(ModelConfig config)
+    {
+        long dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim;
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            int layer = l;
+            string p = string.Create(CultureInfo.InvariantCulture, $"blk.{l}.");
+            yield return (p + "attn_norm.weight", [dim], w => w.Layers[layer].AttnNorm);
+            yield return (p + "attn_q.weight", [dim, dim], w => w.Layers[layer].Wq);
+            yield return (p + "attn_k.weight", [dim, kv], w => w.Layers[layer].Wk);
+            yield return (p + "attn_v.weight", [dim, kv], w => w.Layers[layer].Wv);
+            yield return (p + "attn_output.weight", [dim, dim], w => w.Layers[layer].Wo);
+            yield return (p + "ffn_norm.weight", [dim], w => w.Layers[layer].FfnNorm);
+            yield return (p + "ffn_gate.weight", [dim, hidden], w => w.Layers[layer].W1);
+            yield return (p + "ffn_down.weight", [hidden, dim], w => w.Layers[layer].W2);
+            yield return (p + "ffn_up.weight", [dim, hidden], w => w.Layers[layer].W3);
+        }
+
+        yield return ("output_norm.weight", [dim], w => w.FinalNorm);
     }
 
     /// <summary>Builds the <see cref="ModelConfig"/> from llama.* and tokenizer.ggml.* metadata.</summary>
@@ -92,23 +116,24 @@ public static class GgufModel
         return config;
     }
 
-    /// <summary>Reads a tensor after checking its GGUF shape (innermost first) is [ne0] or [ne0, ne1].</summary>
-    private static void Read(GgufFile file, Stream stream, string name, float[] destination, long ne0, long ne1 = -1)
+    /// <summary>Reads a tensor after checking its GGUF shape (innermost first).</summary>
+    private static void Read(GgufFile file, Stream stream, string name, float[] destination, long[] shape) =>
+        file.ReadTensor(stream, Find(file, name, shape), destination);
+
+    /// <summary>
+    /// The tensor called <paramref name="name"/>, which must exist with exactly <paramref name="want"/> as its GGUF shape
+    /// and a supported type (whose data <see cref="GgufFile.Open"/> has checked lies inside the file).
+    /// </summary>
+    private static GgufTensorInfo Find(GgufFile file, string name, long[] want)
     {
         var t = file.FindTensor(name) ?? throw ModelFormatException.For(file.Path, $"tensor {name} is missing");
-        long[] want = ne1 < 0 ? [ne0] : [ne0, ne1];
-        bool ok = t.Shape.Count == want.Length;
-        for (int i = 0; ok && i < want.Length; i++)
-        {
-            ok = t.Shape[i] == want[i];
-        }
-
-        if (!ok)
+        if (!t.Shape.SequenceEqual(want))
         {
             throw ModelFormatException.For(file.Path,
                 $"tensor {name} has shape {t.ShapeText} but the model config needs [{string.Join(", ", want)}] (GGUF order, innermost first)");
         }
 
-        file.ReadTensor(stream, t, destination);
+        file.CheckSupported(t);
+        return t;
     }
 }
