@@ -99,7 +99,8 @@ internal static class BenchCommand
         double total = (end - start) / f;
         double execute = engine.Counters.ExecuteSeconds - executeBefore;
         Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0}); " +
-                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits and {launchesPerStep:F1} launches per step");
+                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits, {launchesPerStep:F1} launches and " +
+                                $"{(decodeSteps > 0 ? decodeCounts.HostToDeviceCopies / (double)decodeSteps : 0):F2} uploads per step");
         double decodeTokens = (double)o.Batch * (o.GenTokens - 1);
         return (o.Batch * (double)o.PromptTokens / prefillSeconds,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0,

@@ -49,6 +49,13 @@ public sealed class LlamaModel : IDisposable
     public nint LogitsAddress => _ws.Logits.Address;
 
     /// <summary>
+    /// Stages <paramref name="batch"/>'s index arrays into the caller's packed upload of the step; the
+    /// next <see cref="Forward(StepBatch, KvCache)"/> of that batch, after the caller's flush, uses them
+    /// instead of uploading its own.
+    /// </summary>
+    public void Stage(StepBatch batch, StagingBuffer upload) => _ws.Stage(batch, upload);
+
+    /// <summary>
     /// Runs the model over <paramref name="batch"/>, writing its keys and values into
     /// <paramref name="cache"/>; the logits of the requested rows stay on the device
     /// (<see cref="LogitsAddress"/>), for the sampling op to consume there.

@@ -51,26 +51,49 @@ internal sealed class LlamaWorkspace : IDisposable
     public StagedArray BlockTables { get; private set; }
     public StagedArray LogitRows { get; private set; }
 
-    /// <summary>Copies the step's index arrays to the device (one packed copy, no wait).</summary>
+    // Offsets of the arrays in the staging buffer that holds them this step (null: not staged).
+    private StagingBuffer? _stagedIn;
+    private StepBatch? _stagedBatch;
+    private long _tokensAt, _positionsAt, _slotsAt, _lensAt, _startsAt, _tablesAt, _rowsAt;
+
+    /// <summary>
+    /// Stages the step's index arrays into <paramref name="upload"/>, the caller's one packed upload of
+    /// the step (with its copy pairs and sampling parameters); the caller flushes it before the forward pass.
+    /// </summary>
+    public void Stage(StepBatch b, StagingBuffer upload)
+    {
+        _tokensAt = upload.Stage<int>(b.TokenIds.AsSpan(0, b.NumTokens));
+        _positionsAt = upload.Stage<int>(b.Positions.AsSpan(0, b.NumTokens));
+        _slotsAt = upload.Stage<long>(b.SlotMapping.AsSpan(0, b.NumTokens));
+        _lensAt = upload.Stage<int>(b.SeqLens.AsSpan(0, b.NumSeqs));
+        _startsAt = upload.Stage<int>(b.QueryStart.AsSpan(0, b.NumSeqs + 1));
+        _tablesAt = upload.Stage<int>(b.BlockTables.AsSpan(0, b.NumSeqs * b.MaxBlocksPerSeq));
+        _rowsAt = upload.Stage<int>(b.LogitRows.AsSpan(0, b.NumLogitRows));
+        _stagedIn = upload;
+        _stagedBatch = b;
+    }
+
+    /// <summary>Makes the step's index arrays available on the device: those staged by the caller for
+    /// <paramref name="b"/>, else through the workspace's own staging buffer (one packed copy, no wait).</summary>
     public void Upload(StepBatch b)
     {
-        var s = _indices;
-        s.Clear();
-        long tokens = s.Stage<int>(b.TokenIds.AsSpan(0, b.NumTokens));
-        long positions = s.Stage<int>(b.Positions.AsSpan(0, b.NumTokens));
-        long slots = s.Stage<long>(b.SlotMapping.AsSpan(0, b.NumTokens));
-        long lens = s.Stage<int>(b.SeqLens.AsSpan(0, b.NumSeqs));
-        long starts = s.Stage<int>(b.QueryStart.AsSpan(0, b.NumSeqs + 1));
-        long tables = s.Stage<int>(b.BlockTables.AsSpan(0, b.NumSeqs * b.MaxBlocksPerSeq));
-        long rows = s.Stage<int>(b.LogitRows.AsSpan(0, b.NumLogitRows));
-        s.Flush();
-        TokenIds = new(s.Address(tokens));
-        Positions = new(s.Address(positions));
-        SlotMapping = new(s.Address(slots));
-        SeqLens = new(s.Address(lens));
-        QueryStart = new(s.Address(starts));
-        BlockTables = new(s.Address(tables));
-        LogitRows = new(s.Address(rows));
+        if (!ReferenceEquals(_stagedBatch, b) || _stagedIn is null)
+        {
+            _indices.Clear();
+            Stage(b, _indices);
+            _indices.Flush();
+        }
+
+        var s = _stagedIn!;
+        TokenIds = new(s.Address(_tokensAt));
+        Positions = new(s.Address(_positionsAt));
+        SlotMapping = new(s.Address(_slotsAt));
+        SeqLens = new(s.Address(_lensAt));
+        QueryStart = new(s.Address(_startsAt));
+        BlockTables = new(s.Address(_tablesAt));
+        LogitRows = new(s.Address(_rowsAt));
+        _stagedBatch = null; // staged data serves one forward pass
+        _stagedIn = null;
     }
 
     private DeviceBuffer Alloc<T>(DeviceContext ctx, long count) where T : unmanaged
