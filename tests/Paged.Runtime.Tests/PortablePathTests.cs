@@ -46,7 +46,7 @@ public sealed class PortablePathTests
         // kernels are still checked by the logprob, greedy, penalty and seed tests).
         string filter = "(" + string.Join('|', new[]
         {
-            nameof(ElementwiseOpTests), nameof(MatmulAndRopeTests), nameof(PagedAttentionTests), nameof(SamplingOpTests),
+            nameof(ElementwiseOpTests), nameof(MatmulTests), nameof(RopeTests), nameof(PagedAttentionTests), nameof(SamplingOpTests),
             nameof(LongContextAttentionTests), nameof(PortablePathTests) + "." + nameof(Cpu_context_uses_the_path_the_environment_asks_for),
         }.Select(c => "FullyQualifiedName~" + c)) + ")&FullyQualifiedName!~Draws_MatchTheFilteredDistribution";
         var result = ChildProcess.RunTestsAgain(Assembly.GetExecutingAssembly().Location, filter,

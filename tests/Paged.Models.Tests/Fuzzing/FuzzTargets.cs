@@ -38,13 +38,13 @@ internal static class FuzzTargets
         foreach (var tensor in file.Tensors)
             accepted += Stage(() => file.ReadTensor(tensor));
         accepted += Stage(() => GgufModel.Load(file));
-        SentencePieceTokenizer? tokenizer = null;
+        ITokenizer? tokenizer = null;
         accepted += Stage(() => tokenizer = GgufTokenizer.FromGguf(file));
         return accepted + (tokenizer is null ? 0 : UseTokenizer(tokenizer));
     }
 
     /// <summary>A vocabulary the loader accepted must encode and decode without failing.</summary>
-    private static int UseTokenizer(SentencePieceTokenizer tokenizer)
+    private static int UseTokenizer(ITokenizer tokenizer)
     {
         var ids = tokenizer.Encode("Once upon a time, a café 🙂 <s> \u2581x", addBos: true);
         _ = tokenizer.Decode(ids);
