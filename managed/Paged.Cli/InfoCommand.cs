@@ -11,7 +11,7 @@ internal static class InfoCommand
         var weights = ModelLoader.Load(o.Model);
         var c = weights.Config;
         var tokenizer = TokenizerLoader.Load(o.Model, o.Tokenizer, c);
-        long parameters = weights.AllTensors().Sum(t => (long)t.Data.Length);
+        long parameters = weights.ParameterCount;
         string format = Path.GetExtension(o.Model).Equals(".gguf", StringComparison.OrdinalIgnoreCase) ? "GGUF" : "llama2.c checkpoint";
         Console.WriteLine($"model:         {Path.GetFullPath(o.Model)}");
         Console.WriteLine($"format:        {format}");

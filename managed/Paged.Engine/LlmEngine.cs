@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Paged.Models;
-using Paged.Models.Llama;
 using Paged.Models.Tokenization;
 using Paged.Engine.Scheduling;
 using Paged.Runtime;
@@ -50,10 +49,10 @@ public sealed class LlmEngine : IDisposable
         try
         {
             var cache = new KvCache(_context, NumKvBlocks, Config.NumLayers, Config.NumKvHeads, options.BlockSize, Config.HeadSize);
-            LlamaModel model;
+            ICausalLM model;
             try
             {
-                model = new LlamaModel(_context, weights, maxTokens, options.MaxNumSeqs, maxBlocksPerSeq);
+                model = ModelRegistry.Create(_context, weights, new ModelCapacity(maxTokens, options.MaxNumSeqs, maxBlocksPerSeq));
             }
             catch
             {
@@ -88,7 +87,7 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Loads the model and its tokenizer from files and builds an engine.</summary>
     public static LlmEngine Create(string modelPath, string? tokenizerPath, EngineOptions options)
     {
-        var weights = ModelLoader.Load(modelPath);
+        using var weights = ModelLoader.Load(modelPath); // mapped files close once the model is on the device
         var tokenizer = TokenizerLoader.Load(modelPath, tokenizerPath, weights.Config);
         return new LlmEngine(weights, tokenizer, options);
     }

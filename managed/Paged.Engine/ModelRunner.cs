@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Paged.Engine.Kv;
-using Paged.Models.Llama;
+using Paged.Models;
 using Paged.Runtime.Interop;
 
 namespace Paged.Engine;
@@ -8,7 +8,7 @@ namespace Paged.Engine;
 /// <summary>Executes a <see cref="StepPlan"/> on the model: swaps, block copies, the batched forward pass, sampling.</summary>
 internal sealed class ModelRunner : IModelExecutor
 {
-    private readonly LlamaModel _model;
+    private readonly ICausalLM _model;
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
     private readonly StepBatch _batch;
@@ -17,7 +17,7 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly int _vocab;
     private int[] _pairs = new int[64];
 
-    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots)
+    public ModelRunner(ICausalLM model, KvCache cache, int swapSlots)
     {
         _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
         _model = model;
