@@ -97,6 +97,13 @@ public sealed unsafe class DeviceContext : SafeHandle
             Backend.Check(Api->RmsNorm(Ctx, a), "rmsnorm");
     }
 
+    /// <summary>RMSNorm of every (token, head) vector in place (Qwen3's q_norm / k_norm).</summary>
+    public void HeadRmsNorm(in HeadRmsNormArgs args)
+    {
+        fixed (HeadRmsNormArgs* a = &args)
+            Backend.Check(Api->HeadRmsNorm(Ctx, a), "head_rmsnorm");
+    }
+
     public void Matmul(in MatmulArgs args)
     {
         fixed (MatmulArgs* a = &args)

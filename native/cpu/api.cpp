@@ -49,6 +49,7 @@ const pg_api kApi = {
     Entry<pg::cpu::alloc>::call,  // alloc_host: host memory is device memory here
     Entry<pg::cpu::free>::call,   // free_host
     Entry<pg::cpu::block_swap>::call,
+    Entry<pg::cpu::head_rmsnorm>::call,
 };
 
 }  // namespace

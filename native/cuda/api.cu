@@ -147,6 +147,7 @@ const pg_api kApi = {
     alloc_host,
     free_host,
     pg::cuda::block_swap,
+    pg::cuda::head_rmsnorm,
 };
 
 }  // namespace

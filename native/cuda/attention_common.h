@@ -28,6 +28,7 @@ template <class F>
 pg_status dispatch_head_size(const char* op, int head_size, F&& f) {
     switch (head_size) {
         case 8: return f(std::integral_constant<int, 8>{});
+        case 16: return f(std::integral_constant<int, 16>{});
         case 64: return f(std::integral_constant<int, 64>{});
         case 80: return f(std::integral_constant<int, 80>{});
         case 96: return f(std::integral_constant<int, 96>{});
@@ -35,7 +36,7 @@ pg_status dispatch_head_size(const char* op, int head_size, F&& f) {
         case 256: return f(std::integral_constant<int, 256>{});
         default:
             return fail(PG_ERR_UNSUPPORTED,
-                        "%s: head_size = %d has no kernel on this backend (supported: 8, 64, 80, 96, 128, 256)",
+                        "%s: head_size = %d has no kernel on this backend (supported: 8, 16, 64, 80, 96, 128, 256)",
                         op, head_size);
     }
 }

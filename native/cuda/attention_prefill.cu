@@ -4,7 +4,8 @@
 // loaded once per block with coalesced 16-byte loads into shared memory; each warp owns query rows
 // and runs the online softmax (running max, running sum, fp32 accumulators in shared memory).
 // Portable SIMT code: a tensor-core (mma.sync / wgmma) path is future work; the emulator checks
-// exactly this code.
+// exactly this code. With a sliding window the key tiles start at the window of the tile's first
+// query token (nothing before it is read) and each row masks keys at or before pos - window.
 #include "attention_common.h"
 #include "common.cuh"
 
@@ -22,7 +23,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, const int32_t* __restrict__ tiles, int tile_tokens,
     int num_layers, int num_kv_heads, int block_size, int layer, int q_stride, int max_blocks,
-    int num_heads, float scale) {
+    int num_heads, float scale, int sliding_window) {
     constexpr int kV = Vec<T>::kN;
     constexpr int kC = D / kV;
     const int kvh = int(blockIdx.x);
@@ -62,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     const int64_t v_off = (int64_t(layer * 2 + 1) * num_kv_heads + kvh) * block_size * D;
     const int32_t* table = tables + int64_t(s) * max_blocks;
 
-    for (int kt0 = 0; kt0 <= pos_last; kt0 += kKeys) {
+    for (int kt0 = window_start(sliding_window, pos_first); kt0 <= pos_last; kt0 += kKeys) {
         __syncthreads();  // the previous tile is consumed (and q_s / acc_s initialised)
         for (int idx = tid; idx < kKeys * kC; idx += kThreads) {
             const int kj = idx / kC, c = idx % kC;
@@ -85,9 +86,10 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
         __syncthreads();
         for (int row = warp; row < rows; row += kWarps) {
             const int pos = pos_first + row / G;
-            if (kt0 > pos) continue;  // uniform over the warp
+            const int lo = window_start(sliding_window, pos);
+            if (kt0 > pos || kt0 + kKeys <= lo) continue;  // no key of the tile in range: uniform over the warp
             const int j = kt0 + lane;
-            const bool valid = j <= pos;
+            const bool valid = j <= pos && j >= lo;
             float score = -INFINITY;
             if (valid) {
                 float dot = 0.0f;
@@ -165,7 +167,8 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a) {
                           ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->query),
                           static_cast<const T*>(c.data), a->block_tables, a->seq_lens, a->query_start,
                           static_cast<const int32_t*>(p), tile_tokens, c.num_layers, c.num_kv_heads,
-                          c.block_size, a->layer, a->q_stride, a->max_blocks_per_seq, a->num_heads, a->scale);
+                          c.block_size, a->layer, a->q_stride, a->max_blocks_per_seq, a->num_heads, a->scale,
+                          a->sliding_window);
         });
     });
 }

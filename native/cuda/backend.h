@@ -35,7 +35,8 @@ pg_status rt_free_host(void* p);
 pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
 pg_status rt_memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
 pg_status rt_synchronize(pg_context* ctx);
-// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation.
+// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation
+// (a->bias is ignored here: matmul adds it before the GEMM).
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
 
 // ---- helpers on top of the seam ----
@@ -54,6 +55,7 @@ pg_status check_ctx(const char* op, const pg_context* ctx);
 // ---- ops (one family per .cu file) ----
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a);
+pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* a);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a);
 pg_status rope(pg_context* ctx, const pg_rope_args* a);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a);

@@ -96,7 +96,9 @@ typedef struct pg_rmsnorm_args {
     int32_t dtype;
 } pg_rmsnorm_args;
 
-/* out[M, N] (+)= x[M, K] * w[N, K]^T  (weights stored [out_features, in_features]) */
+/* out[M, N] (+)= x[M, K] * w[N, K]^T + bias  (weights stored [out_features, in_features]).
+ * accumulate 0: out = x w^T + bias; 1: out += x w^T + bias. The bias is always fp32 (whatever the
+ * other dtypes: a checkpoint's bf16/f16 bias is widened once at load time; it is small). */
 typedef struct pg_matmul_args {
     void* out;          /* [M, N], row stride ldo */
     const void* x;      /* [M, K], row stride ldx */
@@ -110,6 +112,7 @@ typedef struct pg_matmul_args {
     int32_t x_dtype;
     int32_t w_dtype;
     int32_t out_dtype;
+    const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */
 } pg_matmul_args;
 
 /* Rotary embedding applied in place to q and k at the given positions. Pair i (0 <= i < rotary_dim/2)
@@ -133,6 +136,20 @@ typedef struct pg_rope_args {
     int32_t dtype;
     const float* inv_freq;    /* device memory, [rotary_dim / 2] fp32, or NULL */
 } pg_rope_args;
+
+/* Per-head RMSNorm in place (Qwen3's q_norm / k_norm, applied before rope): for every token t and head
+ * h, the head_size vector v at x + t * token_stride + h * head_size becomes weight * (v / rms(v)) with
+ * rms(v) = sqrt(mean(v^2) + eps) in fp32, as rmsnorm computes a row. */
+typedef struct pg_head_rmsnorm_args {
+    void* x;              /* [num_tokens, num_heads, head_size], token stride token_stride; in place */
+    const void* weight;   /* [head_size]; must not overlap x */
+    int32_t num_tokens;
+    int32_t num_heads;
+    int32_t head_size;
+    int32_t token_stride; /* elements between tokens, >= num_heads * head_size */
+    float eps;
+    int32_t dtype;        /* of x and weight */
+} pg_head_rmsnorm_args;
 
 /* out[t, i] = silu(x[t, i]) * x[t, hidden + i]; x is the fused [gate | up] projection. */
 typedef struct pg_silu_mul_args {
@@ -172,7 +189,12 @@ typedef struct pg_cache_write_args {
  * seq_lens[s] tokens in the cache *including* this chunk (write the chunk to the cache first). Query
  * token i of the chunk sits at position seq_lens[s] - q_len + i and attends causally to positions
  * 0..that position. Decode is the case q_len == 1 for every sequence. Query head h reads KV head
- * h / (num_heads / num_kv_heads). */
+ * h / (num_heads / num_kv_heads).
+ * Sliding window (Mistral; sliding_window = W > 0): a query at position p attends to the positions k
+ * with p - W < k <= p, its last W positions itself included (transformers' sliding_window_overlay:
+ * kv_idx > q_idx - W, with the causal kv_idx <= q_idx). Block-table entries of blocks that lie wholly
+ * before the window of the chunk's first query token are neither read nor validated (the KV manager
+ * may have freed them). */
 typedef struct pg_attention_args {
     void* out;                    /* [num_tokens, num_heads, head_size], dense */
     const void* query;            /* [num_tokens, num_heads, head_size], token stride q_stride */
@@ -188,6 +210,7 @@ typedef struct pg_attention_args {
     int32_t q_stride;
     float scale;                  /* usually 1 / sqrt(head_size) */
     int32_t max_seq_len;          /* upper bound of seq_lens (a launch-shape hint; checked) */
+    int32_t sliding_window;       /* W > 0: attend to the last W positions only; 0: no window */
 } pg_attention_args;
 
 /* Copies whole blocks (every layer, K and V) src -> dst: the copy-on-write list of one step. */
@@ -362,6 +385,9 @@ typedef struct pg_api {
     pg_status (*alloc_host)(pg_context* ctx, size_t bytes, void** out);
     pg_status (*free_host)(pg_context* ctx, void* ptr);
     pg_status (*block_swap)(pg_context* ctx, const pg_block_swap_args* args);
+
+    /* Ops added after the first release, appended so the table only grows. */
+    pg_status (*head_rmsnorm)(pg_context* ctx, const pg_head_rmsnorm_args* args);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

@@ -21,9 +21,28 @@ public sealed class MatmulTests
     [DataRow("cpu", 513, 96, 40)]
     [DataRow("simt", 7, 100, 172)]
     [DataRow("cuda", 7, 100, 172)]
-    public void Matmul_MatchesReference(string backend, int m, int n, int k)
+    public void Matmul_MatchesReference(string backend, int m, int n, int k) => Run(backend, m, n, k, withBias: false);
+
+    // out = x w^T + bias (+ out): Qwen2's q/k/v projections. Odd column counts put bias elements in
+    // every tile shape and in the single-column tails of the AVX2 kernel.
+    [TestMethod]
+    [DataRow("cpu", 1, 1, 1)]
+    [DataRow("cpu", 1, 7, 16)]
+    [DataRow("cpu", 1, 257, 100)]
+    [DataRow("cpu", 2, 33, 31)]
+    [DataRow("cpu", 3, 50, 64)]
+    [DataRow("cpu", 5, 131, 33)]
+    [DataRow("cpu", 64, 256, 72)]
+    [DataRow("simt", 1, 7, 16)]
+    [DataRow("simt", 5, 131, 33)]
+    [DataRow("cuda", 5, 131, 33)]
+    public void Matmul_WithBias_MatchesReference(string backend, int m, int n, int k) => Run(backend, m, n, k, withBias: true);
+
+    private static void Run(string backend, int m, int n, int k, bool withBias)
     {
         var ctx = Backends.Context(backend);
+        var bias = TestData.Uniform(n, 50 + n, scale: 3f);
+        using var bb = ctx.Upload<float>(bias);
         foreach (bool accumulate in new[] { false, true })
         {
             int ldx = k + 3, ldo = n + 5; // strided rows: padding must be neither read nor written
@@ -35,7 +54,7 @@ public sealed class MatmulTests
             {
                 for (int j = 0; j < n; j++)
                 {
-                    double acc = accumulate ? o[(i * ldo) + j] : 0;
+                    double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0);
                     for (int p = 0; p < k; p++)
                         acc += (double)x[(i * ldx) + p] * w[(j * k) + p];
                     expected[(i * ldo) + j] = (float)acc;
@@ -48,9 +67,9 @@ public sealed class MatmulTests
             ctx.Matmul(new MatmulArgs
             {
                 Out = ob.Address, X = xb.Address, W = wb.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
-                Accumulate = accumulate ? 1 : 0,
+                Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0,
             });
-            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * k, 1e-5, $"matmul {m}x{n}x{k} accumulate={accumulate}");
+            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * (k + 3), 1e-5, $"matmul {m}x{n}x{k} accumulate={accumulate} bias={withBias}");
         }
     }
 
@@ -69,5 +88,9 @@ public sealed class MatmulTests
         args.Ldx = 8;
         args.Out = b.Address; // aliasing the input
         Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        args.Out = o.Address;
+        args.Bias = o.At<float>(2); // the bias inside the output
+        e = Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        StringAssert.Contains(e.Message, "bias");
     }
 }

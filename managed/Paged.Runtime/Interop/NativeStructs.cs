@@ -78,6 +78,9 @@ public struct MatmulArgs
     public DType XDType;
     public DType WDType;
     public DType OutDType;
+
+    /// <summary>Device memory, [N] fp32 bias added to every row (Qwen2's q/k/v projections), or 0 for none.</summary>
+    public nint Bias;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -101,6 +104,20 @@ public struct RopeArgs
 
     /// <summary>Device memory, [rotary_dim / 2] fp32 frequencies (Llama 3 / linear / dynamic scaling), or 0 for the theta default.</summary>
     public nint InvFreq;
+}
+
+/// <summary>Per-head RMSNorm in place (pg_head_rmsnorm_args: Qwen3's q_norm / k_norm).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct HeadRmsNormArgs
+{
+    public nint X;
+    public nint Weight;
+    public int NumTokens;
+    public int NumHeads;
+    public int HeadSize;
+    public int TokenStride;
+    public float Eps;
+    public DType DType;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -155,6 +172,9 @@ public struct AttentionArgs
     public int QStride;
     public float Scale;
     public int MaxSeqLen;
+
+    /// <summary>W &gt; 0: a query at position p attends to positions p - W &lt; k &lt;= p only (Mistral); 0: no window.</summary>
+    public int SlidingWindow;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -308,4 +328,5 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, nuint, nint*, Status> AllocHost;
     public delegate* unmanaged[Cdecl]<nint, nint, Status> FreeHost;
     public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
+    public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
 }
