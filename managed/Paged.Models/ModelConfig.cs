@@ -1,4 +1,5 @@
 using System.Globalization;
+using Paged.Models.Weights;
 
 namespace Paged.Models;
 
@@ -36,6 +37,9 @@ public sealed record ModelConfig
     public int SlidingWindow { get; init; }
 
     public GenerationDefaults Generation { get; init; } = GenerationDefaults.Empty;
+
+    /// <summary>The parameter type the checkpoint declares (config.json dtype / torch_dtype); weights are widened to fp32 on upload.</summary>
+    public WeightDType DType { get; init; } = WeightDType.F32;
 
     /// <summary>True when the output classifier is the token embedding matrix.</summary>
     public bool SharedClassifier { get; init; } = true;

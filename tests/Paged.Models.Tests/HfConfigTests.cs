@@ -21,6 +21,7 @@ public sealed class HfConfigTests
         Assert.IsFalse(c.SharedClassifier || c.AttentionBias || c.QkNorm);
         Assert.AreEqual((0, 4), (c.BosId, c.EosId));
         CollectionAssert.AreEqual(new[] { 4 }, c.StopTokenIds.ToArray());
+        Assert.AreEqual(Weights.WeightDType.BF16, c.DType);
     }
 
     [TestMethod]
@@ -34,6 +35,7 @@ public sealed class HfConfigTests
 
         var q3 = HfConfig.Read(Tiny("tiny-qwen3"));
         Assert.IsTrue(q3.QkNorm && q3.SharedClassifier && !q3.AttentionBias);
+        Assert.AreEqual(Weights.WeightDType.F32, q3.DType);
         Assert.AreEqual((16, 64), (q3.HeadSize, q3.QDim));
 
         var m = HfConfig.Read(Tiny("tiny-mistral"));

@@ -80,6 +80,7 @@ internal sealed class DecoderModel : ICausalLM
             BlockTables = ws.BlockTables.Address, SeqLens = ws.SeqLens.Address, QueryStart = ws.QueryStart.Address,
             NumSeqs = S, NumTokens = T, NumHeads = c.NumHeads, MaxBlocksPerSeq = MaxBlocksPerSeq,
             QStride = qkvWidth, Scale = 1f / MathF.Sqrt(c.HeadSize), MaxSeqLen = batch.MaxSeqLen,
+            SlidingWindow = c.SlidingWindow,
         };
 
         for (int l = 0; l < c.NumLayers; l++)
@@ -87,6 +88,12 @@ internal sealed class DecoderModel : ICausalLM
             var lw = _w.Layers[l];
             RmsNorm(ws.Normed, ws.Residual, lw.AttnNorm, T);
             Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false);
+            if (lw.QNorm is not null && lw.KNorm is not null)
+            {
+                HeadRmsNorm(ws.Qkv.Address, lw.QNorm, T, c.NumHeads, qkvWidth);
+                HeadRmsNorm(ws.Qkv.At<float>(qDim), lw.KNorm, T, c.NumKvHeads, qkvWidth);
+            }
+
             _ctx.Rope(new RopeArgs
             {
                 Q = ws.Qkv.Address, K = ws.Qkv.At<float>(qDim), Positions = ws.Positions.Address, NumTokens = T,
@@ -131,7 +138,15 @@ internal sealed class DecoderModel : ICausalLM
         _ctx.Matmul(new MatmulArgs
         {
             Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
-            Accumulate = accumulate ? 1 : 0,
+            Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
+        });
+
+    /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>
+    private void HeadRmsNorm(nint x, DeviceBuffer weight, int tokens, int heads, int tokenStride) =>
+        _ctx.HeadRmsNorm(new HeadRmsNormArgs
+        {
+            X = x, Weight = weight.Address, NumTokens = tokens, NumHeads = heads, HeadSize = Config.HeadSize,
+            TokenStride = tokenStride, Eps = Config.NormEps, DType = DType.F32,
         });
 
     private void RmsNorm(DeviceBuffer output, DeviceBuffer input, DeviceBuffer weight, int rows) =>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Paged.Models.Weights;
 
 namespace Paged.Models.Hf;
 
@@ -58,6 +59,7 @@ public static class HfConfig
             BosId = json.GetInt("bos_token_id") ?? generation?.GetInt("bos_token_id") ?? -1,
             EosId = eos[0],
             StopTokenIds = eos,
+            DType = ReadDType(json),
             Generation = generation is null ? GenerationDefaults.Empty : ReadGeneration(generation),
         };
         config = architecture.Configure(config, json);
@@ -94,6 +96,19 @@ public static class HfConfig
             HighFreqFactor = scalingJson.GetFloat("high_freq_factor") ?? (kind == RopeScalingType.Llama3 ? throw scalingJson.Fail("high_freq_factor is missing") : 4f),
             OriginalMaxPositions = scalingJson.GetInt("original_max_position_embeddings") ?? 0,
         });
+    }
+
+    /// <summary>dtype (transformers 5) or torch_dtype (earlier); absent means float32.</summary>
+    private static WeightDType ReadDType(HfJson json)
+    {
+        string name = json.GetText("dtype") ?? json.GetText("torch_dtype") ?? "float32";
+        return name switch
+        {
+            "float32" => WeightDType.F32,
+            "bfloat16" => WeightDType.BF16,
+            "float16" => WeightDType.F16,
+            _ => throw json.Fail($"dtype {name} is not supported (float32, bfloat16, float16)"),
+        };
     }
 
     private static GenerationDefaults ReadGeneration(HfJson g) => new()
