@@ -11,13 +11,16 @@ internal static class GenerateCommand
     public static int Run(GenerateOptions o)
     {
         var prompts = PromptSource.Read(o);
+        using var engine = EngineFactory.CreateEngine(o, EngineFactory.ToEngineOptions(o), needsTokenizer: prompts.Any(p => p.Ids is null));
+        var defaults = engine.Config.Generation;
         var sampling = new SamplingParams
         {
-            Temperature = o.Temperature,
-            TopK = o.TopK,
-            TopP = o.TopP,
-            MinP = o.MinP,
-            RepetitionPenalty = o.RepetitionPenalty,
+            // A value on the command line wins, then the checkpoint's generation_config.json, then the engine default.
+            Temperature = o.Temperature ?? defaults.Temperature ?? 0f,
+            TopK = o.TopK ?? defaults.TopK ?? 0,
+            TopP = o.TopP ?? defaults.TopP ?? 1f,
+            MinP = o.MinP ?? defaults.MinP ?? 0f,
+            RepetitionPenalty = o.RepetitionPenalty ?? defaults.RepetitionPenalty ?? 1f,
             FrequencyPenalty = o.FrequencyPenalty,
             PresencePenalty = o.PresencePenalty,
             MinTokens = o.MinTokens,
@@ -29,11 +32,10 @@ internal static class GenerateCommand
             N = o.N,
         };
         sampling.Validate();
-        var requests = prompts.Select(p => (p.Prompt, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
+        var requests = prompts.Select(p => (p.Prompt, p.Ids, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
         foreach (var r in requests)
-            r.Item2.Validate();
+            r.Item3.Validate();
 
-        using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
         var start = Stopwatch.GetTimestamp();
         var results = engine.Generate(requests);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

@@ -364,9 +364,20 @@ public sealed class LlmEngine : IDisposable
     public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, SamplingParams Sampling, RequestAttributes Attributes)> requests)
     {
         ArgumentNullException.ThrowIfNull(requests);
+        return Generate(requests.Select(r => (r.Prompt, (int[]?)null, r.Sampling, r.Attributes)).ToList());
+    }
+
+    /// <summary>Like <see cref="Generate(IReadOnlyList{ValueTuple{string, SamplingParams, RequestAttributes}})"/>; a request with token ids is not tokenized.</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, int[]? PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes)> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
         var ids = new long[requests.Count];
         for (int i = 0; i < requests.Count; i++)
-            ids[i] = AddRequest(requests[i].Prompt, requests[i].Sampling, requests[i].Attributes);
+        {
+            var r = requests[i];
+            ids[i] = r.PromptTokenIds is null ? AddRequest(r.Prompt, r.Sampling, r.Attributes) : AddRequest(r.Prompt, r.PromptTokenIds, r.Sampling, r.Attributes);
+        }
+
         var final = new Dictionary<long, RequestOutput>();
         while (final.Count < ids.Length)
         {

@@ -54,7 +54,8 @@ public static class HfConfig
             NormEps = json.GetFloat("rms_norm_eps") ?? 1e-6f,
             RopeTheta = theta,
             RopeStyle = RopeStyle.RotateHalf,
-            RopeScaling = scaling with { OriginalMaxPositions = scaling.OriginalMaxPositions > 0 ? scaling.OriginalMaxPositions : maxPositions },
+            RopeScaling = scaling.Type == RopeScalingType.None || scaling.OriginalMaxPositions > 0 ? scaling
+                : scaling with { OriginalMaxPositions = maxPositions },
             SharedClassifier = json.GetBool("tie_word_embeddings") ?? false,
             BosId = json.GetInt("bos_token_id") ?? generation?.GetInt("bos_token_id") ?? -1,
             EosId = eos[0],

@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Paged.Models.Weights;
@@ -51,7 +49,7 @@ public sealed class SafetensorsWriter
             {
                 int n = (int)Math.Min(ChunkFloats, count - done);
                 fill(done, floats.AsSpan(0, n));
-                stream.Write(bytes, 0, Encode(dtype, floats.AsSpan(0, n), bytes));
+                stream.Write(bytes, 0, WeightEncoder.Encode(dtype, floats.AsSpan(0, n), bytes));
                 done += n;
             }
         }
@@ -90,23 +88,5 @@ public sealed class SafetensorsWriter
         int padding = (int)((8 - (buffer.Length % 8)) % 8);
         buffer.Write(Encoding.ASCII.GetBytes(new string(' ', padding)));
         return buffer.ToArray();
-    }
-
-    private static int Encode(WeightDType dtype, ReadOnlySpan<float> source, Span<byte> destination)
-    {
-        switch (dtype)
-        {
-            case WeightDType.F32:
-                MemoryMarshal.AsBytes(source).CopyTo(destination);
-                return source.Length * 4;
-            case WeightDType.F16:
-                TensorPrimitives.ConvertToHalf(source, MemoryMarshal.Cast<byte, Half>(destination)[..source.Length]);
-                return source.Length * 2;
-            default:
-                var halves = MemoryMarshal.Cast<byte, ushort>(destination);
-                for (int i = 0; i < source.Length; i++)
-                    halves[i] = Bf16.FromSingle(source[i]);
-                return source.Length * 2;
-        }
     }
 }

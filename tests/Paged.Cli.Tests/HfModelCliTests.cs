@@ -1,0 +1,73 @@
+using System.Text.Json;
+
+namespace Paged.Cli.Tests;
+
+/// <summary><c>--model DIR</c> (Hugging Face checkpoints) through the real program, and <c>make-model</c>'s formats.</summary>
+[TestClass]
+public sealed class HfModelCliTests
+{
+    private static readonly int[] ReferenceIds = [1135, 810, 864, 364, 841, 26, 754, 821, 1235, 726, 84, 1182];
+
+    private static string TinyLlama3 => Path.Combine(CliRunner.Shared, "models", "hf-tiny", "tiny-llama3");
+
+    [TestMethod]
+    public void Generate_with_token_id_prompts_reproduces_the_reference_row()
+    {
+        // The first tiny-llama3 row of hf_tiny_reference.jsonl: its prompt ids and the first 12 greedy ids (margins > 1e-3).
+        var r = CliRunner.Run("generate", "--model", TinyLlama3, "--prompt-ids", "0,735,734,263,589", "--max-tokens", "12", "--format", "jsonl");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var ids = doc.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        CollectionAssert.AreEqual(ReferenceIds, ids);
+    }
+
+    [TestMethod]
+    public void Text_prompt_without_a_loadable_tokenizer_is_a_clear_error()
+    {
+        var r = CliRunner.Run("generate", "--model", TinyLlama3, "Once upon a time");
+        Assert.AreEqual(2, r.ExitCode);
+        StringAssert.Contains(r.Stderr, "error:");
+        StringAssert.Contains(r.Stderr, "tiny-llama3");
+    }
+
+    [TestMethod]
+    public void Info_describes_a_checkpoint_directory()
+    {
+        var r = CliRunner.Run("info", "--model", Path.Combine(CliRunner.Shared, "models", "hf-tiny", "tiny-qwen3"));
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "Qwen3ForCausalLM (q/k RMSNorm)");
+        StringAssert.Contains(r.Stdout, "head size 16");
+    }
+
+    [TestMethod]
+    public void Make_model_hf_bf16_then_bench_and_info_run_on_it()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "paged-cli-hf-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var made = CliRunner.Run("make-model", "--config", "stories15M", "--format", "hf", "--dtype", "bf16", "--out", dir);
+            Assert.AreEqual(0, made.ExitCode, made.Stderr);
+            Assert.IsTrue(File.Exists(Path.Combine(dir, "config.json")) && File.Exists(Path.Combine(dir, "model.safetensors")));
+            var info = CliRunner.Run("info", "--model", dir);
+            StringAssert.Contains(info.Stdout, "BF16 declared");
+            var bench = CliRunner.Run("bench", "generate", "--model", dir, "--batch", "2", "--prompt-tokens", "4", "--gen-tokens", "4", "--runs", "1", "--warmup", "0");
+            Assert.AreEqual(0, bench.ExitCode, bench.Stderr);
+            StringAssert.Contains(bench.Stdout, "decode_tok_s=");
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Make_model_refuses_what_a_format_cannot_hold()
+    {
+        var r = CliRunner.Run("make-model", "--config", "qwen2.5-0.5b", "--format", "llama2c", "--out", Path.GetTempPath());
+        Assert.AreEqual(2, r.ExitCode);
+        StringAssert.Contains(r.Stderr, "a llama2.c checkpoint cannot express Qwen2ForCausalLM");
+        var d = CliRunner.Run("make-model", "--config", "nope", "--out", Path.GetTempPath());
+        StringAssert.Contains(d.Stderr, "unknown model shape 'nope'");
+    }
+}
