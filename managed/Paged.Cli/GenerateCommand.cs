@@ -12,15 +12,15 @@ internal static class GenerateCommand
     {
         var prompts = PromptSource.Read(o);
         using var engine = EngineFactory.CreateEngine(o, EngineFactory.ToEngineOptions(o), needsTokenizer: prompts.Any(p => p.Ids is null));
-        var defaults = engine.Config.Generation;
-        var sampling = new SamplingParams
+        // A value on the command line wins, then the checkpoint's generation_config.json, then the engine default.
+        var defaults = SamplingDefaults.For(engine.Config);
+        var sampling = defaults with
         {
-            // A value on the command line wins, then the checkpoint's generation_config.json, then the engine default.
-            Temperature = o.Temperature ?? defaults.Temperature ?? 0f,
-            TopK = o.TopK ?? defaults.TopK ?? 0,
-            TopP = o.TopP ?? defaults.TopP ?? 1f,
-            MinP = o.MinP ?? defaults.MinP ?? 0f,
-            RepetitionPenalty = o.RepetitionPenalty ?? defaults.RepetitionPenalty ?? 1f,
+            Temperature = o.Temperature ?? defaults.Temperature,
+            TopK = o.TopK ?? defaults.TopK,
+            TopP = o.TopP ?? defaults.TopP,
+            MinP = o.MinP ?? defaults.MinP,
+            RepetitionPenalty = o.RepetitionPenalty ?? defaults.RepetitionPenalty,
             FrequencyPenalty = o.FrequencyPenalty,
             PresencePenalty = o.PresencePenalty,
             MinTokens = o.MinTokens,
