@@ -14,11 +14,11 @@ internal static class GreedyDecoder
     public sealed record Result(int[] Tokens, double[][] FirstStepLogprobs);
 
     public static Result[] Run(string backend, string modelPath, IReadOnlyList<int[]> prompts, int maxTokens, int logprobSteps,
-        Func<ModelConfig, ModelConfig>? alter = null)
+        Func<ModelWeights, ModelWeights>? alter = null)
     {
         using var ctx = Backend.Load(backend).CreateContext();
         using var loaded = ModelLoader.Load(modelPath);
-        var weights = alter is null ? loaded : new ModelWeights(alter(loaded.Config), loaded.SourcePath, loaded.AllTensors);
+        var weights = alter is null ? loaded : alter(loaded);
         var c = weights.Config;
         int longest = prompts.Max(p => p.Length) + maxTokens;
         int blocksPerSeq = (longest + BlockSize - 1) / BlockSize;

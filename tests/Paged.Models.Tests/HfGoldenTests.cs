@@ -66,8 +66,34 @@ public sealed class HfGoldenTests
         // Control: the window matters for these rows (prompt + 40 tokens exceed 24), so the test above checks it.
         var rows = HfGoldenRow.Load("tiny-mistral");
         var full = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-mistral"), [.. rows.Select(r => r.PromptIds)], 40, 0,
-            c => c with { SlidingWindow = 0 });
+            w => new ModelWeights(w.Config with { SlidingWindow = 0 }, w.SourcePath, w.AllTensors));
         int differing = rows.Where((r, i) => !r.OutputIds.AsSpan(0, r.TrustedPrefix).SequenceEqual(full[i].Tokens.AsSpan(0, r.TrustedPrefix))).Count();
         Assert.IsGreaterThan(0, differing, "without the window some row must leave the reference");
+    }
+
+    [TestMethod]
+    public void Cpu_half_weights_in_place_give_the_widened_results_exactly()
+    {
+        // On cpu a bf16 checkpoint's projections stay bf16 and the GEMM widens them in registers with the fp32 path's
+        // summation order: logits must equal those from the same weights widened to fp32 on the host, bit for bit.
+        using (var ctx = Backend.Load("cpu").CreateContext())
+        using (var loaded = ModelLoader.Load(SafetensorsTestFiles.Tiny("tiny-qwen2")))
+        using (var model = (Decoders.DecoderModel)ModelRegistry.Create(ctx, loaded, new ModelCapacity(4, 1, 1)))
+        {
+            var layer = model.Weights.Layers[0];
+            Assert.AreEqual((Runtime.Interop.DType.BF16, Runtime.Interop.DType.BF16), (layer.Qkv.WDType, layer.Down.WDType), "bf16 kept on cpu");
+        }
+
+        var rows = HfGoldenRow.Load("tiny-qwen2");
+        int[][] prompts = [.. rows.Select(r => r.PromptIds)];
+        var half = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-qwen2"), prompts, 8, 8);
+        var widened = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-qwen2"), prompts, 8, 8,
+            w => new ModelWeights(w.Config, w.SourcePath, w.AllTensors.Select(t => new Weights.WeightTensor(t.Name, t.ToArray(), [.. t.Shape]))));
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            CollectionAssert.AreEqual(widened[i].Tokens, half[i].Tokens, $"row {i}");
+            for (int step = 0; step < 8; step++)
+                CollectionAssert.AreEqual(widened[i].FirstStepLogprobs[step], half[i].FirstStepLogprobs[step], $"row {i} step {step}");
+        }
     }
 }

@@ -49,6 +49,9 @@ internal sealed class DecoderModel : ICausalLM
 
     public nint LogitsAddress => _ws.Logits.Address;
 
+    /// <summary>The device weights (tests inspect which dtype each projection kept).</summary>
+    internal DecoderWeights Weights => _w;
+
     public void Forward(StepBatch batch, KvCache cache)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -139,6 +142,7 @@ internal sealed class DecoderModel : ICausalLM
         {
             Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
             Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
+            XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32,
         });
 
     /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>

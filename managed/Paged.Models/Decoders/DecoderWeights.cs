@@ -1,5 +1,6 @@
 using Paged.Models.Weights;
 using Paged.Runtime;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Decoders;
 
@@ -12,9 +13,13 @@ internal sealed class DecoderWeights : IDisposable
 {
     private readonly List<DeviceBuffer> _owned;
 
+    /// <summary>Keep f16/bf16 projection weights as stored: the CPU GEMM widens them in registers (cuda and simt take one dtype for x, w and out).</summary>
+    private readonly bool _halfWeights;
+
     public DecoderWeights(DeviceContext ctx, ModelWeights weights)
     {
         var c = weights.Config;
+        _halfWeights = ctx.Backend.Name == "cpu";
         var up = new WeightUploader(ctx, weights.SourcePath);
         _owned = up.Owned;
         try
@@ -41,7 +46,7 @@ internal sealed class DecoderWeights : IDisposable
                     NewLinear(up, $"layer {l} down", null, T(WeightNames.Down)));
             }
 
-            LmHead = new LinearWeight("lm_head", Classifier, null, c.VocabSize, c.Dim,
+            LmHead = new LinearWeight("lm_head", Classifier, DType.F32, null, c.VocabSize, c.Dim,
                 [c.SharedClassifier ? WeightNames.Embedding : WeightNames.Classifier]);
         }
         catch
@@ -52,9 +57,12 @@ internal sealed class DecoderWeights : IDisposable
     }
 
     /// <summary>Fuses <paramref name="parts"/> (each [rows, K]) into one linear layer, with the matching biases if any.</summary>
-    private static LinearWeight NewLinear(WeightUploader up, string name, WeightTensor[]? biases, params WeightTensor[] parts) =>
-        new(name, up.Upload(parts), biases is null ? null : up.Upload(biases), (int)parts.Sum(p => p.Shape[0]), (int)parts[0].Shape[1],
-            [.. parts.Select(p => p.Name)]);
+    private LinearWeight NewLinear(WeightUploader up, string name, WeightTensor[]? biases, params WeightTensor[] parts)
+    {
+        var (w, dtype) = up.UploadWeights(_halfWeights, parts);
+        return new(name, w, dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, _ => DType.F32 },
+            biases is null ? null : up.Upload(biases), (int)parts.Sum(p => p.Shape[0]), (int)parts[0].Shape[1], [.. parts.Select(p => p.Name)]);
+    }
 
     public DeviceBuffer TokenEmbedding { get; } = null!;
 

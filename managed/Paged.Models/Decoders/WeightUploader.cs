@@ -46,6 +46,36 @@ internal sealed class WeightUploader(DeviceContext context, string sourcePath)
         return buffer;
     }
 
+    /// <summary>
+    /// One device buffer holding the tensors one after another in their stored half-precision dtype, when
+    /// <paramref name="keepHalf"/> and they all share one (the CPU GEMM reads f16/bf16 weights in place: half the
+    /// memory and bytes per decode step); otherwise widened to fp32 as <see cref="Upload(WeightTensor[])"/>.
+    /// </summary>
+    public (DeviceBuffer Buffer, WeightDType DType) UploadWeights(bool keepHalf, params WeightTensor[] parts)
+    {
+        var dtype = parts[0].DType;
+        if (!keepHalf || dtype == WeightDType.F32 || parts.Any(p => p.DType != dtype))
+            return (Upload(parts), WeightDType.F32);
+        var buffer = context.Allocate(Math.Max(1, parts.Sum(p => p.ByteCount)));
+        Owned.Add(buffer);
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(_chunk.AsSpan());
+        long offset = 0;
+        foreach (var part in parts)
+        {
+            for (long done = 0; done < part.ByteCount;)
+            {
+                int n = (int)Math.Min(bytes.Length, part.ByteCount - done);
+                part.ReadBytes(done, bytes[..n]);
+                buffer.CopyFrom<byte>(bytes[..n], offset + done);
+                done += n;
+            }
+
+            offset += part.ByteCount;
+        }
+
+        return (buffer, dtype);
+    }
+
     /// <summary>Uploads a host fp32 array (a table the model computed).</summary>
     public DeviceBuffer Upload(float[] data)
     {

@@ -95,6 +95,17 @@ public sealed class WeightTensor
         }
     }
 
+    /// <summary>The stored bytes [byteStart, byteStart + destination.Length) as they are in the file (no widening).</summary>
+    public void ReadBytes(long byteStart, Span<byte> destination)
+    {
+        if (byteStart < 0 || byteStart > ByteCount - destination.Length)
+            throw new ArgumentOutOfRangeException(nameof(byteStart), $"bytes [{byteStart}, {byteStart + destination.Length}) are outside tensor {Name} ({ByteCount})");
+        if (_host is not null)
+            MemoryMarshal.AsBytes(_host.AsSpan()).Slice((int)byteStart, destination.Length).CopyTo(destination);
+        else
+            _file!.Span(_fileOffset + byteStart, destination.Length).CopyTo(destination);
+    }
+
     /// <summary>The whole tensor as a new fp32 array (tests, small tensors).</summary>
     public float[] ToArray()
     {
