@@ -70,4 +70,43 @@ public sealed class HfModelCliTests
         var d = CliRunner.Run("make-model", "--config", "nope", "--out", Path.GetTempPath());
         StringAssert.Contains(d.Stderr, "unknown model shape 'nope'");
     }
+
+    [TestMethod]
+    public void Mistral_rows_through_the_engine_with_chunked_prefill_match_the_reference()
+    {
+        // The engine path: prompts chunked 7 tokens at a time into 8-token blocks, all rows batched, the sliding
+        // window (24) spanning chunks and blocks; each row must give transformers' ids up to its first near-tie or EOS.
+        var rows = File.ReadLines(Path.Combine(CliRunner.Shared, "golden", "hf_tiny_reference.jsonl"))
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(r => r.GetProperty("model").GetString() == "tiny-mistral" && r.GetProperty("lora").ValueKind == JsonValueKind.Null)
+            .ToList();
+        Assert.HasCount(7, rows);
+        string prompts = Path.Combine(Path.GetTempPath(), "paged-cli-mistral-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            File.WriteAllLines(prompts, rows.Select(r => $"{{\"prompt_ids\": {r.GetProperty("prompt_ids").GetRawText()}}}"));
+            var run = CliRunner.Run("generate", "--model", Path.Combine(CliRunner.Shared, "models", "hf-tiny", "tiny-mistral"),
+                "--prompts-file", prompts, "--max-tokens", "40", "--max-num-batched-tokens", "7", "--block-size", "8", "--format", "jsonl");
+            Assert.AreEqual(0, run.ExitCode, run.Stderr);
+            var outputs = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.HasCount(rows.Count, outputs);
+            for (int i = 0; i < rows.Count; i++)
+            {
+                int[] expected = [.. rows[i].GetProperty("output_ids").EnumerateArray().Select(e => e.GetInt32())];
+                double[] margins = [.. rows[i].GetProperty("top2_logit_margins").EnumerateArray().Select(e => e.GetDouble())];
+                int n = Array.FindIndex(margins, m => m < 1e-3);
+                n = n < 0 ? expected.Length : n;
+                int eos = Array.IndexOf(expected, 2);
+                n = eos >= 0 ? Math.Min(n, eos + 1) : n;
+                using var doc = JsonDocument.Parse(outputs[i]);
+                int[] actual = [.. doc.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32())];
+                Assert.IsGreaterThanOrEqualTo(n, actual.Length, $"row {i}: {actual.Length} tokens, {n} to compare");
+                CollectionAssert.AreEqual(expected[..n], actual[..n], $"row {i}");
+            }
+        }
+        finally
+        {
+            File.Delete(prompts);
+        }
+    }
 }
