@@ -109,4 +109,28 @@ public sealed class HfModelCliTests
             File.Delete(prompts);
         }
     }
+
+    [TestMethod]
+    public void Stories260K_converted_to_hf_tells_the_same_story()
+    {
+        // make-model --from permutes q/k for rotate-half RoPE; with the llama2.c tokenizer the converted checkpoint
+        // must generate the .bin model's greedy text.
+        string dir = Path.Combine(Path.GetTempPath(), "paged-cli-s260-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var made = CliRunner.Run("make-model", "--from", CliRunner.Model, "--format", "hf", "--out", dir);
+            Assert.AreEqual(0, made.ExitCode, made.Stderr);
+            string tok = Path.Combine(CliRunner.Shared, "models", "stories260K", "tok512.bin");
+            var bin = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "60", "Once upon a time");
+            var hf = CliRunner.Run("generate", "--model", dir, "--tokenizer", tok, "--max-tokens", "60", "Once upon a time");
+            Assert.AreEqual(0, hf.ExitCode, hf.Stderr);
+            Assert.AreEqual(bin.Stdout, hf.Stdout);
+            Assert.IsGreaterThan(100, hf.Stdout.Length, "a story, not an empty line");
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+    }
 }
