@@ -38,8 +38,10 @@ internal static class EngineFactory
         {
             tokenizer = TokenizerLoader.Load(o.Model, o.Tokenizer, weights.Config);
         }
-        catch (ModelFormatException e) when (!needsTokenizer && Directory.Exists(o.Model) && o.Tokenizer is null)
+        catch (ModelFormatException e) when (Directory.Exists(o.Model) && o.Tokenizer is null)
         {
+            if (needsTokenizer)
+                throw new ModelFormatException($"{o.Model}: no tokenizer could be loaded ({e.Message}); give prompts as token ids (--prompt-ids)", e);
             tokenizer = new IdsOnlyTokenizer(weights.Config, e.Message);
         }
 

@@ -25,4 +25,18 @@ internal sealed class IdsOnlyTokenizer(ModelConfig config, string reason) : ITok
     public ReadOnlySpan<byte> PieceBytes(int id) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $" {id}"));
 
     public TokenPieceType PieceType(int id) => TokenPieceType.Normal;
+
+    // Members of the tokenizer.json work's ITokenizer (no BOS added, no special tokens, no template); with that
+    // interface merged, add: public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.Keep;
+    public bool AddsBos { get; }
+
+    public string? BosToken { get; }
+
+    public string? EosToken { get; }
+
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; } = new Dictionary<string, int>();
+
+    public string? ChatTemplate { get; }
+
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens) => Decode(ids);
 }

@@ -24,10 +24,25 @@ public sealed class HfModelCliTests
     [TestMethod]
     public void Text_prompt_without_a_loadable_tokenizer_is_a_clear_error()
     {
-        var r = CliRunner.Run("generate", "--model", TinyLlama3, "Once upon a time");
-        Assert.AreEqual(2, r.ExitCode);
-        StringAssert.Contains(r.Stderr, "error:");
-        StringAssert.Contains(r.Stderr, "tiny-llama3");
+        // A checkpoint directory holding only config.json and weights: token ids work, text is refused with advice.
+        string dir = Path.Combine(Path.GetTempPath(), "paged-cli-notok-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(dir);
+            foreach (string f in new[] { "config.json", "generation_config.json", "model.safetensors" })
+                File.Copy(Path.Combine(TinyLlama3, f), Path.Combine(dir, f));
+            var r = CliRunner.Run("generate", "--model", dir, "Once upon a time");
+            Assert.AreEqual(2, r.ExitCode);
+            StringAssert.Contains(r.Stderr, "error: " + dir + ": no tokenizer could be loaded");
+            StringAssert.Contains(r.Stderr, "--prompt-ids");
+            var ids = CliRunner.Run("generate", "--model", dir, "--prompt-ids", "0,735,734,263,589", "--max-tokens", "3");
+            Assert.AreEqual(0, ids.ExitCode, ids.Stderr);
+            StringAssert.Contains(ids.Stdout, " 1135 810 864");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [TestMethod]

@@ -33,7 +33,7 @@ public sealed class HfGoldenTests
     {
         if (!Backend.IsAvailable(backend))
             Assert.Inconclusive($"backend '{backend}' is not built here");
-        var rows = HfGoldenRow.Load(model);
+        var rows = HfReferenceRow.Load(model);
         Assert.HasCount(7, rows);
         var eos = Paged.Models.Hf.HfConfig.Read(SafetensorsTestFiles.Tiny(model)).StopTokenIds;
         var results = GreedyDecoder.Run(backend, SafetensorsTestFiles.Tiny(model), [.. rows.Select(r => r.PromptIds)], maxTokens: 40, logprobSteps: 3);
@@ -64,7 +64,7 @@ public sealed class HfGoldenTests
     public void Mistral_rows_depend_on_the_sliding_window()
     {
         // Control: the window matters for these rows (prompt + 40 tokens exceed 24), so the test above checks it.
-        var rows = HfGoldenRow.Load("tiny-mistral");
+        var rows = HfReferenceRow.Load("tiny-mistral");
         var full = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-mistral"), [.. rows.Select(r => r.PromptIds)], 40, 0,
             w => new ModelWeights(w.Config with { SlidingWindow = 0 }, w.SourcePath, w.AllTensors));
         int differing = rows.Where((r, i) => !r.OutputIds.AsSpan(0, r.TrustedPrefix).SequenceEqual(full[i].Tokens.AsSpan(0, r.TrustedPrefix))).Count();
@@ -84,7 +84,7 @@ public sealed class HfGoldenTests
             Assert.AreEqual((Runtime.Interop.DType.BF16, Runtime.Interop.DType.BF16), (layer.Qkv.WDType, layer.Down.WDType), "bf16 kept on cpu");
         }
 
-        var rows = HfGoldenRow.Load("tiny-qwen2");
+        var rows = HfReferenceRow.Load("tiny-qwen2");
         int[][] prompts = [.. rows.Select(r => r.PromptIds)];
         var half = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-qwen2"), prompts, 8, 8);
         var widened = GreedyDecoder.Run("cpu", SafetensorsTestFiles.Tiny("tiny-qwen2"), prompts, 8, 8,

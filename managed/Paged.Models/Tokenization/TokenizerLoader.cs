@@ -29,9 +29,6 @@ public static class TokenizerLoader
 
     private static string FindDefault(string modelPath, ModelConfig config)
     {
-        if (Directory.Exists(modelPath))
-            throw ModelFormatException.For(modelPath, "tokenizer.json is not supported yet");
-
         if (ModelLoader.IsGguf(modelPath))
         {
             return modelPath;

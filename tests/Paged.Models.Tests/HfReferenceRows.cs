@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Paged.Models.Tests;
 
 /// <summary>One row of ../shared/golden/hf_tiny_reference.jsonl (transformers' greedy output on an hf-tiny model).</summary>
-internal sealed record HfGoldenRow(string Model, string Kind, int[] PromptIds, int[] OutputIds, double[] Margins, (int Id, double Logprob)[][] TopLogprobs)
+internal sealed record HfReferenceRow(string Model, string Kind, int[] PromptIds, int[] OutputIds, double[] Margins, (int Id, double Logprob)[][] TopLogprobs)
 {
     /// <summary>How many leading output ids must match: up to the first near-tie (margin below 1e-3), where fp32
     /// summation order may legitimately pick the other token.</summary>
@@ -16,9 +16,9 @@ internal sealed record HfGoldenRow(string Model, string Kind, int[] PromptIds, i
         }
     }
 
-    public static List<HfGoldenRow> Load(string? model = null)
+    public static List<HfReferenceRow> Load(string? model = null)
     {
-        var rows = new List<HfGoldenRow>();
+        var rows = new List<HfReferenceRow>();
         foreach (string line in File.ReadLines(Path.Combine(TestPaths.Shared, "golden", "hf_tiny_reference.jsonl")))
         {
             if (string.IsNullOrWhiteSpace(line))
@@ -30,7 +30,7 @@ internal sealed record HfGoldenRow(string Model, string Kind, int[] PromptIds, i
             string name = r.GetProperty("model").GetString()!;
             if (model is not null && name != model)
                 continue;
-            rows.Add(new HfGoldenRow(
+            rows.Add(new HfReferenceRow(
                 name,
                 r.GetProperty("kind").GetString()!,
                 [.. r.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())],
