@@ -47,11 +47,14 @@ internal sealed class DecoderModel : ICausalLM
 
     public DeviceContext Context => _ctx;
 
+    /// <summary>Device address of the logits the last <see cref="Forward(StepBatch, KvCache)"/> wrote ([NumLogitRows, vocab], dense).</summary>
     public nint LogitsAddress => _ws.Logits.Address;
 
-    /// <summary>The device weights (tests inspect which dtype each projection kept).</summary>
-    internal DecoderWeights Weights => _w;
-
+    /// <summary>
+    /// Runs the model over <paramref name="batch"/>, writing its keys and values into
+    /// <paramref name="cache"/>; the logits of the requested rows stay on the device
+    /// (<see cref="LogitsAddress"/>), for the sampling op to consume there.
+    /// </summary>
     public void Forward(StepBatch batch, KvCache cache)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -159,6 +162,9 @@ internal sealed class DecoderModel : ICausalLM
             Out = output.Address, X = input.Address, Weight = weight.Address,
             NumTokens = rows, Dim = Config.Dim, Eps = Config.NormEps, DType = DType.F32,
         });
+
+    /// <summary>The device weights (tests inspect which dtype each projection kept).</summary>
+    internal DecoderWeights Weights => _w;
 
     public void Dispose()
     {
