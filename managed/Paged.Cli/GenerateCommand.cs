@@ -11,13 +11,16 @@ internal static class GenerateCommand
     public static int Run(GenerateOptions o)
     {
         var prompts = PromptSource.Read(o);
-        var sampling = new SamplingParams
+        using var engine = EngineFactory.CreateEngine(o, EngineFactory.ToEngineOptions(o), needsTokenizer: prompts.Any(p => p.Ids is null));
+        // A value on the command line wins, then the checkpoint's generation_config.json, then the engine default.
+        var defaults = SamplingDefaults.For(engine.Config);
+        var sampling = defaults with
         {
-            Temperature = o.Temperature,
-            TopK = o.TopK,
-            TopP = o.TopP,
-            MinP = o.MinP,
-            RepetitionPenalty = o.RepetitionPenalty,
+            Temperature = o.Temperature ?? defaults.Temperature,
+            TopK = o.TopK ?? defaults.TopK,
+            TopP = o.TopP ?? defaults.TopP,
+            MinP = o.MinP ?? defaults.MinP,
+            RepetitionPenalty = o.RepetitionPenalty ?? defaults.RepetitionPenalty,
             FrequencyPenalty = o.FrequencyPenalty,
             PresencePenalty = o.PresencePenalty,
             MinTokens = o.MinTokens,
@@ -29,11 +32,10 @@ internal static class GenerateCommand
             N = o.N,
         };
         sampling.Validate();
-        var requests = prompts.Select(p => (p.Prompt, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
+        var requests = prompts.Select(p => (p.Prompt, p.Ids, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
         foreach (var r in requests)
-            r.Item2.Validate();
+            r.Item3.Validate();
 
-        using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
         var start = Stopwatch.GetTimestamp();
         var results = engine.Generate(requests);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

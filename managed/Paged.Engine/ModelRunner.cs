@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Paged.Engine.Kv;
 using Paged.Models;
-using Paged.Models.Llama;
 using Paged.Runtime;
 using Paged.Runtime.Interop;
 
@@ -11,7 +10,7 @@ namespace Paged.Engine;
 internal sealed class ModelRunner : IModelExecutor
 {
     private readonly DeviceContext? _context;
-    private readonly LlamaModel _model;
+    private readonly ICausalLM _model;
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
     private readonly StepBatch _batch;
@@ -29,11 +28,11 @@ internal sealed class ModelRunner : IModelExecutor
         var config = weights.Config;
         var context = Backend.Load(options.Device).CreateContext(options.NumThreads);
         KvCache? cache = null;
-        LlamaModel? model = null;
+        ICausalLM? model = null;
         try
         {
             cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
-            model = new LlamaModel(context, weights, shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq);
+            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq));
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }
         catch
@@ -50,7 +49,7 @@ internal sealed class ModelRunner : IModelExecutor
     /// <summary>The backend's cumulative waits, launches and copies.</summary>
     public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
 
-    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
+    public ModelRunner(ICausalLM model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
     {
         _context = ownedContext;
         _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);

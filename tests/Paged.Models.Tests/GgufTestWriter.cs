@@ -1,3 +1,4 @@
+using Paged.Models.Weights;
 using System.Text;
 
 namespace Paged.Models.Tests;
@@ -120,24 +121,24 @@ internal sealed class GgufTestWriter
             .UInt32("llama.attention.head_count_kv", (uint)c.NumKvHeads)
             .UInt32("llama.context_length", (uint)c.MaxSeqLen)
             .Float32("llama.attention.layer_norm_rms_epsilon", c.NormEps);
-        void T(string name, float[] data, params long[] dims) => g.TensorF32(name, reshape(name, dims), data);
-        T("token_embd.weight", weights.TokenEmbedding, c.Dim, c.VocabSize);
+        void T(string name, string canonical, params long[] dims) => g.TensorF32(name, reshape(name, dims), weights.Find(canonical)!.ToArray());
+        T("token_embd.weight", WeightNames.Embedding, c.Dim, c.VocabSize);
         for (int l = 0; l < c.NumLayers; l++)
         {
-            var L = weights.Layers[l];
             string p = $"blk.{l}.";
-            T(p + "attn_norm.weight", L.AttnNorm, c.Dim);
-            T(p + "attn_q.weight", L.Wq, c.Dim, c.Dim);
-            T(p + "attn_k.weight", L.Wk, c.Dim, c.KvDim);
-            T(p + "attn_v.weight", L.Wv, c.Dim, c.KvDim);
-            T(p + "attn_output.weight", L.Wo, c.Dim, c.Dim);
-            T(p + "ffn_norm.weight", L.FfnNorm, c.Dim);
-            T(p + "ffn_gate.weight", L.W1, c.Dim, c.HiddenDim);
-            T(p + "ffn_down.weight", L.W2, c.HiddenDim, c.Dim);
-            T(p + "ffn_up.weight", L.W3, c.Dim, c.HiddenDim);
+            string L(string suffix) => WeightNames.Layer(l, suffix);
+            T(p + "attn_norm.weight", L(WeightNames.AttnNorm), c.Dim);
+            T(p + "attn_q.weight", L(WeightNames.QProj), c.Dim, c.Dim);
+            T(p + "attn_k.weight", L(WeightNames.KProj), c.Dim, c.KvDim);
+            T(p + "attn_v.weight", L(WeightNames.VProj), c.Dim, c.KvDim);
+            T(p + "attn_output.weight", L(WeightNames.OProj), c.Dim, c.Dim);
+            T(p + "ffn_norm.weight", L(WeightNames.FfnNorm), c.Dim);
+            T(p + "ffn_gate.weight", L(WeightNames.Gate), c.Dim, c.HiddenDim);
+            T(p + "ffn_down.weight", L(WeightNames.Down), c.HiddenDim, c.Dim);
+            T(p + "ffn_up.weight", L(WeightNames.Up), c.Dim, c.HiddenDim);
         }
 
-        T("output_norm.weight", weights.FinalNorm, c.Dim);
+        T("output_norm.weight", WeightNames.FinalNorm, c.Dim);
         return g;
     }
 

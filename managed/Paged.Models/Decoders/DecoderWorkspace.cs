@@ -1,23 +1,23 @@
 using Paged.Runtime;
 
-namespace Paged.Models.Llama;
+namespace Paged.Models.Decoders;
 
 /// <summary>A device array of this step's staged index arrays (the address the ops take).</summary>
 internal readonly record struct StagedArray(nint Address);
 
 /// <summary>Device scratch buffers of the forward pass and the step's index arrays, allocated once.</summary>
-internal sealed class LlamaWorkspace : IDisposable
+internal sealed class DecoderWorkspace : IDisposable
 {
     private readonly List<DeviceBuffer> _owned = [];
 
-    public LlamaWorkspace(DeviceContext ctx, ModelConfig c, int maxTokens, int maxSeqs, int maxBlocksPerSeq)
+    public DecoderWorkspace(DeviceContext ctx, ModelConfig c, int maxTokens, int maxSeqs, int maxBlocksPerSeq)
     {
         try
         {
             Residual = Alloc<float>(ctx, (long)maxTokens * c.Dim);
             Normed = Alloc<float>(ctx, (long)maxTokens * c.Dim);
-            Qkv = Alloc<float>(ctx, (long)maxTokens * (c.Dim + (2 * c.KvDim)));
-            AttnOut = Alloc<float>(ctx, (long)maxTokens * c.Dim);
+            Qkv = Alloc<float>(ctx, (long)maxTokens * (c.QDim + (2 * c.KvDim)));
+            AttnOut = Alloc<float>(ctx, (long)maxTokens * c.QDim);
             GateUp = Alloc<float>(ctx, (long)maxTokens * 2 * c.HiddenDim);
             Act = Alloc<float>(ctx, (long)maxTokens * c.HiddenDim);
             LastHidden = Alloc<float>(ctx, (long)maxSeqs * c.Dim);
