@@ -26,8 +26,9 @@ internal sealed class IdsOnlyTokenizer(ModelConfig config, string reason) : ITok
 
     public TokenPieceType PieceType(int id) => TokenPieceType.Normal;
 
-    // Members of the tokenizer.json work's ITokenizer (no BOS added, no special tokens, no template); with that
-    // interface merged, add: public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.Keep;
+    // No BOS added, no special tokens, no template; every piece keeps its leading space.
+    public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.Keep;
+
     public bool AddsBos { get; }
 
     public string? BosToken { get; }

@@ -25,6 +25,12 @@ public interface ICausalLM : IDisposable
     /// <summary>Device address of the logits the last <see cref="Forward"/> wrote: [NumLogitRows, vocab], fp32, dense.</summary>
     nint LogitsAddress { get; }
 
+    /// <summary>
+    /// Stages <paramref name="batch"/>'s index arrays into the caller's packed upload of the step (paged.h: index
+    /// arrays are device memory); the next <see cref="Forward"/> of that batch, after the caller's flush, uses them.
+    /// </summary>
+    void Stage(StepBatch batch, StagingBuffer upload);
+
     /// <summary>Runs the model over <paramref name="batch"/>, writing its keys and values into <paramref name="cache"/>.</summary>
     void Forward(StepBatch batch, KvCache cache);
 }

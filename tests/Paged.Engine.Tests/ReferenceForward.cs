@@ -1,4 +1,5 @@
 using Paged.Models;
+using Paged.Models.Weights;
 
 namespace Paged.Engine.Tests;
 
@@ -11,6 +12,17 @@ namespace Paged.Engine.Tests;
 internal sealed class ReferenceForward(ModelWeights weights)
 {
     private readonly ModelConfig _c = weights.Config;
+    private readonly float[] _embedding = weights.Require(WeightNames.Embedding).ToArray();
+    private readonly float[] _classifier = weights.Classifier.ToArray();
+    private readonly Dictionary<string, float[]> _tensors = [];
+
+    /// <summary>A weight as fp32 values (read once).</summary>
+    private float[] Tensor(string name)
+    {
+        if (!_tensors.TryGetValue(name, out var data))
+            _tensors[name] = data = weights.Require(name).ToArray();
+        return data;
+    }
 
     /// <summary>Log-softmax of the logits after each of <paramref name="tokens"/> (teacher-forced from position 0).</summary>
     public double[][] LogProbs(IReadOnlyList<int> tokens)
@@ -27,29 +39,29 @@ internal sealed class ReferenceForward(ModelWeights weights)
         var result = new double[tokens.Count][];
         for (int pos = 0; pos < tokens.Count; pos++)
         {
-            var x = weights.TokenEmbedding.AsSpan(tokens[pos] * dim, dim).ToArray().Select(v => (double)v).ToArray();
+            var x = _embedding.AsSpan(tokens[pos] * dim, dim).ToArray().Select(v => (double)v).ToArray();
             for (int l = 0; l < layers; l++)
             {
-                var w = weights.Layers[l];
-                var xb = RmsNorm(x, w.AttnNorm);
-                var q = MatVec(w.Wq, xb, dim);
-                var k = MatVec(w.Wk, xb, kvDim);
-                var v = MatVec(w.Wv, xb, kvDim);
+                float[] W(string name) => Tensor(WeightNames.Layer(l, name));
+                var xb = RmsNorm(x, W(WeightNames.AttnNorm));
+                var q = MatVec(W(WeightNames.QProj), xb, dim);
+                var k = MatVec(W(WeightNames.KProj), xb, kvDim);
+                var v = MatVec(W(WeightNames.VProj), xb, kvDim);
                 Rope(q, pos, head);
                 Rope(k, pos, head);
                 k.CopyTo(keys[l], pos * kvDim);
                 v.CopyTo(values[l], pos * kvDim);
                 var attn = Attention(q, keys[l], values[l], pos);
-                Add(x, MatVec(w.Wo, attn, dim));
-                xb = RmsNorm(x, w.FfnNorm);
-                var gate = MatVec(w.W1, xb, _c.HiddenDim);
-                var up = MatVec(w.W3, xb, _c.HiddenDim);
+                Add(x, MatVec(W(WeightNames.OProj), attn, dim));
+                xb = RmsNorm(x, W(WeightNames.FfnNorm));
+                var gate = MatVec(W(WeightNames.Gate), xb, _c.HiddenDim);
+                var up = MatVec(W(WeightNames.Up), xb, _c.HiddenDim);
                 for (int i = 0; i < gate.Length; i++)
                     gate[i] = gate[i] / (1 + Math.Exp(-gate[i])) * up[i];
-                Add(x, MatVec(w.W2, gate, dim));
+                Add(x, MatVec(W(WeightNames.Down), gate, dim));
             }
 
-            var logits = MatVec(weights.Classifier, RmsNorm(x, weights.FinalNorm), _c.VocabSize);
+            var logits = MatVec(_classifier, RmsNorm(x, Tensor(WeightNames.FinalNorm)), _c.VocabSize);
             double max = logits.Max();
             double logSum = Math.Log(logits.Sum(z => Math.Exp(z - max))) + max;
             result[pos] = [.. logits.Select(z => z - logSum)];

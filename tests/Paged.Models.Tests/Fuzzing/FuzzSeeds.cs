@@ -1,3 +1,4 @@
+using Paged.Models.Weights;
 using System.Buffers.Binary;
 using Paged.Models.Gguf;
 using Paged.Models.Tokenization;
@@ -89,10 +90,10 @@ internal static class FuzzSeeds
             .Ints("tokenizer.ggml.token_type", types)
             .UInt32("tokenizer.ggml.bos_token_id", 1)
             .UInt32("tokenizer.ggml.eos_token_id", 2)
-            .Retype("token_embd.weight", (uint)GgufTensorType.Q8_0, Q8(weights.TokenEmbedding))
-            .Retype("blk.0.attn_q.weight", (uint)GgufTensorType.BF16, Bf16(weights.Layers[0].Wq))
-            .Retype("blk.1.attn_k.weight", (uint)GgufTensorType.F16, F16(weights.Layers[1].Wk))
-            .Tensor("output.weight", [TinyConfig.Dim, TinyConfig.VocabSize], (uint)GgufTensorType.F16, F16(weights.TokenEmbedding));
+            .Retype("token_embd.weight", (uint)GgufTensorType.Q8_0, Q8(weights.Find(WeightNames.Embedding)!.ToArray()))
+            .Retype("blk.0.attn_q.weight", (uint)GgufTensorType.BF16, Bf16(weights.Find(WeightNames.Layer(0, WeightNames.QProj))!.ToArray()))
+            .Retype("blk.1.attn_k.weight", (uint)GgufTensorType.F16, F16(weights.Find(WeightNames.Layer(1, WeightNames.KProj))!.ToArray()))
+            .Tensor("output.weight", [TinyConfig.Dim, TinyConfig.VocabSize], (uint)GgufTensorType.F16, F16(weights.Find(WeightNames.Embedding)!.ToArray()));
     }
 
     /// <summary>F16 bytes of <paramref name="values"/>.</summary>
