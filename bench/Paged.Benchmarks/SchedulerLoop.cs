@@ -30,7 +30,7 @@ internal sealed class SchedulerLoop
     public Request Add(int[] prompt, int maxTokens)
     {
         var r = new Request(_nextRequest++, "", prompt, new SamplingParams { MaxTokens = maxTokens, IgnoreEos = true }, 0);
-        r.CreateSequences(1, () => null, ref _nextSeq);
+        r.CreateSequences(1, ref _nextSeq);
         Scheduler.Add(r);
         return r;
     }

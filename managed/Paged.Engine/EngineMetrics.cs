@@ -2,9 +2,11 @@ using System.Diagnostics;
 
 namespace Paged.Engine;
 
-/// <summary>Running totals since the engine started.</summary>
+/// <summary>Running totals since the engine started. <see cref="AsyncEngine"/> hands out copies (<see cref="Clone"/>), safe to read on any thread.</summary>
 public sealed class EngineCounters
 {
+    private long[] _finished = new long[Enum.GetValues<FinishReason>().Length];
+
     public long Steps { get; internal set; }
 
     public long TokensComputed { get; internal set; }
@@ -33,6 +35,25 @@ public sealed class EngineCounters
     public long ExecuteTicks { get; internal set; }
 
     public double ExecuteSeconds => ExecuteTicks / (double)Stopwatch.Frequency;
+
+    /// <summary>Prompt tokens of requests whose prefill completed (each request once, however often it was recomputed).</summary>
+    public long PromptTokens { get; internal set; }
+
+    /// <summary>Steps whose executor threw (their requests finished with an error).</summary>
+    public long StepFaults { get; internal set; }
+
+    /// <summary>Requests finished for <paramref name="reason"/> (the first completion's reason; aborts included).</summary>
+    public long FinishedRequests(FinishReason reason) => _finished[(int)reason];
+
+    internal void CountFinished(FinishReason reason) => _finished[(int)reason]++;
+
+    /// <summary>A snapshot of every counter.</summary>
+    public EngineCounters Clone()
+    {
+        var copy = (EngineCounters)MemberwiseClone();
+        copy._finished = (long[])_finished.Clone();
+        return copy;
+    }
 }
 
 /// <summary>The state of the scheduler and the KV cache after one step.</summary>

@@ -1,88 +1,71 @@
 using System.Diagnostics;
 using Paged.Models;
-using Paged.Models.Llama;
 using Paged.Models.Tokenization;
 using Paged.Engine.Scheduling;
-using Paged.Runtime;
 
 namespace Paged.Engine;
 
 /// <summary>
-/// The engine: accepts requests at any time, runs continuous-batching steps (scheduler -> model
-/// runner -> stop checks) and reports each request's progress. Not thread-safe: one caller drives
-/// <see cref="Step"/>; the async/streaming front end of the serving issue wraps this loop.
+/// The synchronous engine: accepts requests at any time and runs continuous-batching steps, each one
+/// input processor (at <see cref="AddRequest(GenerationRequest)"/>) -> engine core (schedule, execute,
+/// complete) -> output processor (text, stop strings, deltas). One thread at a time: a second thread
+/// calling in while one is inside gets an <see cref="InvalidOperationException"/>; <see cref="AsyncEngine"/>
+/// is the way to share an engine.
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
-    private readonly DeviceContext _context;
-    private readonly ModelRunner _runner;
-    private readonly Scheduler _scheduler;
+    private readonly EngineCore _core;
+    private readonly InputProcessor _inputs;
+    private readonly OutputProcessor _outputs;
     private readonly Dictionary<long, Request> _live = [];
-    private readonly List<(Sequence Seq, int Token)> _sampled = [];
-    private readonly List<Request> _touched = [];
-    private readonly HashSet<int> _modelStopIds;
     private readonly SamplingRandom _engineRandom;
+    private readonly SingleThreadGuard _guard = new(nameof(LlmEngine));
     private long _nextId;
     private long _nextSeqId;
+    private bool _disposed;
 
     public LlmEngine(ModelWeights weights, ITokenizer tokenizer, EngineOptions options)
+        : this((weights ?? throw new ArgumentNullException(nameof(weights))).Config, tokenizer, options, shape => ModelRunner.Create(weights, options, shape))
     {
-        ArgumentNullException.ThrowIfNull(weights);
+    }
+
+    /// <summary>An engine around another model executor (tests, or a backend of your own); the engine owns it.</summary>
+    public LlmEngine(IModelExecutor executor, ModelConfig config, ITokenizer tokenizer, EngineOptions options)
+        : this(config, tokenizer, options, _ => executor ?? throw new ArgumentNullException(nameof(executor)))
+    {
+    }
+
+    private LlmEngine(ModelConfig config, ITokenizer tokenizer, EngineOptions options, Func<EngineShape, IModelExecutor> createExecutor)
+    {
+        ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        Config = weights.Config;
+        Config = config;
         Tokenizer = tokenizer;
-        _modelStopIds = [.. Config.StopTokenIds];
         _engineRandom = new SamplingRandom(options.Seed);
-
-        NumKvBlocks = ChooseNumBlocks(Config, options);
-        int maxContext = Math.Min(Config.MaxSeqLen, NumKvBlocks * options.BlockSize);
-        MaxContext = maxContext;
-        int maxBlocksPerSeq = (maxContext + options.BlockSize - 1) / options.BlockSize;
-        int maxTokens = Math.Max(options.MaxNumBatchedTokens, options.MaxNumSeqs);
-        long bytesPerBlock = KvCache.ElementsPerBlock(Config.NumLayers, Config.NumKvHeads, options.BlockSize, Config.HeadSize) * sizeof(float);
-        long swapBytes = options.Preemption != PreemptionMode.Swap ? 0 : options.SwapSpaceBytes > 0 ? options.SwapSpaceBytes : 256L << 20;
-        int swapSlots = (int)Math.Min(swapBytes / bytesPerBlock, 1 << 24);
-
-        _context = Backend.Load(options.Device).CreateContext(options.NumThreads);
-        try
+        var shape = EngineShape.From(config, options);
+        NumKvBlocks = shape.NumKvBlocks;
+        MaxContext = shape.MaxContext;
+        var executor = createExecutor(shape);
+        DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
+        var scheduler = new Scheduler(new SchedulerConfig
         {
-            var cache = new KvCache(_context, NumKvBlocks, Config.NumLayers, Config.NumKvHeads, options.BlockSize, Config.HeadSize);
-            LlamaModel model;
-            try
-            {
-                model = new LlamaModel(_context, weights, maxTokens, options.MaxNumSeqs, maxBlocksPerSeq);
-            }
-            catch
-            {
-                cache.Dispose();
-                throw;
-            }
-
-            _runner = new ModelRunner(model, cache, swapSlots);
-        }
-        catch
-        {
-            _context.Dispose();
-            throw;
-        }
-
-        _scheduler = new Scheduler(new SchedulerConfig
-        {
-            NumBlocks = NumKvBlocks,
+            NumBlocks = shape.NumKvBlocks,
             BlockSize = options.BlockSize,
             MaxNumSeqs = options.MaxNumSeqs,
-            MaxNumBatchedTokens = maxTokens,
+            MaxNumBatchedTokens = shape.MaxBatchedTokens,
             PrefixCaching = options.PrefixCaching,
             ChunkedPrefill = options.ChunkedPrefill,
             Preemption = options.Preemption,
-            SwapBlocks = swapSlots,
+            SwapBlocks = shape.SwapSlots,
             Policy = options.Policy,
             FairShare = options.FairShare,
         });
-        DeviceName = _context.DeviceName;
+        _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
+        _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
+        _outputs = new OutputProcessor(tokenizer);
     }
 
     /// <summary>Loads the model and its tokenizer from files and builds an engine.</summary>
@@ -106,35 +89,28 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Longest sequence (prompt + generated) the engine will hold.</summary>
     public int MaxContext { get; }
 
-    public int NumFreeKvBlocks => _scheduler.Kv.Pool.NumFree;
+    public int NumFreeKvBlocks => _core.Scheduler.Kv.Pool.NumFree;
+
+    /// <summary>The engine core (schedule, execute, complete).</summary>
+    public EngineCore Core => _core;
 
     /// <summary>The scheduler (queues, block pool, prefix cache) for inspection.</summary>
-    public Scheduler Scheduler => _scheduler;
+    public Scheduler Scheduler => _core.Scheduler;
 
     /// <summary>Metrics of the last step.</summary>
-    public StepMetrics LastStep { get; private set; }
+    public StepMetrics LastStep => _core.LastStep;
 
-    public bool HasUnfinishedRequests => _scheduler.HasWork;
+    public bool HasUnfinishedRequests => _core.HasWork;
 
-    public EngineCounters Counters { get; } = new();
+    public EngineCounters Counters => _core.Counters;
 
-    private static int ChooseNumBlocks(ModelConfig c, EngineOptions o)
-    {
-        long bytesPerBlock = KvCache.ElementsPerBlock(c.NumLayers, c.NumKvHeads, o.BlockSize, c.HeadSize) * sizeof(float);
-        if (o.NumKvBlocks > 0)
-            return o.NumKvBlocks;
-        long bytes = o.KvMemoryBytes;
-        if (bytes == 0)
-        {
-            long perSeq = (c.MaxSeqLen + o.BlockSize - 1) / o.BlockSize;
-            bytes = Math.Min(perSeq * o.MaxNumSeqs * bytesPerBlock, 4L << 30);
-        }
+    /// <summary>Requests added and not yet finished or aborted.</summary>
+    public int NumLiveRequests => _live.Count;
 
-        long blocks = bytes / bytesPerBlock;
-        if (blocks < 1)
-            throw new ArgumentException($"KV memory of {bytes} bytes holds no block ({bytesPerBlock} bytes each)");
-        return (int)Math.Min(blocks, int.MaxValue);
-    }
+    /// <summary>What the last <see cref="Step"/> did in the core (valid until the next step).</summary>
+    internal CoreStepResult? LastStepResult { get; private set; }
+
+    internal InputProcessor Inputs => _inputs;
 
     /// <summary>Tokenizes <paramref name="prompt"/> (with BOS) and queues it.</summary>
     public long AddRequest(string prompt, SamplingParams sampling) => AddRequest(prompt, sampling, new RequestAttributes());
@@ -143,7 +119,9 @@ public sealed class LlmEngine : IDisposable
     public long AddRequest(string prompt, SamplingParams sampling, RequestAttributes attributes)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return AddRequest(prompt, [.. Tokenizer.Encode(prompt, addBos: true)], sampling, attributes);
+        ArgumentNullException.ThrowIfNull(sampling);
+        ArgumentNullException.ThrowIfNull(attributes);
+        return AddRequest(new GenerationRequest { Prompt = prompt, Sampling = sampling, Attributes = attributes });
     }
 
     /// <summary>Queues a request whose prompt is already tokenized. Throws on invalid input; the engine stays usable.</summary>
@@ -156,199 +134,76 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(promptTokenIds);
         ArgumentNullException.ThrowIfNull(sampling);
         ArgumentNullException.ThrowIfNull(attributes);
-        sampling.Validate();
-        sampling.ValidateForVocabulary(Config.VocabSize);
-        if (promptTokenIds.Length == 0)
-            throw new ArgumentException("the prompt has no tokens");
-        if (promptTokenIds.Length >= MaxContext)
-        {
-            throw new ArgumentException(
-                $"the prompt has {promptTokenIds.Length} tokens but the context holds {MaxContext} (prompt and at least one generated token)");
-        }
+        return AddRequest(new GenerationRequest { Prompt = prompt, PromptTokenIds = promptTokenIds, Sampling = sampling, Attributes = attributes });
+    }
 
-        if (sampling.N > Options.MaxNumSeqs)
-            throw new ArgumentException($"n = {sampling.N} exceeds max_num_seqs = {Options.MaxNumSeqs}: its sequences could never run together");
-        foreach (int t in promptTokenIds)
-        {
-            if ((uint)t >= (uint)Config.VocabSize)
-                throw new ArgumentException($"prompt token id {t} is outside the vocabulary (0..{Config.VocabSize - 1})");
-        }
+    /// <summary>Validates, tokenizes and queues a request; returns its id. Throws <see cref="ArgumentException"/> on invalid input; the engine stays usable.</summary>
+    public long AddRequest(GenerationRequest request)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Submit(_inputs.Prepare(request));
+    }
 
+    /// <summary>Queues a prepared request (the engine's thread).</summary>
+    internal long Submit(PreparedRequest prepared)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var _ = _guard.Enter(nameof(AddRequest));
         long id = _nextId++;
-        ulong seed = sampling.Seed ?? _engineRandom.NextUInt64();
-        var request = new Request(id, prompt, promptTokenIds, sampling, Stopwatch.GetTimestamp(), attributes.Priority, attributes.Tenant ?? "", attributes.ExtraKey);
-        request.CreateSequences(seed, () => new StreamingDetokenizer(Tokenizer), ref _nextSeqId);
+        ulong seed = prepared.Sampling.Seed ?? _engineRandom.NextUInt64();
+        var request = InputProcessor.Build(prepared, id, seed, ref _nextSeqId);
+        _outputs.Add(request);
+        _core.Add(request);
         _live.Add(id, request);
-        _scheduler.Add(request);
         return id;
     }
 
     /// <summary>Cancels a request; its blocks are freed at once. Unknown or finished ids are ignored.</summary>
-    public bool Abort(long requestId)
-    {
-        if (!_live.Remove(requestId, out var request))
-            return false;
-        for (int i = request.Sequences.Count - 1; i >= 0; i--)
-        {
-            var seq = request.Sequences[i];
-            if (seq.Status == SequenceStatus.Finished)
-                continue;
-            _scheduler.Finish(seq);
-            seq.FinishReason = FinishReason.Abort;
-        }
+    public bool Abort(long requestId) => Terminate(requestId, FinishReason.Abort, null) is not null;
 
-        return true;
+    /// <summary>Ends a live request now (blocks freed) and returns its final output; null for unknown or finished ids.</summary>
+    internal RequestOutput? Terminate(long requestId, FinishReason reason, string? error)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var _ = _guard.Enter(nameof(Abort));
+        if (!_live.Remove(requestId, out var request))
+            return null;
+        _core.Finish(request, reason, error);
+        return Complete(request, Stopwatch.GetTimestamp());
     }
 
-    /// <summary>Runs one step and returns a snapshot of every request that produced a token in it.</summary>
+    /// <summary>Runs one step and returns the output of every request that produced a token (or failed) in it.</summary>
     public IReadOnlyList<RequestOutput> Step()
     {
-        var outputs = new List<RequestOutput>();
-        var plan = _scheduler.Schedule();
-        Counters.Preemptions += plan.Preempted.Count;
-        Counters.SwapOuts += plan.SwapOut.Count > 0 ? plan.Preempted.Count(s => s.Status == SequenceStatus.Swapped) : 0;
-        Counters.BlockCopies += plan.Copies.Count;
-        if (plan.IsEmpty)
-        {
-            // Nothing to compute, but a sequence preempted by swap must still have its blocks copied out.
-            if (plan.HasWork)
-                _runner.Execute(plan, _sampled);
-            RecordStep(plan);
-            return outputs;
-        }
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var _ = _guard.Enter(nameof(Step));
+        var step = _core.Step();
+        LastStepResult = step;
+        _outputs.Process(step, seq => _core.Finish(seq, FinishReason.Stop));
+        if (step.Touched.Count == 0)
+            return [];
 
         long now = Stopwatch.GetTimestamp();
-        foreach (var chunk in plan.Chunks)
-            chunk.Sequence.Request.ScheduledTicks ??= now;
-
-        long forwardStart = Stopwatch.GetTimestamp();
-        _runner.Execute(plan, _sampled);
-        Counters.ExecuteTicks += Stopwatch.GetTimestamp() - forwardStart;
-        Counters.Steps++;
-        Counters.TokensComputed += plan.NumTokens;
-        Counters.PromptTokensComputed += plan.NumPromptTokens;
-        _scheduler.CompleteStep(plan, _sampled);
-        RecordStep(plan);
-
-        now = Stopwatch.GetTimestamp();
-        _touched.Clear();
-        foreach (var (seq, token) in _sampled)
-        {
-            var request = seq.Request;
-            request.FirstTokenTicks ??= now;
-            if (token < 0)
-            {
-                // The sample op reported this row as failed (seq.Error says why): finish the request, keep running.
-                seq.FinishReason = FinishReason.Error;
-            }
-            else
-            {
-                Counters.TokensGenerated++;
-                ApplyStopRules(seq, token);
-            }
-
-            if (seq.FinishReason != FinishReason.None)
-                _scheduler.Finish(seq);
-            if (!_touched.Contains(request))
-                _touched.Add(request);
-        }
-
-        foreach (var request in _touched)
+        var outputs = new List<RequestOutput>(step.Touched.Count);
+        foreach (var request in step.Touched)
         {
             if (request.IsFinished)
             {
-                request.FinishedTicks = now;
                 _live.Remove(request.Id);
+                outputs.Add(Complete(request, now));
             }
-
-            outputs.Add(Snapshot(request));
+            else
+                outputs.Add(_outputs.Snapshot(request));
         }
 
         return outputs;
     }
 
-    private void RecordStep(StepPlan plan)
+    private RequestOutput Complete(Request request, long now)
     {
-        var pool = _scheduler.Kv.Pool;
-        var cache = _scheduler.Kv.Cache;
-        Counters.PrefixQueries = cache?.Queries ?? 0;
-        Counters.PrefixHits = cache?.Hits ?? 0;
-        LastStep = new StepMetrics(
-            Counters.Steps, _scheduler.NumRunning, _scheduler.NumWaiting, _scheduler.NumSwapped, plan.NumTokens, plan.NumPromptTokens,
-            plan.Preempted.Count, pool.NumUsed, pool.NumBlocks, pool.FilledSlotsInUse, (long)pool.NumUsed * pool.BlockSize, Counters.PrefixHitRate);
-    }
-
-    private void ApplyStopRules(Sequence seq, int token)
-    {
-        var p = seq.Sampling;
-        if ((!p.IgnoreEos && _modelStopIds.Contains(token)) || p.StopTokenIds.Contains(token))
-        {
-            seq.Text += seq.Detokenizer!.Flush();
-            seq.FinishReason = FinishReason.Stop;
-            return;
-        }
-
-        string delta = seq.Detokenizer!.Append(token);
-        bool length = seq.NumGenerated >= p.MaxTokens || seq.Length >= MaxContext;
-        if (length)
-            delta += seq.Detokenizer.Flush();
-        if (delta.Length > 0)
-        {
-            int searchFrom = seq.Text.Length;
-            seq.Text += delta;
-            foreach (string stop in p.Stop)
-            {
-                int from = Math.Max(0, searchFrom - stop.Length + 1);
-                int at = seq.Text.IndexOf(stop, from, StringComparison.Ordinal);
-                if (at >= 0)
-                {
-                    seq.Text = seq.Text[..at];
-                    seq.FinishReason = FinishReason.Stop;
-                    return;
-                }
-            }
-        }
-
-        if (length)
-            seq.FinishReason = FinishReason.Length;
-    }
-
-    private static RequestOutput Snapshot(Request request)
-    {
-        double f = Stopwatch.Frequency;
-        double Since(long? t) => (t!.Value - request.ArrivalTicks) / f;
-        var completions = new CompletionOutput[request.Sequences.Count];
-        int preemptions = 0;
-        for (int i = 0; i < completions.Length; i++)
-        {
-            var seq = request.Sequences[i];
-            string delta = seq.TextEmitted <= seq.Text.Length ? seq.Text[seq.TextEmitted..] : "";
-            seq.TextEmitted = seq.Text.Length;
-            completions[i] = new CompletionOutput(i, seq.Tokens.Skip(seq.PromptTokenIds.Count).ToArray(), seq.Text, delta, seq.FinishReason);
-            preemptions += seq.Preemptions;
-        }
-
-        var first = completions[0];
-        return new RequestOutput
-        {
-            RequestId = request.Id,
-            Prompt = request.Prompt,
-            PromptTokenIds = request.PromptTokenIds,
-            TokenIds = first.TokenIds,
-            Text = first.Text,
-            TextDelta = first.TextDelta,
-            FinishReason = first.FinishReason,
-            Finished = request.IsFinished,
-            Completions = completions,
-            CachedPromptTokens = request.CachedPromptTokens,
-            Error = request.Sequences.Select(s => s.Error).FirstOrDefault(e => e is not null),
-            Logprobs = request.Sequences[0].Logprobs?.ToArray(),
-            Timings = new RequestTimings(
-                request.ScheduledTicks is null ? 0 : Since(request.ScheduledTicks),
-                request.FirstTokenTicks is null ? null : Since(request.FirstTokenTicks),
-                request.FinishedTicks is null ? null : Since(request.FinishedTicks),
-                preemptions),
-        };
+        request.FinishedTicks ??= now;
+        _core.Counters.CountFinished(request.Sequences[0].FinishReason);
+        return _outputs.Snapshot(request);
     }
 
     /// <summary>
@@ -365,9 +220,16 @@ public sealed class LlmEngine : IDisposable
     public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, SamplingParams Sampling, RequestAttributes Attributes)> requests)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        var ids = new long[requests.Count];
-        for (int i = 0; i < requests.Count; i++)
-            ids[i] = AddRequest(requests[i].Prompt, requests[i].Sampling, requests[i].Attributes);
+        return Generate(requests.Select(r => new GenerationRequest { Prompt = r.Prompt, Sampling = r.Sampling, Attributes = r.Attributes }).ToList());
+    }
+
+    /// <summary>Runs the requests to completion; final outputs in input order. Every request is validated before any is queued.</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var prepared = requests.Select(_inputs.Prepare).ToList();
+        var ids = prepared.Select(Submit).ToArray();
         var final = new Dictionary<long, RequestOutput>();
         while (final.Count < ids.Length)
         {
@@ -383,7 +245,10 @@ public sealed class LlmEngine : IDisposable
 
     public void Dispose()
     {
-        _runner.Dispose();
-        _context.Dispose();
+        if (_disposed)
+            return;
+        using var _ = _guard.Enter(nameof(Dispose));
+        _disposed = true;
+        _core.Dispose();
     }
 }

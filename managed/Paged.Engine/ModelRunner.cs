@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Paged.Engine.Kv;
+using Paged.Models;
 using Paged.Models.Llama;
+using Paged.Runtime;
 using Paged.Runtime.Interop;
 
 namespace Paged.Engine;
@@ -8,6 +10,7 @@ namespace Paged.Engine;
 /// <summary>Executes a <see cref="StepPlan"/> on the model: swaps, block copies, the batched forward pass, sampling.</summary>
 internal sealed class ModelRunner : IModelExecutor
 {
+    private readonly DeviceContext? _context;
     private readonly LlamaModel _model;
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
@@ -17,8 +20,33 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly int _vocab;
     private int[] _pairs = new int[64];
 
-    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots)
+    /// <summary>Opens the backend, allocates the KV cache and uploads the model; the runner owns all three.</summary>
+    public static ModelRunner Create(ModelWeights weights, EngineOptions options, EngineShape shape)
     {
+        var config = weights.Config;
+        var context = Backend.Load(options.Device).CreateContext(options.NumThreads);
+        KvCache? cache = null;
+        LlamaModel? model = null;
+        try
+        {
+            cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
+            model = new LlamaModel(context, weights, shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq);
+            return new ModelRunner(model, cache, shape.SwapSlots, context);
+        }
+        catch
+        {
+            model?.Dispose();
+            cache?.Dispose();
+            context.Dispose();
+            throw;
+        }
+    }
+
+    public string DeviceName => _model.Context.DeviceName;
+
+    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
+    {
+        _context = ownedContext;
         _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
@@ -116,5 +144,6 @@ internal sealed class ModelRunner : IModelExecutor
         _host.Dispose();
         _model.Dispose();
         _cache.Dispose();
+        _context?.Dispose();
     }
 }

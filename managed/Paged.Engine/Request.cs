@@ -41,6 +41,12 @@ public sealed class Request
 
     internal Sequence[] _sequences = [];
 
+    /// <summary>The caller's id for the request (<see cref="GenerationRequest.RequestId"/>), or null.</summary>
+    public string? ExternalId { get; init; }
+
+    /// <summary>Wall-clock time the request arrived (validation time).</summary>
+    public DateTimeOffset ArrivalTime { get; init; }
+
     internal long ArrivalTicks { get; }
 
     internal long? ScheduledTicks { get; set; }
@@ -55,12 +61,12 @@ public sealed class Request
     public bool IsFinished => Array.TrueForAll(_sequences, s => s.Status == SequenceStatus.Finished);
 
     /// <summary>Builds the sequences: completion i samples with a seed derived from the request seed.</summary>
-    internal void CreateSequences(ulong seed, Func<Models.Tokenization.StreamingDetokenizer?> detokenizer, ref long nextSeqId)
+    internal void CreateSequences(ulong seed, ref long nextSeqId)
     {
         int n = Sampling.N;
         _sequences = new Sequence[n];
         for (int i = 0; i < n; i++)
-            _sequences[i] = new Sequence(this, i, nextSeqId++, DeriveSeed(seed, i), detokenizer());
+            _sequences[i] = new Sequence(this, i, nextSeqId++, DeriveSeed(seed, i));
         for (int i = 1; i < n; i++)
         {
             _sequences[i].Status = SequenceStatus.AwaitingFork;

@@ -1,5 +1,3 @@
-using Paged.Models.Tokenization;
-
 namespace Paged.Engine;
 
 /// <summary>Where a sequence is in its life.</summary>
@@ -25,12 +23,11 @@ public sealed class Sequence
 {
     private readonly List<int> _tokens;
 
-    internal Sequence(Request request, int index, long id, ulong seed, StreamingDetokenizer? detokenizer)
+    internal Sequence(Request request, int index, long id, ulong seed)
     {
         Request = request;
         Index = index;
         Id = id;
-        Detokenizer = detokenizer;
         Random = new SamplingRandom(seed);
         Seed = seed;
         int capacity = request.PromptTokenIds.Count + Math.Min(request.Sampling.MaxTokens, 4096);
@@ -82,13 +79,11 @@ public sealed class Sequence
 
     public FinishReason FinishReason { get; internal set; }
 
-    /// <summary>Text generated so far.</summary>
-    public string Text { get; internal set; } = "";
+    /// <summary>The stop string that ended the sequence (vLLM's stop_reason), when one did.</summary>
+    public string? StopString { get; internal set; }
 
-    internal StreamingDetokenizer? Detokenizer { get; }
-
-    /// <summary>Length of <see cref="Text"/> already reported in a snapshot's delta.</summary>
-    internal int TextEmitted { get; set; }
+    /// <summary>The requested stop token id (<see cref="SamplingParams.StopTokenIds"/>) that ended the sequence; null for the model's own end ids.</summary>
+    public int? StopTokenId { get; internal set; }
 
     internal SamplingRandom Random { get; }
 

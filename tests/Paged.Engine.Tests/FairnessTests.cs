@@ -26,7 +26,7 @@ public sealed class FairnessTests
             PrefixCaching = false,
             Policy = policy,
             FairShare = new FairShareOptions { TenantWeights = weights },
-        }, verifyKv: false) { StopOnZero = false };
+        }, verifyKv: false, stopOnZero: false);
 
     private static int[] PromptOf(int i) => [.. Enumerable.Range(0, Prompt).Select(t => 1 + ((t * 7) + i) % 40)];
 
@@ -120,7 +120,7 @@ public sealed class FairnessTests
         var h = new SchedulerHarness(new SchedulerConfig
         {
             NumBlocks = 12, BlockSize = 4, MaxNumSeqs = 2, MaxNumBatchedTokens = 64, Policy = SchedulingPolicy.Priority,
-        }) { StopOnZero = false };
+        }, stopOnZero: false);
         var low1 = h.Add(PromptOf(1)[..8], 16, priority: 5);
         var low2 = h.Add(PromptOf(2)[..8], 16, priority: 5);
         h.Step();

@@ -11,7 +11,7 @@ public sealed class PrefixCacheTests
     private static Sequence Seq(params int[] prompt)
     {
         var r = new Request(Interlocked.Increment(ref _seqIds), "", prompt, new SamplingParams(), 0);
-        r.CreateSequences(1, () => null, ref _seqIds);
+        r.CreateSequences(1, ref _seqIds);
         return r.Sequences[0];
     }
 
@@ -142,7 +142,7 @@ public sealed class PrefixCacheTests
         var plan = new StepPlan();
         var r = new Request(1000, "", [1, 2, 3, 4, 5, 6], new SamplingParams { N = 3 }, 0);
         long ids = 5000;
-        r.CreateSequences(1, () => null, ref ids);
+        r.CreateSequences(1, ref ids);
         var (p, c1, c2) = (r.Sequences[0], r.Sequences[1], r.Sequences[2]);
         Compute(kv, p, plan);
         CollectionAssert.AreEqual(new[] { 0, 1 }, p.BlockTable);

@@ -2,21 +2,25 @@ using Paged.Engine.Scheduling;
 
 namespace Paged.Engine.Tests;
 
-/// <summary>Drives a <see cref="Scheduler"/> with a <see cref="FakeExecutor"/> the way the engine does, and checks invariants.</summary>
+/// <summary>
+/// Drives the engine's own loop (<see cref="EngineCore"/>: schedule, execute, complete, token stop rules) with a
+/// <see cref="FakeExecutor"/>, and checks invariants. Token 0 is the end-of-sequence token.
+/// </summary>
 internal sealed class SchedulerHarness
 {
-    private readonly List<(Sequence Seq, int Token)> _sampled = [];
     private readonly Dictionary<Request, int> _promptServed = [];
     private long _nextRequest;
     private long _nextSeq;
 
-    public SchedulerHarness(SchedulerConfig config, bool verifyKv = true)
+    public SchedulerHarness(SchedulerConfig config, bool verifyKv = true, bool stopOnZero = true)
     {
-        Scheduler = new Scheduler(config);
         Executor = new FakeExecutor(config.NumBlocks, config.BlockSize) { Verify = verifyKv };
+        Core = new EngineCore(new Scheduler(config), Executor, stopOnZero ? [0] : [], int.MaxValue);
     }
 
-    public Scheduler Scheduler { get; }
+    public EngineCore Core { get; }
+
+    public Scheduler Scheduler => Core.Scheduler;
 
     public FakeExecutor Executor { get; }
 
@@ -27,28 +31,18 @@ internal sealed class SchedulerHarness
     /// <summary>Service (weighted tokens) each tenant received: prompt tokens computed the first time, and generated tokens.</summary>
     public Dictionary<string, (long Prompt, long Output)> Service { get; } = [];
 
-    public bool StopOnZero { get; init; } = true;
-
     public Request Add(int[] prompt, int maxTokens, int n = 1, ulong seed = 1, int priority = 0, string tenant = "")
     {
         var r = new Request(_nextRequest++, "", prompt, new SamplingParams { MaxTokens = maxTokens, N = n, Temperature = 1 }, 0, priority, tenant);
-        r.CreateSequences(seed, () => null, ref _nextSeq);
-        Scheduler.Add(r);
+        r.CreateSequences(seed, ref _nextSeq);
+        Core.Add(r);
         Live.Add(r);
         return r;
     }
 
     public void Abort(Request r)
     {
-        foreach (var s in r.Sequences)
-        {
-            if (s.Status != SequenceStatus.Finished)
-            {
-                Scheduler.Finish(s);
-                s.FinishReason = FinishReason.Abort;
-            }
-        }
-
+        Core.Finish(r, FinishReason.Abort);
         Live.Remove(r);
     }
 
@@ -56,7 +50,9 @@ internal sealed class SchedulerHarness
     public StepPlan Step()
     {
         var decodes = Scheduler.Running.Where(s => s.Length - s.NumComputed == 1).ToList();
-        var plan = Scheduler.Schedule();
+        var step = Core.Step();
+        var plan = step.Plan;
+        Assert.IsNull(step.Fault, $"the fake executor failed: {step.Fault}");
         var config = Scheduler.Config;
         Assert.IsLessThanOrEqualTo(config.MaxNumBatchedTokens, plan.NumTokens, "token budget");
         Assert.IsLessThanOrEqualTo(config.MaxNumSeqs, plan.Chunks.Count, "max_num_seqs");
@@ -80,27 +76,11 @@ internal sealed class SchedulerHarness
             Service[t] = (s.Prompt + newPrompt, s.Output);
         }
 
-        if (plan.IsEmpty)
-        {
-            // As the engine does: an empty plan runs the executor only for block moves.
-            _sampled.Clear();
-            if (plan.HasWork)
-                Executor.Execute(plan, _sampled);
-            return plan;
-        }
-
-        Executor.Execute(plan, _sampled);
-        Scheduler.CompleteStep(plan, _sampled);
-        foreach (var (seq, token) in _sampled)
+        foreach (var (seq, _) in step.Sampled)
         {
             var t = seq.Request.Tenant;
             var s = Service[t];
             Service[t] = (s.Prompt, s.Output + 1);
-            if ((StopOnZero && token == 0) || seq.NumGenerated >= seq.Sampling.MaxTokens)
-            {
-                seq.FinishReason = token == 0 ? FinishReason.Stop : FinishReason.Length;
-                Scheduler.Finish(seq);
-            }
         }
 
         for (int i = Live.Count - 1; i >= 0; i--)

@@ -1,0 +1,21 @@
+namespace Paged.Engine;
+
+/// <summary>
+/// One request to the engine: a prompt as text or as token ids (ids win when both are given; the text is then
+/// only reported back), how to sample, scheduling attributes, and an optional id of the caller's.
+/// </summary>
+public sealed record GenerationRequest
+{
+    /// <summary>Prompt text, tokenized with BOS.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>An already tokenized prompt (used as is).</summary>
+    public IReadOnlyList<int>? PromptTokenIds { get; init; }
+
+    public SamplingParams Sampling { get; init; } = new();
+
+    public RequestAttributes Attributes { get; init; } = new();
+
+    /// <summary>The caller's id for the request (unique among its live requests in <see cref="AsyncEngine"/>); reported in <see cref="RequestOutput.ExternalId"/>.</summary>
+    public string? RequestId { get; init; }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Paged.Models;
+using Paged.Models.Tokenization;
+
+namespace Paged.Engine;
+
+/// <summary>A validated, tokenized request, not yet in the engine.</summary>
+internal sealed record PreparedRequest(
+    string Prompt, int[] PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes, string? ExternalId,
+    long ArrivalTicks, DateTimeOffset ArrivalTime);
+
+/// <summary>
+/// The input processor: tokenizes and validates requests (every check that keeps a bad request from the
+/// model), then builds the engine's <see cref="Request"/>. <see cref="Prepare"/> is thread-safe (it only reads
+/// the tokenizer and the limits), so <see cref="AsyncEngine"/> runs it on the caller's thread and bad input
+/// throws there; <see cref="Build"/> runs on the engine's thread.
+/// </summary>
+internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, EngineOptions options, int maxContext)
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first problem.</summary>
+    public PreparedRequest Prepare(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var sampling = request.Sampling ?? throw new ArgumentException("the request has no sampling parameters");
+        var attributes = request.Attributes ?? throw new ArgumentException("the request has no attributes");
+        sampling.Validate();
+        sampling.ValidateForVocabulary(config.VocabSize);
+        if (sampling.N > options.MaxNumSeqs)
+            throw new ArgumentException($"n = {sampling.N} exceeds max_num_seqs = {options.MaxNumSeqs}: its sequences could never run together");
+
+        int[] ids;
+        if (request.PromptTokenIds is { } given)
+            ids = [.. given];
+        else if (request.Prompt is { } text)
+            ids = [.. tokenizer.Encode(text, addBos: true)];
+        else
+            throw new ArgumentException("the request has neither a prompt nor prompt token ids");
+
+        if (ids.Length == 0)
+            throw new ArgumentException("the prompt has no tokens");
+        if (ids.Length >= maxContext)
+        {
+            throw new ArgumentException(
+                $"the prompt has {ids.Length} tokens but the context holds {maxContext} (prompt and at least one generated token)");
+        }
+
+        foreach (int t in ids)
+        {
+            if ((uint)t >= (uint)config.VocabSize)
+                throw new ArgumentException($"prompt token id {t} is outside the vocabulary (0..{config.VocabSize - 1})");
+        }
+
+        string prompt = request.Prompt ?? tokenizer.Decode(ids);
+        return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>The engine's request with its sequences, completion 0 seeded with <paramref name="seed"/>.</summary>
+    public static Request Build(PreparedRequest p, long id, ulong seed, ref long nextSeqId)
+    {
+        var a = p.Attributes;
+        var request = new Request(id, p.Prompt, p.PromptTokenIds, p.Sampling, p.ArrivalTicks, a.Priority, a.Tenant ?? "", a.ExtraKey)
+        {
+            ExternalId = p.ExternalId,
+            ArrivalTime = p.ArrivalTime,
+        };
+        request.CreateSequences(seed, ref nextSeqId);
+        return request;
+    }
+}
