@@ -31,9 +31,13 @@ internal static class BenchCommand
         var prefill = new List<double>();
         var decode = new List<double>();
         var overall = new List<double>();
+        var syncs = new List<double>();
+        var launches = new List<double>();
         for (int run = 0; run < o.Warmup + o.Runs; run++)
         {
-            var (p, d, all) = RunOnce(engine, o, random);
+            var (p, d, all, perStep) = RunOnce(engine, o, random);
+            syncs.Add(perStep.Syncs);
+            launches.Add(perStep.Launches);
             if (run < o.Warmup)
                 continue;
             prefill.Add(p);
@@ -43,11 +47,13 @@ internal static class BenchCommand
         }
 
         Console.WriteLine($"prefill_tok_s={Median(prefill):F1} decode_tok_s={Median(decode):F1} overall_tok_s={Median(overall):F1} " +
+                          $"decode_syncs_per_step={Median(syncs):F2} decode_launches_per_step={Median(launches):F1} " +
                           $"batch={o.Batch} prompt_tokens={o.PromptTokens} gen_tokens={o.GenTokens} runs={o.Runs} device=\"{engine.DeviceName}\"");
         return 0;
     }
 
-    private static (double Prefill, double Decode, double Overall) RunOnce(LlmEngine engine, BenchOptions o, SamplingRandom random)
+    private static (double Prefill, double Decode, double Overall, (double Syncs, double Launches) PerDecodeStep) RunOnce(
+        LlmEngine engine, BenchOptions o, SamplingRandom random)
     {
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = o.GenTokens, IgnoreEos = true };
         int vocab = engine.Config.VocabSize;
@@ -64,6 +70,8 @@ internal static class BenchCommand
         double executeBefore = engine.Counters.ExecuteSeconds;
         long? allFirst = null;
         int withFirst = 0;
+        int decodeSteps = 0;
+        var atDecode = default(Paged.Runtime.Interop.BackendCounters);
         while (engine.HasUnfinishedRequests)
         {
             foreach (var output in engine.Step())
@@ -72,21 +80,31 @@ internal static class BenchCommand
                     withFirst++;
             }
 
+            if (allFirst is not null)
+                decodeSteps++;
             if (allFirst is null && withFirst == o.Batch)
+            {
                 allFirst = Stopwatch.GetTimestamp();
+                atDecode = engine.BackendCounters;
+            }
         }
 
         long end = Stopwatch.GetTimestamp();
+        var decodeCounts = engine.BackendCounters.Since(atDecode);
+        double syncsPerStep = decodeSteps > 0 ? decodeCounts.HostSyncs / (double)decodeSteps : 0;
+        double launchesPerStep = decodeSteps > 0 ? decodeCounts.Launches / (double)decodeSteps : 0;
         double f = Stopwatch.Frequency;
         double prefillSeconds = (allFirst!.Value - start) / f;
         double decodeSeconds = (end - allFirst.Value) / f;
         double total = (end - start) / f;
         double execute = engine.Counters.ExecuteSeconds - executeBefore;
-        Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0})");
+        Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0}); " +
+                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits and {launchesPerStep:F1} launches per step");
         double decodeTokens = (double)o.Batch * (o.GenTokens - 1);
         return (o.Batch * (double)o.PromptTokens / prefillSeconds,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0,
-                o.Batch * (double)o.GenTokens / total);
+                o.Batch * (double)o.GenTokens / total,
+                (syncsPerStep, launchesPerStep));
     }
 
     private static double Median(List<double> values)

@@ -78,6 +78,7 @@ internal static class GenerateCommand
             WriteInts(w, "token_ids", r.TokenIds);
             w.WriteString("text", r.Text);
             w.WriteString("finish_reason", Reason(r.FinishReason));
+            WriteStopReason(w, r.Completions[0]);
             if (r.Error is not null)
                 w.WriteString("error", r.Error);
             if (r.Logprobs is not null)
@@ -90,6 +91,7 @@ internal static class GenerateCommand
                 WriteInts(w, "token_ids", c.TokenIds);
                 w.WriteString("text", c.Text);
                 w.WriteString("finish_reason", Reason(c.FinishReason));
+                WriteStopReason(w, c);
                 w.WriteEndObject();
             }
 
@@ -110,6 +112,17 @@ internal static class GenerateCommand
 
         output.Write(Encoding.UTF8.GetString(buffer.ToArray()));
         output.Write('\n');
+    }
+
+    // vLLM's stop_reason: the stop string or requested stop token id that ended the text (null otherwise).
+    private static void WriteStopReason(Utf8JsonWriter w, CompletionOutput c)
+    {
+        if (c.StopString is not null)
+            w.WriteString("stop_reason", c.StopString);
+        else if (c.StopTokenId is int id)
+            w.WriteNumber("stop_reason", id);
+        else
+            w.WriteNull("stop_reason");
     }
 
     private static string Reason(FinishReason r) => r switch

@@ -84,6 +84,9 @@ public sealed class LlmEngine : IDisposable
 
     public string DeviceName { get; }
 
+    /// <summary>The backend's cumulative waits, launches and copies (paged.h pg_counters).</summary>
+    public Paged.Runtime.Interop.BackendCounters BackendCounters => _core.Executor is ModelRunner runner ? runner.BackendCounters : default;
+
     public int NumKvBlocks { get; }
 
     /// <summary>Longest sequence (prompt + generated) the engine will hold.</summary>

@@ -18,6 +18,7 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly SamplingBatch _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
+    private readonly StagingBuffer _copyPairs;
     private int[] _pairs = new int[64];
 
     /// <summary>Opens the backend, allocates the KV cache and uploads the model; the runner owns all three.</summary>
@@ -44,6 +45,9 @@ internal sealed class ModelRunner : IModelExecutor
 
     public string DeviceName => _model.Context.DeviceName;
 
+    /// <summary>The backend's cumulative waits, launches and copies.</summary>
+    public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
+
     public ModelRunner(LlamaModel model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
     {
         _context = ownedContext;
@@ -54,6 +58,7 @@ internal sealed class ModelRunner : IModelExecutor
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
+        _copyPairs = new StagingBuffer(model.Context);
     }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
@@ -125,21 +130,24 @@ internal sealed class ModelRunner : IModelExecutor
         }
     }
 
-    /// <summary>All copy-on-write pairs of the step in one block_copy call.</summary>
-    private unsafe void CopyBlocks(List<BlockMove> copies)
+    /// <summary>
+    /// All copy-on-write pairs of the step in one block_copy call. The pair list is device memory
+    /// (paged.h): staged and copied to the device without waiting, never a pointer to host memory.
+    /// </summary>
+    private void CopyBlocks(List<BlockMove> copies)
     {
         if (copies.Count == 0)
             return;
         FillPairs(copies);
-
-        fixed (int* p = _pairs)
-        {
-            _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = (nint)p, NumPairs = copies.Count });
-        }
+        _copyPairs.Clear();
+        long pairs = _copyPairs.Stage<int>(_pairs.AsSpan(0, 2 * copies.Count));
+        _copyPairs.Flush();
+        _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = _copyPairs.Address(pairs), NumPairs = copies.Count });
     }
 
     public void Dispose()
     {
+        _copyPairs.Dispose();
         _sampling.Dispose();
         _host.Dispose();
         _model.Dispose();

@@ -96,6 +96,12 @@ public sealed unsafe class Backend
         : OperatingSystem.IsMacOS() ? $"libpaged_{name}.dylib"
         : $"libpaged_{name}.so";
 
+    private static string PortableRid()
+    {
+        string os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        return $"{os}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+    }
+
     private static string? FindLibrary(string name, out List<string> searched)
     {
         searched = [];
@@ -104,6 +110,17 @@ public sealed unsafe class Backend
         if (!string.IsNullOrEmpty(env))
             searched.Add(env);
         searched.Add(AppContext.BaseDirectory);
+        // From a NuGet package the library sits in runtimes/<rid>/native: the host lists those folders.
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string nativeDirs)
+        {
+            foreach (string dir in nativeDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!searched.Contains(dir))
+                    searched.Add(dir);
+            }
+        }
+
+        searched.Add(Path.Combine(AppContext.BaseDirectory, "runtimes", PortableRid(), "native"));
         foreach (string dir in searched)
         {
             string candidate = Path.Combine(dir, file);

@@ -82,7 +82,18 @@ public sealed unsafe class DeviceContext : SafeHandle
     public void Memset(nint dst, byte value, long bytes) =>
         Backend.Check(Api->Memset(Ctx, dst, value, (nuint)bytes), "memset");
 
-    /// <summary>Waits until every enqueued op has finished.</summary>
+    /// <summary>Waits, launches and copies of this context so far (zero on the CPU backend).</summary>
+    public BackendCounters Counters
+    {
+        get
+        {
+            BackendCounters c;
+            Backend.Check(Api->GetCounters(Ctx, &c), "get_counters");
+            return c;
+        }
+    }
+
+    /// <summary>Waits until every enqueued op has finished (and reports an error a kernel recorded).</summary>
     public void Synchronize() => Backend.Check(Api->Synchronize(Ctx), "synchronize");
 
     public void Embedding(in EmbeddingArgs args)
@@ -95,6 +106,13 @@ public sealed unsafe class DeviceContext : SafeHandle
     {
         fixed (RmsNormArgs* a = &args)
             Backend.Check(Api->RmsNorm(Ctx, a), "rmsnorm");
+    }
+
+    /// <summary>RMSNorm of every (token, head) vector in place (Qwen3's q_norm / k_norm).</summary>
+    public void HeadRmsNorm(in HeadRmsNormArgs args)
+    {
+        fixed (HeadRmsNormArgs* a = &args)
+            Backend.Check(Api->HeadRmsNorm(Ctx, a), "head_rmsnorm");
     }
 
     public void Matmul(in MatmulArgs args)
@@ -139,7 +157,10 @@ public sealed unsafe class DeviceContext : SafeHandle
             Backend.Check(Api->BlockCopy(Ctx, a), "block_copy");
     }
 
-    /// <summary>Copies whole KV blocks between the cache and a host pool; <see cref="BlockSwapArgs.Pairs"/> is host memory.</summary>
+    /// <summary>
+    /// Copies whole KV blocks between the cache and a host pool; <see cref="BlockSwapArgs.Pairs"/> is host memory.
+    /// The copies are enqueued: read the pool after the next wait (<see cref="Synchronize"/>, a device-to-host copy).
+    /// </summary>
     public void BlockSwap(in BlockSwapArgs args)
     {
         fixed (BlockSwapArgs* a = &args)

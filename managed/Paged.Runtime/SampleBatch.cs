@@ -58,7 +58,7 @@ public sealed class SampleRow
 /// uploads them, runs the op and copies back only the small outputs (tokens, logprobs, statuses).
 /// Buffers grow on demand and are reused. Not thread-safe.
 /// </summary>
-public sealed class SampleBatch : IDisposable
+public sealed unsafe class SampleBatch : IDisposable
 {
     private readonly DeviceContext _ctx;
     private readonly Column<float> _temperature = new(), _topP = new(), _minP = new(), _rep = new(), _freq = new(), _pres = new(), _biasValues = new();
@@ -67,28 +67,34 @@ public sealed class SampleBatch : IDisposable
     private readonly Column<long> _steps = new();
     private readonly Column<uint> _flags = new();
     private readonly Column<int> _prompt = new(), _promptOff = new(), _output = new(), _outputOff = new(), _stop = new(), _stopOff = new(), _biasIds = new(), _biasOff = new();
-    private readonly Column<int> _outTokens = new(), _outStatus = new(), _outTopIds = new();
-    private readonly Column<float> _outLogprobs = new(), _outTopLogprobs = new();
+    private readonly StagingBuffer _inputs;
+    private DeviceBuffer? _outputs;
+    private byte[] _results = [];
+    private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt;
 
     public SampleBatch(DeviceContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         _ctx = context;
+        _inputs = new StagingBuffer(context);
     }
 
     public int NumRows { get; private set; }
 
     /// <summary>Chosen token per row (-1 where the status is not Ok).</summary>
-    public ReadOnlySpan<int> Tokens => _outTokens.Host.AsSpan(0, NumRows);
+    public ReadOnlySpan<int> Tokens => Result<int>(0, NumRows);
 
-    public ReadOnlySpan<float> Logprobs => _outLogprobs.Host.AsSpan(0, NumRows);
+    public ReadOnlySpan<float> Logprobs => Result<float>(_logprobsAt, NumRows);
 
-    public ReadOnlySpan<SampleRowStatus> Status => MemoryMarshal.Cast<int, SampleRowStatus>(_outStatus.Host.AsSpan(0, NumRows));
+    public ReadOnlySpan<SampleRowStatus> Status => MemoryMarshal.Cast<int, SampleRowStatus>(Result<int>(_statusAt, NumRows));
 
     /// <summary>Top-N ids of row <paramref name="row"/> (its NumLogprobs entries).</summary>
-    public ReadOnlySpan<int> TopIds(int row, int count) => _outTopIds.Host.AsSpan(row * SampleLimits.MaxLogprobs, count);
+    public ReadOnlySpan<int> TopIds(int row, int count) => Result<int>(_topIdsAt, NumRows * SampleLimits.MaxLogprobs).Slice(row * SampleLimits.MaxLogprobs, count);
 
-    public ReadOnlySpan<float> TopLogprobs(int row, int count) => _outTopLogprobs.Host.AsSpan(row * SampleLimits.MaxLogprobs, count);
+    public ReadOnlySpan<float> TopLogprobs(int row, int count) => Result<float>(_topLogprobsAt, NumRows * SampleLimits.MaxLogprobs).Slice(row * SampleLimits.MaxLogprobs, count);
+
+    private ReadOnlySpan<T> Result<T>(int byteOffset, int count) where T : unmanaged =>
+        MemoryMarshal.Cast<byte, T>(_results.AsSpan(byteOffset, count * sizeof(T)));
 
     /// <summary>Samples one token from each of <paramref name="rows"/>.Count rows of <paramref name="logits"/> (device f32, row stride <paramref name="rowStride"/>).</summary>
     public void Run(nint logits, int vocabSize, int rowStride, IReadOnlyList<SampleRow> rows)
@@ -160,55 +166,79 @@ public sealed class SampleBatch : IDisposable
             _biasOff.Add(_biasIds.Count);
         }
 
+        // Outputs: one device block [tokens | status | logprobs | top ids | top logprobs], read back in
+        // one copy (the step's one wait). Inputs: every column in one packed host-to-device copy.
+        int topCount = anyLogprobs ? n * SampleLimits.MaxLogprobs : 0;
+        _statusAt = 4 * n;
+        _logprobsAt = 8 * n;
+        _topIdsAt = 12 * n;
+        _topLogprobsAt = _topIdsAt + (4 * topCount);
+        int resultBytes = _topLogprobsAt + (4 * topCount);
+        if (_outputs is null || _outputs.Bytes < resultBytes)
+        {
+            _outputs?.Dispose();
+            _outputs = _ctx.Allocate(Math.Max(resultBytes, 2 * (_outputs?.Bytes ?? 0)));
+        }
+
+        if (_results.Length < resultBytes)
+            _results = new byte[Math.Max(resultBytes, 2 * _results.Length)];
+
+        var st = _inputs;
+        st.Clear();
+        long temperature = _temperature.Stage(st), topK = _topK.Stage(st), topP = _topP.Stage(st), minP = _minP.Stage(st);
+        long rep = _rep.Stage(st), freq = _freq.Stage(st), pres = _pres.Stage(st), minTokens = _minTokens.Stage(st);
+        long seeds = _seeds.Stage(st), steps = _steps.Stage(st), flags = _flags.Stage(st), numLogprobs = _numLogprobs.Stage(st);
+        long prompt = anyHistory ? _prompt.Stage(st) : -1, promptOff = anyHistory ? _promptOff.Stage(st) : -1;
+        long output = anyHistory ? _output.Stage(st) : -1, outputOff = anyHistory ? _outputOff.Stage(st) : -1;
+        long stop = anyStop ? _stop.Stage(st) : -1, stopOff = anyStop ? _stopOff.Stage(st) : -1;
+        long biasIds = anyBias ? _biasIds.Stage(st) : -1, biasValues = anyBias ? _biasValues.Stage(st) : -1;
+        long biasOff = anyBias ? _biasOff.Stage(st) : -1;
+        st.Flush();
+        nint At(long offset) => offset < 0 ? 0 : st.Address(offset);
+        nint outputs = _outputs.Address;
+
         var args = new SampleArgs
         {
-            OutTokens = _outTokens.Reserve(_ctx, n),
-            OutLogprobs = _outLogprobs.Reserve(_ctx, n),
-            OutStatus = _outStatus.Reserve(_ctx, n),
-            OutTopIds = anyLogprobs ? _outTopIds.Reserve(_ctx, n * SampleLimits.MaxLogprobs) : 0,
-            OutTopLogprobs = anyLogprobs ? _outTopLogprobs.Reserve(_ctx, n * SampleLimits.MaxLogprobs) : 0,
+            OutTokens = outputs,
+            OutLogprobs = outputs + _logprobsAt,
+            OutStatus = outputs + _statusAt,
+            OutTopIds = anyLogprobs ? outputs + _topIdsAt : 0,
+            OutTopLogprobs = anyLogprobs ? outputs + _topLogprobsAt : 0,
             Logits = logits,
-            Temperature = _temperature.Upload(_ctx),
-            TopK = _topK.Upload(_ctx),
-            TopP = _topP.Upload(_ctx),
-            MinP = _minP.Upload(_ctx),
-            RepetitionPenalty = _rep.Upload(_ctx),
-            FrequencyPenalty = _freq.Upload(_ctx),
-            PresencePenalty = _pres.Upload(_ctx),
-            MinTokens = _minTokens.Upload(_ctx),
-            Seeds = _seeds.Upload(_ctx),
-            Steps = _steps.Upload(_ctx),
-            Flags = _flags.Upload(_ctx),
-            NumLogprobs = _numLogprobs.Upload(_ctx),
-            PromptTokens = anyHistory ? _prompt.Upload(_ctx) : 0,
-            PromptOffsets = anyHistory ? _promptOff.Upload(_ctx) : 0,
-            OutputTokens = anyHistory ? _output.Upload(_ctx) : 0,
-            OutputOffsets = anyHistory ? _outputOff.Upload(_ctx) : 0,
-            StopIds = anyStop ? _stop.Upload(_ctx) : 0,
-            StopOffsets = anyStop ? _stopOff.Upload(_ctx) : 0,
-            BiasIds = anyBias ? _biasIds.Upload(_ctx) : 0,
-            BiasValues = anyBias ? _biasValues.Upload(_ctx) : 0,
-            BiasOffsets = anyBias ? _biasOff.Upload(_ctx) : 0,
+            Temperature = At(temperature),
+            TopK = At(topK),
+            TopP = At(topP),
+            MinP = At(minP),
+            RepetitionPenalty = At(rep),
+            FrequencyPenalty = At(freq),
+            PresencePenalty = At(pres),
+            MinTokens = At(minTokens),
+            Seeds = At(seeds),
+            Steps = At(steps),
+            Flags = At(flags),
+            NumLogprobs = At(numLogprobs),
+            PromptTokens = At(prompt),
+            PromptOffsets = At(promptOff),
+            OutputTokens = At(output),
+            OutputOffsets = At(outputOff),
+            StopIds = At(stop),
+            StopOffsets = At(stopOff),
+            BiasIds = At(biasIds),
+            BiasValues = At(biasValues),
+            BiasOffsets = At(biasOff),
             NumRows = n,
             VocabSize = vocabSize,
             RowStride = rowStride,
             DType = DType.F32,
         };
         _ctx.Sample(args);
-        _outTokens.Download(n);
-        _outLogprobs.Download(n);
-        _outStatus.Download(n);
-        if (anyLogprobs)
-        {
-            _outTopIds.Download(n * SampleLimits.MaxLogprobs);
-            _outTopLogprobs.Download(n * SampleLimits.MaxLogprobs);
-        }
+        _outputs.CopyTo<byte>(_results.AsSpan(0, resultBytes));
     }
 
     public void Dispose()
     {
-        foreach (var c in new IDisposable[] { _temperature, _topP, _minP, _rep, _freq, _pres, _biasValues, _topK, _minTokens, _numLogprobs, _seeds, _steps, _flags, _prompt, _promptOff, _output, _outputOff, _stop, _stopOff, _biasIds, _biasOff, _outTokens, _outStatus, _outTopIds, _outLogprobs, _outTopLogprobs })
-            c.Dispose();
+        _inputs.Dispose();
+        _outputs?.Dispose();
     }
 
     private interface IClearable
@@ -216,12 +246,9 @@ public sealed class SampleBatch : IDisposable
         void Clear();
     }
 
-    /// <summary>A growable host array with a device twin.</summary>
-    private sealed class Column<T> : IClearable, IDisposable where T : unmanaged
+    /// <summary>A growable host array, staged into the step's packed upload.</summary>
+    private sealed class Column<T> : IClearable where T : unmanaged
     {
-        private DeviceBuffer? _device;
-        private long _capacity;
-
         public T[] Host { get; private set; } = new T[16];
 
         public int Count { get; private set; }
@@ -250,29 +277,6 @@ public sealed class SampleBatch : IDisposable
             Host = bigger;
         }
 
-        public nint Reserve(DeviceContext ctx, int count)
-        {
-            if (Host.Length < count)
-                Host = new T[count];
-            if (_device is null || _capacity < count)
-            {
-                _device?.Dispose();
-                _capacity = Math.Max(count, 2 * _capacity);
-                _device = ctx.Allocate<T>(_capacity);
-            }
-
-            return _device.Address;
-        }
-
-        public nint Upload(DeviceContext ctx)
-        {
-            nint address = Reserve(ctx, Math.Max(1, Count));
-            _device!.CopyFrom<T>(Host.AsSpan(0, Count));
-            return address;
-        }
-
-        public void Download(int count) => _device!.CopyTo<T>(Host.AsSpan(0, count));
-
-        public void Dispose() => _device?.Dispose();
+        public long Stage(StagingBuffer staging) => staging.Stage<T>(Host.AsSpan(0, Count));
     }
 }

@@ -48,6 +48,7 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_matmul_args, x_dtype),
     PG_FIELD(pg_matmul_args, w_dtype),
     PG_FIELD(pg_matmul_args, out_dtype),
+    PG_FIELD(pg_matmul_args, bias),
     PG_STRUCT(pg_matmul_args),
 
     PG_FIELD(pg_rope_args, q),
@@ -63,7 +64,18 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_rope_args, style),
     PG_FIELD(pg_rope_args, theta),
     PG_FIELD(pg_rope_args, dtype),
+    PG_FIELD(pg_rope_args, inv_freq),
     PG_STRUCT(pg_rope_args),
+
+    PG_FIELD(pg_head_rmsnorm_args, x),
+    PG_FIELD(pg_head_rmsnorm_args, weight),
+    PG_FIELD(pg_head_rmsnorm_args, num_tokens),
+    PG_FIELD(pg_head_rmsnorm_args, num_heads),
+    PG_FIELD(pg_head_rmsnorm_args, head_size),
+    PG_FIELD(pg_head_rmsnorm_args, token_stride),
+    PG_FIELD(pg_head_rmsnorm_args, eps),
+    PG_FIELD(pg_head_rmsnorm_args, dtype),
+    PG_STRUCT(pg_head_rmsnorm_args),
 
     PG_FIELD(pg_silu_mul_args, out),
     PG_FIELD(pg_silu_mul_args, x),
@@ -105,6 +117,7 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_attention_args, q_stride),
     PG_FIELD(pg_attention_args, scale),
     PG_FIELD(pg_attention_args, max_seq_len),
+    PG_FIELD(pg_attention_args, sliding_window),
     PG_STRUCT(pg_attention_args),
 
     PG_FIELD(pg_block_copy_args, cache),

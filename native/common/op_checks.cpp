@@ -5,6 +5,14 @@
 
 namespace pg {
 
+namespace {
+pg_status check_eps(const char* op, float eps) {
+    if (!(eps >= 0.0f) || !std::isfinite(eps))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op, double(eps));
+    return PG_OK;
+}
+}  // namespace
+
 pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes) {
     const char* op = "embedding";
     PG_TRY(check_ptr(op, "args", a));
@@ -37,10 +45,7 @@ pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes) {
     PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
     PG_TRY(check_positive(op, "dim", a->dim));
     PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
-    if (!(a->eps >= 0.0f) || !std::isfinite(a->eps))
-        return fail(PG_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0 (got %g)", op,
-                    double(a->eps));
-    return PG_OK;
+    return check_eps(op, a->eps);
 }
 
 pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes) {
@@ -102,6 +107,27 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
                     op);
     if (overlaps(a->out, out_elems * ob, a->w, int64_t(a->n) * a->k * wb))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
+    if (a->bias != nullptr && overlaps(a->out, out_elems * ob, a->bias, int64_t(a->n) * 4))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps bias", op);
+    return PG_OK;
+}
+
+pg_status check_head_rmsnorm_shape(const pg_head_rmsnorm_args* a, uint32_t dtypes) {
+    const char* op = "head_rmsnorm";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_ptr(op, "weight", a->weight));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "num_heads", a->num_heads));
+    PG_TRY(check_positive(op, "head_size", a->head_size));
+    PG_TRY(check_stride(op, "token_stride", a->token_stride, int64_t(a->num_heads) * a->head_size));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    PG_TRY(check_eps(op, a->eps));
+    if (a->num_tokens == 0) return PG_OK;
+    const int64_t b = dtype_bytes(a->dtype);
+    const int64_t x_elems = int64_t(a->num_tokens - 1) * a->token_stride + int64_t(a->num_heads) * a->head_size;
+    if (overlaps(a->x, x_elems * b, a->weight, int64_t(a->head_size) * b))
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: weight overlaps x (x is normalised in place)", op);
     return PG_OK;
 }
 
@@ -119,7 +145,7 @@ pg_status check_rope_shape(const pg_rope_args* a, uint32_t dtypes) {
     PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
     if (a->style != PG_ROPE_ADJACENT_PAIRS && a->style != PG_ROPE_ROTATE_HALF)
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: style = %d is not a pg_rope_style", op, a->style);
-    if (!(a->theta > 0.0f) || !std::isfinite(a->theta))
+    if (a->inv_freq == nullptr && (!(a->theta > 0.0f) || !std::isfinite(a->theta)))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: theta must be finite and > 0 (got %g)", op,
                     double(a->theta));
     if (a->rotary_dim % 2 != 0 || a->rotary_dim > a->head_size)
@@ -225,6 +251,7 @@ pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint
     PG_TRY(check_positive(op, "max_blocks_per_seq", a->max_blocks_per_seq));
     PG_TRY(check_positive(op, "max_seq_len", a->max_seq_len));
     PG_TRY(check_index(op, "layer", a->layer, c.num_layers));
+    PG_TRY(check_non_negative(op, "sliding_window", a->sliding_window));
     if (!std::isfinite(a->scale))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: scale must be finite (got %g)", op,
                     double(a->scale));
@@ -265,12 +292,15 @@ pg_status check_attention_indices(const char* op, const pg_attention_args* a, bo
                         len, a->max_seq_len);
         const int32_t used = (len + c.block_size - 1) / c.block_size;
         const int32_t* table = tables + int64_t(s) * a->max_blocks_per_seq;
-        for (int32_t b = 0; b < used; ++b)
+        // Blocks wholly before the first query token's window are never read: not checked either.
+        const int32_t first = window_start(a->sliding_window, len - q_len) / c.block_size;
+        for (int32_t b = first; b < used; ++b)
             if (table[b] < 0 || table[b] >= c.num_blocks)
                 return fail(PG_ERR_OUT_OF_RANGE, "%s: block_tables[%d][%d] = %d is outside [0, %d)",
                             op, s, b, table[b], c.num_blocks);
-        // ~ q_len tokens attending to ~len positions each.
-        total += int64_t(q_len) * len * 4 * c.head_size * a->num_heads;
+        // ~ q_len tokens attending to ~len (at most the window) positions each.
+        const int64_t span = a->sliding_window > 0 && a->sliding_window < len ? a->sliding_window : len;
+        total += int64_t(q_len) * span * 4 * c.head_size * a->num_heads;
     }
     if (work != nullptr) *work = total;
     return PG_OK;

@@ -13,6 +13,7 @@ pg_status check_embedding_shape(const pg_embedding_args* a, uint32_t dtypes);
 pg_status check_embedding_ids(const pg_embedding_args* a, const int32_t* ids);
 
 pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes);
+pg_status check_head_rmsnorm_shape(const pg_head_rmsnorm_args* a, uint32_t dtypes);
 pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes);
 pg_status check_argmax_shape(const pg_argmax_args* a, uint32_t dtypes);
 pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes);
@@ -27,6 +28,18 @@ pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
 // Everything of a block swap, the host-memory pair list included.
 pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes);
 pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
+
+#if defined(__CUDACC__)
+#define PG_HOST_DEVICE __host__ __device__
+#else
+#define PG_HOST_DEVICE
+#endif
+
+// First position a query at position pos attends to: pos - window + 1 (clamped to 0) with a sliding
+// window, else 0 (paged.h: p - W < k <= p). Host code and kernels share it.
+PG_HOST_DEVICE inline int32_t window_start(int32_t window, int32_t pos) {
+    return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
 
 // op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere.
 pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes);

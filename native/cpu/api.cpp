@@ -21,6 +21,13 @@ struct Entry<Fn> {
     }
 };
 
+// Ops run to completion on the calling thread: no waits and no launches to count.
+pg_status get_counters(pg_context* ctx, pg_counters* out) {
+    if (ctx == nullptr || out == nullptr) return pg::fail(PG_ERR_INVALID_ARGUMENT, "get_counters: ctx and out must not be NULL");
+    *out = pg_counters{};
+    return PG_OK;
+}
+
 const pg_api kApi = {
     PG_ABI_VERSION,
     uint32_t(sizeof(pg_api)),
@@ -49,6 +56,8 @@ const pg_api kApi = {
     Entry<pg::cpu::alloc>::call,  // alloc_host: host memory is device memory here
     Entry<pg::cpu::free>::call,   // free_host
     Entry<pg::cpu::block_swap>::call,
+    Entry<pg::cpu::head_rmsnorm>::call,
+    get_counters,
 };
 
 }  // namespace

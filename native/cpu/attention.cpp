@@ -1,7 +1,8 @@
 // Paged attention (decode and prefill share this code). One task per (query token, kv head): it
 // handles every query head of that GQA group, reading K/V rows straight from their cache blocks and
 // never touching slots past the token's own position. Softmax follows llama2.c (max-subtract,
-// exp, float sum), out = sum_j p_j * V[j] in order j = 0..pos, divided by the sum.
+// exp, float sum), out = sum_j p_j * V[j] in order j = lo..pos, divided by the sum (lo = 0, or the
+// first position of a sliding window; nothing before lo is read, not even its block-table entry).
 // AVX2 path (head_size % 8 == 0): per 8-row K chunk of a block, the scores of all the group's heads
 // (head sizes 8 and 16: the chunk is transposed once and each head is 8/16 broadcast FMAs; larger:
 // 8 dot-product accumulators reduced with a hadd tree), masked to -inf past the valid rows; softmax
@@ -49,7 +50,7 @@ struct Task {
 
 // Where task `index` = (query token t, kv head g) sits: its sequence, position and block table.
 struct Where {
-    int32_t t, g, pos, n;  // n = pos + 1 positions attended to
+    int32_t t, g, pos, lo, n;  // attends to positions [lo, n), n = pos + 1
     const int32_t* table;
 };
 
@@ -62,8 +63,19 @@ Where locate(const pg_attention_args& a, int64_t index) {
     const int32_t q_len = a.query_start[s + 1] - a.query_start[s];
     w.pos = a.seq_lens[s] - q_len + (w.t - a.query_start[s]);
     w.n = w.pos + 1;
+    w.lo = window_start(a.sliding_window, w.pos);
     w.table = a.block_tables + int64_t(s) * a.max_blocks_per_seq;
     return w;
+}
+
+// Calls f(cache block id, first position of the block, first row, end row) for every block holding
+// positions [lo, n), in order; rows are offsets inside the block.
+template <class F>
+__attribute__((always_inline)) inline void for_each_block(const pg_kv_cache_desc& c, const int32_t* table, int32_t lo, int32_t n, F&& f) {
+    for (int32_t b = lo / c.block_size; b * c.block_size < n; ++b) {
+        const int32_t j0 = b * c.block_size;
+        f(table[b], j0, j0 < lo ? lo - j0 : 0, n - j0 < c.block_size ? n - j0 : c.block_size);
+    }
 }
 
 // Portable path (and the AVX2 path for head sizes that are not a multiple of 8): per position
@@ -72,41 +84,38 @@ void run_task(const Task& task, int64_t index) {
     const pg_attention_args& a = *task.a;
     const pg_kv_cache_desc& c = a.cache;
     const Where w = locate(a, index);
-    const int32_t t = w.t, g = w.g, n = w.n;
+    const int32_t t = w.t, g = w.g, lo = w.lo, n = w.n;
     const int32_t hs = c.head_size;
-    const int32_t* table = w.table;
     const auto* cache = static_cast<const float*>(c.data);
 
     thread_local std::vector<float> scores;
-    if (scores.size() < size_t(n)) scores.resize(size_t(a.max_seq_len));
-    float* sc = scores.data();
+    if (scores.size() < size_t(n - lo)) scores.resize(size_t(a.max_seq_len));
+    float* sc = scores.data() - lo;  // indexed by position
 
     for (int32_t h = g * task.group; h < (g + 1) * task.group; ++h) {
         const float* q = static_cast<const float*>(a.query) + int64_t(t) * a.q_stride +
                          int64_t(h) * hs;
         float max_score = -INFINITY;
-        for (int32_t j0 = 0; j0 < n; j0 += c.block_size) {
-            const float* k = cache + cache_offset(c, table[j0 / c.block_size], a.layer, 0, g, 0);
-            const int32_t rows = n - j0 < c.block_size ? n - j0 : c.block_size;
-            for (int32_t o = 0; o < rows; ++o) {
+        for_each_block(c, w.table, lo, n, [&](int32_t block, int32_t j0, int32_t o0, int32_t o1) {
+            const float* k = cache + cache_offset(c, block, a.layer, 0, g, 0);
+            for (int32_t o = o0; o < o1; ++o) {
                 const float v = task.ops->dot(q, k + int64_t(o) * hs, hs) * a.scale;
                 sc[j0 + o] = v;
                 max_score = v > max_score ? v : max_score;
             }
-        }
+        });
         float sum = 0.0f;
-        for (int32_t j = 0; j < n; ++j) {
+        for (int32_t j = lo; j < n; ++j) {
             sc[j] = expf(sc[j] - max_score);
             sum += sc[j];
         }
-        for (int32_t j = 0; j < n; ++j) sc[j] /= sum;
+        for (int32_t j = lo; j < n; ++j) sc[j] /= sum;
         float* out = static_cast<float*>(a.out) + (int64_t(t) * a.num_heads + h) * hs;
         for (int32_t d = 0; d < hs; ++d) out[d] = 0.0f;
-        for (int32_t j0 = 0; j0 < n; j0 += c.block_size) {
-            const float* v = cache + cache_offset(c, table[j0 / c.block_size], a.layer, 1, g, 0);
-            const int32_t rows = n - j0 < c.block_size ? n - j0 : c.block_size;
-            for (int32_t o = 0; o < rows; ++o) task.ops->axpy(sc[j0 + o], v + int64_t(o) * hs, out, hs);
-        }
+        for_each_block(c, w.table, lo, n, [&](int32_t block, int32_t j0, int32_t o0, int32_t o1) {
+            const float* v = cache + cache_offset(c, block, a.layer, 1, g, 0);
+            for (int32_t o = o0; o < o1; ++o) task.ops->axpy(sc[j0 + o], v + int64_t(o) * hs, out, hs);
+        });
     }
 }
 
@@ -162,17 +171,18 @@ struct Job {
     const float* cache;
     const pg_kv_cache_desc* c;
     const int32_t* table;
-    int32_t layer, g, n, nc;  // nc = head_size / 8
+    int32_t layer, g, lo, n, nc;  // positions [lo, n); nc = head_size / 8
     int32_t group;
     int64_t stride;  // floats per head in the score buffer (multiple of 8, >= n + 8)
     const float* q;  // first query head of the group; heads are head_size apart
     float* out;      // same for the output
-    float* p;        // score / probability buffer, group x stride
+    float* p;        // score / probability buffer, group x stride, entry j - lo for position j
     const float* sum;  // softmax denominators, one per head
 };
 
-// Scores of all heads of the group: p[h][j] = scale * q_h . k_j for j < n; lanes of an 8-wide chunk
-// past the block's valid rows are -inf (their K rows are never read: a valid row stands in).
+// Scores of all heads of the group: p[h][j - lo] = scale * q_h . k_j for lo <= j < n; lanes of an
+// 8-wide chunk past the block's valid rows are -inf (their K rows are never read: a valid row stands
+// in); a chunk's lanes past its block are overwritten by the next block's first chunk.
 template <int NC>
 PG_AVX2 void scores_avx2(const Job& jb, float scale) {
     const int nc = NC > 0 ? NC : jb.nc;
@@ -186,11 +196,11 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
     const float* const qb = jb.q;
     const int64_t stride = jb.stride;
     const int32_t group = jb.group;
-    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
-        const float* K = jb.cache + cache_offset(c, jb.table[b], jb.layer, 0, jb.g, 0);
-        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
-        for (int32_t r0 = 0; r0 < rows; r0 += 8) {
+    for_each_block(c, jb.table, jb.lo, jb.n, [&](int32_t block, int32_t j0, int32_t o0, int32_t rows) PG_AVX2 {
+        const float* K = jb.cache + cache_offset(c, block, jb.layer, 0, jb.g, 0);
+        for (int32_t r0 = o0; r0 < rows; r0 += 8) {
             const int32_t cnt = rows - r0 < 8 ? rows - r0 : 8;
+            const int64_t pj = j0 + r0 - jb.lo;
             const float* kr[8];
             for (int i = 0; i < 8; ++i) kr[i] = K + (r0 + (i < cnt ? i : 0)) * hs;
             const __m256 valid = _mm256_cmp_ps(iota, _mm256_set1_ps(float(cnt)), _CMP_LT_OQ);
@@ -208,7 +218,7 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
                         s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + e + 1), col[e + 1], s1);
                     }
                     const __m256 sc = _mm256_mul_ps(_mm256_add_ps(s0, s1), vscale);
-                    _mm256_storeu_ps(p + h * stride + j0 + r0, _mm256_blendv_ps(ninf, sc, valid));
+                    _mm256_storeu_ps(p + h * stride + pj, _mm256_blendv_ps(ninf, sc, valid));
                 }
             } else {
                 for (int32_t h = 0; h < group; ++h) {
@@ -221,14 +231,14 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
                             acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[i] + 8 * d), acc[i]);
                     }
                     const __m256 sc = _mm256_mul_ps(reduce8(acc), vscale);
-                    _mm256_storeu_ps(p + h * stride + j0 + r0, _mm256_blendv_ps(ninf, sc, valid));
+                    _mm256_storeu_ps(p + h * stride + pj, _mm256_blendv_ps(ninf, sc, valid));
                 }
             }
         }
-    }
+    });
 }
 
-// In place: p[j] = exp(p[j] - max) for j < n8 (entries n..n8 are -inf -> 0); returns the sum.
+// In place: p[j] = exp(p[j] - max) for j < n8 (entries past the span are -inf -> 0); returns the sum.
 PG_AVX2 float softmax_avx2(float* p, int32_t n8) {
     __m256 m = _mm256_set1_ps(-INFINITY);
     for (int32_t j = 0; j < n8; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(p + j));
@@ -242,7 +252,7 @@ PG_AVX2 float softmax_avx2(float* p, int32_t n8) {
     return hsum(s);
 }
 
-// out_h = (sum_j p[h][j] V_j) / sum_h for HB heads starting at h0, in order j = 0..n-1.
+// out_h = (sum_j p[h][j - lo] V_j) / sum_h for HB heads starting at h0, in order j = lo..n-1.
 // Output columns [8 d0, 8 (d0 + NC)) of the heads (head sizes above 64 take several passes, so
 // the accumulators always fit in registers).
 template <int NC, int HB>
@@ -256,10 +266,9 @@ PG_AVX2 void pv_fixed(const Job& jb, int32_t h0, int32_t d0) {
     for (int u = 0; u < U; ++u)
         for (int hh = 0; hh < HB; ++hh)
             for (int d = 0; d < NC; ++d) acc[u][hh][d] = _mm256_setzero_ps();
-    const float* p = jb.p + h0 * jb.stride;
-    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
-        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0) + 8 * d0;
-        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
+    const float* p = jb.p + h0 * jb.stride - jb.lo;  // indexed by position
+    for_each_block(c, jb.table, jb.lo, jb.n, [&](int32_t block, int32_t j0, int32_t o0, int32_t rows) PG_AVX2 {
+        const float* V = jb.cache + cache_offset(c, block, jb.layer, 1, jb.g, 0) + 8 * d0;
         auto step = [&](int u, int32_t o) PG_AVX2 __attribute__((always_inline)) {
             const float* vr = V + o * hs;
             __m256 v[NC];
@@ -269,11 +278,11 @@ PG_AVX2 void pv_fixed(const Job& jb, int32_t h0, int32_t d0) {
                 for (int d = 0; d < NC; ++d) acc[u][hh][d] = _mm256_fmadd_ps(pj, v[d], acc[u][hh][d]);
             }
         };
-        int32_t o = 0;
+        int32_t o = o0;
         for (; o + U <= rows; o += U)
             for (int u = 0; u < U; ++u) step(u, o + u);
         for (; o < rows; ++o) step(0, o);  // tail: compile-time set index keeps acc in registers
-    }
+    });
     for (int hh = 0; hh < HB; ++hh) {
         const __m256 sum = _mm256_set1_ps(jb.sum[h0 + hh]);
         float* out = jb.out + (h0 + hh) * hs + 8 * d0;
@@ -294,18 +303,17 @@ PG_AVX2 void pv_any(const Job& jb, int32_t h) {
     const pg_kv_cache_desc& c = *jb.c;
     float* out = jb.out + h * hs;
     for (int64_t d = 0; d < hs; d += 8) _mm256_storeu_ps(out + d, _mm256_setzero_ps());
-    const float* p = jb.p + h * jb.stride;
-    for (int32_t b = 0, j0 = 0; j0 < jb.n; ++b, j0 += c.block_size) {
-        const float* V = jb.cache + cache_offset(c, jb.table[b], jb.layer, 1, jb.g, 0);
-        const int32_t rows = jb.n - j0 < c.block_size ? jb.n - j0 : c.block_size;
-        for (int32_t o = 0; o < rows; ++o) {
+    const float* p = jb.p + h * jb.stride - jb.lo;  // indexed by position
+    for_each_block(c, jb.table, jb.lo, jb.n, [&](int32_t block, int32_t j0, int32_t o0, int32_t rows) PG_AVX2 {
+        const float* V = jb.cache + cache_offset(c, block, jb.layer, 1, jb.g, 0);
+        for (int32_t o = o0; o < rows; ++o) {
             const __m256 pj = _mm256_broadcast_ss(p + j0 + o);
             const float* vr = V + o * hs;
             for (int64_t d = 0; d < hs; d += 8)
                 _mm256_storeu_ps(out + d, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + d),
                                                           _mm256_loadu_ps(out + d)));
         }
-    }
+    });
     const __m256 sum = _mm256_set1_ps(jb.sum[h]);
     for (int64_t d = 0; d < hs; d += 8) _mm256_storeu_ps(out + d, _mm256_div_ps(_mm256_loadu_ps(out + d), sum));
 }
@@ -338,11 +346,12 @@ PG_AVX2 void pv_all(const Job& jb) {
 template <int NC>
 PG_AVX2 void attend_avx2(Job& jb, float scale) {
     scores_avx2<NC>(jb, scale);
-    const int32_t n8 = (jb.n + 7) & ~7;
+    const int32_t span = jb.n - jb.lo;
+    const int32_t n8 = (span + 7) & ~7;
     float* sums = jb.p + jb.group * jb.stride;  // scratch after the score rows
     for (int32_t h = 0; h < jb.group; ++h) {
         float* p = jb.p + h * jb.stride;
-        for (int32_t j = jb.n; j < n8; ++j) p[j] = -INFINITY;
+        for (int32_t j = span; j < n8; ++j) p[j] = -INFINITY;
         sums[h] = softmax_avx2(p, n8);
     }
     jb.sum = sums;
@@ -363,6 +372,7 @@ void run_task_avx2(const Task& task, int64_t index) {
     jb.table = w.table;
     jb.layer = a.layer;
     jb.g = w.g;
+    jb.lo = w.lo;
     jb.n = w.n;
     jb.nc = c.head_size / 8;
     jb.group = task.group;

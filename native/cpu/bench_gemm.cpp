@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
         api->alloc(ctx, size_t(m) * n * 4, &o);
         api->memset(ctx, x, 0, size_t(m) * k * 4);
         api->memset(ctx, w, 0, size_t(n) * k * 4);
-        pg_matmul_args a{o, x, w, m, n, k, k, n, 0, 0, 0, 0};
+        pg_matmul_args a{o, x, w, m, n, k, k, n, 0, 0, 0, 0, nullptr};
         const double flops = 2.0 * m * n * k;
         int reps = int(4e8 / flops);
         if (reps < 5) reps = 5;

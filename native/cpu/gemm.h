@@ -1,4 +1,5 @@
-// GEMM kernels: out[m, n] (+)= dot(x[m, :], w[n, :]) for all m in [0, M) and n in [n0, n1).
+// GEMM kernels: out[m, n] (+)= dot(x[m, :], w[n, :]) + bias[n] for all m in [0, M) and n in [n0, n1)
+// (the bias, when given, is added to the dot product before out is accumulated into).
 // Both flavours compute every output element with a fixed summation order that does not depend on
 // how the n range is split, so results are identical for any thread count.
 #pragma once
@@ -15,6 +16,7 @@ struct GemmArgs {
     int64_t m;
     int64_t k;
     bool accumulate;
+    const float* bias;  // [N] or nullptr
 };
 
 void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1);

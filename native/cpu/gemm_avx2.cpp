@@ -24,10 +24,10 @@ PG_AVX2 inline __m128 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
 }
 
-// out[0..MB) x [0..R) tile; x, w, out already offset to the tile's corner.
+// out[0..MB) x [0..R) tile; x, w, out (and bias, when given) already offset to the tile's corner.
 template <int MB, int R>
 PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float* out, int64_t ldo,
-                  bool accumulate) {
+                  bool accumulate, const float* bias) {
     __m256 acc[MB][R];
     for (int i = 0; i < MB; ++i)
         for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
@@ -58,11 +58,15 @@ PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float*
                                         r + 3 < R ? acc[i][r + 3] : zero);
             float* o = out + i * ldo + r;
             if (r + 4 <= R) {
-                _mm_storeu_ps(o, accumulate ? _mm_add_ps(_mm_loadu_ps(o), sums) : sums);
+                const __m128 v = bias != nullptr ? _mm_add_ps(sums, _mm_loadu_ps(bias + r)) : sums;
+                _mm_storeu_ps(o, accumulate ? _mm_add_ps(_mm_loadu_ps(o), v) : v);
             } else {
                 alignas(16) float d[4];
                 _mm_store_ps(d, sums);
-                for (int j = 0; j < R - r; ++j) o[j] = accumulate ? o[j] + d[j] : d[j];
+                for (int j = 0; j < R - r; ++j) {
+                    const float v = bias != nullptr ? d[j] + bias[r + j] : d[j];
+                    o[j] = accumulate ? o[j] + v : v;
+                }
             }
         }
 }
@@ -71,9 +75,11 @@ PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float*
 template <int MB, int R>
 PG_AVX2 void row_block(const GemmArgs& a, const float* x, float* out, int64_t n0, int64_t n1) {
     int64_t n = n0;
+    const float* bias = a.bias;
     for (; n + R <= n1; n += R)
-        tile<MB, R>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate);
-    for (; n < n1; ++n) tile<MB, 1>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate);
+        tile<MB, R>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
+    for (; n < n1; ++n)
+        tile<MB, 1>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
     if (a->m == 0) return PG_OK;
 
     const GemmArgs g{static_cast<const float*>(a->x), a->ldx, static_cast<const float*>(a->w),
-                     static_cast<float*>(a->out), a->ldo, a->m, a->k, a->accumulate != 0};
+                     static_cast<float*>(a->out), a->ldo, a->m, a->k, a->accumulate != 0, a->bias};
     auto kernel = ctx->avx2 ? gemm_columns_avx2 : gemm_columns_generic;
     const int64_t n = a->n;
     const int64_t flops = 2 * int64_t(a->m) * n * a->k;

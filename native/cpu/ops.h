@@ -11,6 +11,7 @@ pg_status memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
 
 pg_status embedding(pg_context* ctx, const pg_embedding_args* args);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* args);
+pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* args);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* args);
 pg_status rope(pg_context* ctx, const pg_rope_args* args);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* args);

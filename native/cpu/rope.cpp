@@ -1,6 +1,7 @@
-// Rotary position embedding, in place on q and k. Angles follow llama2.c exactly
-// (freq = 1 / powf(theta, 2j / rotary_dim), angle = pos * freq in float, cosf / sinf) so that
-// generated tokens match the reference implementation bit for bit.
+// Rotary position embedding, in place on q and k. Without a frequency table the angles follow llama2.c
+// exactly (freq = 1 / powf(theta, 2j / rotary_dim), angle = pos * freq in float, cosf / sinf) so that
+// generated tokens match the reference implementation bit for bit; with one (inv_freq, HF rope
+// scaling) angle = pos * inv_freq[j] in float, as transformers computes it.
 #include <cmath>
 #include <vector>
 
@@ -38,10 +39,11 @@ pg_status rope(pg_context* ctx, const pg_rope_args* a) {
     PG_TRY(check_rope_positions(a, a->positions));
 
     const int32_t half = a->rotary_dim / 2;
-    // Frequencies depend only on (theta, rotary_dim): computed once per call.
+    // Frequencies depend only on (theta, rotary_dim) or the table: resolved once per call.
     std::vector<float> freq(static_cast<size_t>(half));
     for (int32_t j = 0; j < half; ++j)
-        freq[size_t(j)] = 1.0f / powf(a->theta, float(2 * j) / float(a->rotary_dim));
+        freq[size_t(j)] = a->inv_freq != nullptr ? a->inv_freq[j]
+                                                 : 1.0f / powf(a->theta, float(2 * j) / float(a->rotary_dim));
     auto* q = static_cast<float*>(a->q);
     auto* k = static_cast<float*>(a->k);
     const int64_t heads = int64_t(a->num_heads) + a->num_kv_heads;

@@ -54,8 +54,11 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
                     const int ldx = k + 3, ldo = n + 5;
                     auto x = randv(size_t(m) * ldx, rng), w = randv(size_t(n) * k, rng);
                     auto init = randv(size_t(m) * ldo, rng);
+                    const auto bias = randv(size_t(n), rng);
+                    const bool with_bias = (m + k + acc) % 2 == 1;  // every shape class with and without
                     auto o1 = init, o2 = init;
-                    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, ldx, ldo, acc, 0, 0, 0};
+                    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, ldx, ldo, acc, 0, 0, 0,
+                                     with_bias ? bias.data() : nullptr};
                     expect(api->matmul(c1, &a) == PG_OK, "matmul");
                     a.out = o2.data();
                     expect(api->matmul(c2, &a) == PG_OK, "matmul");
@@ -67,6 +70,7 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
                                 double s = 0;
                                 for (int kk = 0; kk < k; ++kk)
                                     s += double(x[size_t(i) * ldx + kk]) * w[size_t(j) * k + kk];
+                                if (with_bias) s += bias[size_t(j)];
                                 ref = acc ? ref + s : s;
                             }
                             worst = std::fmax(worst, std::fabs(ref - o1[idx]));
@@ -81,7 +85,7 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
     const int m = 37, n = 1000, k = 300;
     auto x = randv(size_t(m) * k, rng), w = randv(size_t(n) * k, rng);
     std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
-    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, k, n, 0, 0, 0, 0};
+    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, k, n, 0, 0, 0, 0, nullptr};
     expect(api->matmul(c1, &a) == PG_OK, "matmul big");
     a.out = o2.data();
     expect(api->matmul(c2, &a) == PG_OK, "matmul big");
@@ -224,7 +228,7 @@ void check_small_ops(pg_context* c) {
         auto q = randv(size_t(T) * qs, rng), k = randv(size_t(T) * ks, rng);
         auto q0 = q, k0 = k;
         const int32_t pos[T] = {0, 1, 7, 100, 4095};
-        pg_rope_args a{q.data(), k.data(), pos, T, H, KVH, hs, rot, qs, ks, style, 10000.0f, 0};
+        pg_rope_args a{q.data(), k.data(), pos, T, H, KVH, hs, rot, qs, ks, style, 10000.0f, 0, nullptr};
         expect(api->rope(c, &a) == PG_OK, "rope");
         bool exact = true;
         auto ref = [&](std::vector<float>& v, int stride, int heads, int t) {
@@ -348,7 +352,7 @@ void time_small_ops(pg_context* c) {
     std::mt19937 rng(5);
     auto x = randv(64, rng), w = randv(512 * 64, rng), wt = randv(64, rng);
     std::vector<float> o(512);
-    pg_matmul_args mm{o.data(), x.data(), w.data(), 1, 64, 64, 64, 64, 0, 0, 0, 0};
+    pg_matmul_args mm{o.data(), x.data(), w.data(), 1, 64, 64, 64, 64, 0, 0, 0, 0, nullptr};
     pg_rmsnorm_args rn{o.data(), x.data(), nullptr, wt.data(), 1, 64, 1e-5f, 0};
     const int reps = 200000;
     auto t0 = std::chrono::steady_clock::now();

@@ -3,7 +3,8 @@
 // straight from the cache blocks named by the block table, and serves every query head of the GQA
 // group with it. fp32 scores, softmax and accumulation. Long contexts are split into partitions
 // (split-K); a second kernel merges the partial softmax states. PAGED_CUDA_PARTITION_SIZE=N forces
-// partitions of N tokens (0 or unset: automatic).
+// partitions of N tokens (0 or unset: automatic). With a sliding window the partitions tile the
+// window [lo, len) only: nothing before lo is read, not even its block-table entry.
 #include <cstdlib>
 
 #include "attention_common.h"
@@ -44,16 +45,30 @@ __global__ void __launch_bounds__(kThreads, 1) decode_attention_kernel(
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, int num_layers, int num_kv_heads, int block_size, int layer,
     int q_stride, int max_blocks, int num_heads, float scale, int partition_size, int num_partitions,
-    float* __restrict__ part_out, float* __restrict__ part_stats) {
+    int sliding_window, float* __restrict__ part_out, float* __restrict__ part_stats, int num_blocks,
+    int max_seq_len, DeviceError* __restrict__ err) {
     using S = DecodeShape<T, D>;
+    PG_SHARED(int, bad, [1]);
     const int kvh = int(blockIdx.x), s = int(blockIdx.y), part = int(blockIdx.z);
     const int G = num_heads / num_kv_heads;
     const int len = seq_lens[s];
-    const int start = part * partition_size;
+    const int t = query_start[s];
+    const int capacity = imin(max_blocks * block_size, max_seq_len);
+    // Guards (uniform over the block): decode has one query token per sequence, so query_start[s] = s.
+    if (len < 1 || len > capacity || t != s) {
+        if (threadIdx.x == 0 && kvh == 0 && part == 0) {
+            if (t != s) report_error(err, kDevErrQueryStart, kOpDecode, s, 0, t, s);
+            else report_error(err, kDevErrSeqLen, kOpDecode, s, 1, len, capacity);
+        }
+        return;
+    }
+    const int start = window_start(sliding_window, len - 1) + part * partition_size;
     if (start >= len) return;  // uniform over the block
     const int n = imin(len - start, partition_size);
     const int tid = int(threadIdx.x), warp = tid >> 5, lane = tid & 31;
-    const int t = query_start[s];
+    if (!check_table_range(tables + int64_t(s) * max_blocks, start / block_size, (start + n - 1) / block_size,
+                           num_blocks, kOpDecode, s, err, bad))
+        return;
 
     PG_DYNAMIC_SHARED(float, smem);
     float* q_s = smem;                                    // [G][D], pre-scaled
@@ -194,15 +209,18 @@ template <class T, int D>
 __global__ void __launch_bounds__(128) decode_attention_merge_kernel(
     T* __restrict__ out, const float* __restrict__ part_out, const float* __restrict__ part_stats,
     const int32_t* __restrict__ seq_lens, const int32_t* __restrict__ query_start, int num_heads,
-    int partition_size, int num_partitions) {
+    int partition_size, int num_partitions, int sliding_window) {
     const int head = int(blockIdx.x), s = int(blockIdx.y);
-    const int np = (seq_lens[s] + partition_size - 1) / partition_size;
+    // A length the decode kernel rejected (recorded there) still must not read past the partitions.
+    const int span = seq_lens[s] - window_start(sliding_window, seq_lens[s] - 1);
+    const int np = imax(1, imin(num_partitions, (span + partition_size - 1) / partition_size));
     const int64_t base = (int64_t(s) * num_heads + head) * num_partitions;
     float m = -INFINITY;
     for (int p = 0; p < np; ++p) m = fmaxf(m, part_stats[2 * (base + p)]);
     float total = 0.0f;
     for (int p = 0; p < np; ++p) total += part_stats[2 * (base + p) + 1] * expf(part_stats[2 * (base + p)] - m);
     const int t = query_start[s];
+    if (t != s) return;  // recorded by the decode kernel
     for (int d = int(threadIdx.x); d < D; d += int(blockDim.x)) {
         float acc = 0.0f;
         for (int p = 0; p < np; ++p) {
@@ -228,13 +246,16 @@ constexpr size_t kMaxSmem = 160 * 1024;
 
 pg_status attention_decode(pg_context* ctx, const pg_attention_args* a) {
     const char* op = "attention_decode";
-    AttentionHost host;
-    PG_TRY(validate_attention(ctx, op, a, true, host));
+    PG_TRY(validate_attention(ctx, op, a, true));
+    if (a->num_tokens != a->num_seqs)  // a shape fact, no index array needed (the kernel checks query_start)
+        return fail(PG_ERR_SHAPE, "%s: num_tokens = %d but num_seqs = %d; decode needs q_len == 1 for every sequence",
+                    op, a->num_tokens, a->num_seqs);
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const int G = a->num_heads / c.num_kv_heads;
-    int max_len = 0;
-    for (int32_t l : host.seq_lens) max_len = l > max_len ? l : max_len;
+    // The launch shape comes from the max_seq_len hint (the kernels reject longer sequences);
+    // with a sliding window no sequence attends to more than the window.
+    const int max_len = a->sliding_window > 0 && a->sliding_window < a->max_seq_len ? a->sliding_window : a->max_seq_len;
     return dispatch_dtype(c.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         return dispatch_head_size(op, c.head_size, [&](auto dconst) -> pg_status {
@@ -267,12 +288,13 @@ pg_status attention_decode(pg_context* ctx, const pg_attention_args* a) {
                           ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->query),
                           static_cast<const T*>(c.data), a->block_tables, a->seq_lens, a->query_start,
                           c.num_layers, c.num_kv_heads, c.block_size, a->layer, a->q_stride,
-                          a->max_blocks_per_seq, a->num_heads, a->scale, partition, np, part_out, part_stats));
+                          a->max_blocks_per_seq, a->num_heads, a->scale, partition, np, a->sliding_window,
+                          part_out, part_stats, c.num_blocks, a->max_seq_len, ctx->dev_error));
             if (np == 1) return PG_OK;
             return launch("decode_attention_merge", decode_attention_merge_kernel<T, D>,
                           dim3(unsigned(a->num_heads), unsigned(a->num_seqs)), dim3(128), 0, ctx->stream,
                           static_cast<T*>(a->out), part_out, part_stats, a->seq_lens, a->query_start,
-                          a->num_heads, partition, np);
+                          a->num_heads, partition, np, a->sliding_window);
         });
     });
 }

@@ -4,7 +4,8 @@
 // loaded once per block with coalesced 16-byte loads into shared memory; each warp owns query rows
 // and runs the online softmax (running max, running sum, fp32 accumulators in shared memory).
 // Portable SIMT code: a tensor-core (mma.sync / wgmma) path is future work; the emulator checks
-// exactly this code.
+// exactly this code. With a sliding window the key tiles start at the window of the tile's first
+// query token (nothing before it is read) and each row masks keys at or before pos - window.
 #include "attention_common.h"
 #include "common.cuh"
 
@@ -22,11 +23,13 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, const int32_t* __restrict__ tiles, int tile_tokens,
     int num_layers, int num_kv_heads, int block_size, int layer, int q_stride, int max_blocks,
-    int num_heads, float scale) {
+    int num_heads, float scale, int sliding_window, int num_blocks, DeviceError* __restrict__ err) {
     constexpr int kV = Vec<T>::kN;
     constexpr int kC = D / kV;
+    PG_SHARED(int, bad, [1]);
     const int kvh = int(blockIdx.x);
     const int s = tiles[2 * blockIdx.y], t0 = tiles[2 * blockIdx.y + 1];
+    if (s < 0) return;  // past the last tile (the grid is an upper bound), or the arrays were rejected
     const int G = num_heads / num_kv_heads;
     const int q_begin = query_start[s], q_end = query_start[s + 1];
     const int q_count = imin(tile_tokens, q_end - t0);
@@ -61,8 +64,12 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     const int64_t k_off = (int64_t(layer * 2 + 0) * num_kv_heads + kvh) * block_size * D;
     const int64_t v_off = (int64_t(layer * 2 + 1) * num_kv_heads + kvh) * block_size * D;
     const int32_t* table = tables + int64_t(s) * max_blocks;
+    // Only the blocks the tile reads: with a sliding window, those before it may have been freed (-1).
+    if (!check_table_range(table, window_start(sliding_window, pos_first) / block_size, pos_last / block_size,
+                           num_blocks, kOpPrefill, s, err, bad))
+        return;
 
-    for (int kt0 = 0; kt0 <= pos_last; kt0 += kKeys) {
+    for (int kt0 = window_start(sliding_window, pos_first); kt0 <= pos_last; kt0 += kKeys) {
         __syncthreads();  // the previous tile is consumed (and q_s / acc_s initialised)
         for (int idx = tid; idx < kKeys * kC; idx += kThreads) {
             const int kj = idx / kC, c = idx % kC;
@@ -85,9 +92,10 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
         __syncthreads();
         for (int row = warp; row < rows; row += kWarps) {
             const int pos = pos_first + row / G;
-            if (kt0 > pos) continue;  // uniform over the warp
+            const int lo = window_start(sliding_window, pos);
+            if (kt0 > pos || kt0 + kKeys <= lo) continue;  // no key of the tile in range: uniform over the warp
             const int j = kt0 + lane;
-            const bool valid = j <= pos;
+            const bool valid = j <= pos && j >= lo;
             float score = -INFINITY;
             if (valid) {
                 float dot = 0.0f;
@@ -125,6 +133,37 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     }
 }
 
+// One thread builds the tile list (sequence, first token) from query_start on the device, so the
+// host never reads it, and checks query_start and seq_lens on the way: on a bad entry it records the
+// error and ends the list there. Unused entries get -1 (the attention grid is an upper bound).
+__global__ void __launch_bounds__(32) prefill_tiles_kernel(const int32_t* __restrict__ query_start,
+                                                            const int32_t* __restrict__ seq_lens, int num_seqs,
+                                                            int num_tokens, int tile_tokens, int capacity,
+                                                            int max_tiles, int32_t* __restrict__ tiles,
+                                                            DeviceError* __restrict__ err) {
+    if (threadIdx.x != 0) return;
+    int n = 0;
+    bool ok = query_start[0] == 0;
+    if (!ok) report_error(err, kDevErrQueryStart, kOpPrefill, 0, 0, query_start[0], num_tokens);
+    for (int s = 0; s < num_seqs && ok; ++s) {
+        const int b = query_start[s], e = query_start[s + 1], len = seq_lens[s];
+        if (e <= b || e > num_tokens || (s == num_seqs - 1 && e != num_tokens)) {
+            report_error(err, kDevErrQueryStart, kOpPrefill, s + 1, 0, e, num_tokens);
+            ok = false;
+        } else if (len < e - b || len > capacity) {
+            report_error(err, kDevErrSeqLen, kOpPrefill, s, e - b, len, capacity);
+            ok = false;
+        } else {
+            for (int t = b; t < e && n < max_tiles; t += tile_tokens, ++n) {
+                tiles[2 * n] = s;
+                tiles[2 * n + 1] = t;
+            }
+        }
+    }
+    if (!ok) n = 0;
+    for (; n < max_tiles; ++n) tiles[2 * n] = tiles[2 * n + 1] = -1;
+}
+
 namespace {
 template <int D>
 size_t prefill_smem_bytes(int max_rows) {
@@ -135,8 +174,7 @@ size_t prefill_smem_bytes(int max_rows) {
 
 pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a) {
     const char* op = "attention_prefill";
-    AttentionHost host;
-    PG_TRY(validate_attention(ctx, op, a, false, host));
+    PG_TRY(validate_attention(ctx, op, a, false));
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const int G = a->num_heads / c.num_kv_heads;
@@ -151,21 +189,22 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a) {
             if (smem > 200 * 1024)
                 return fail(PG_ERR_UNSUPPORTED, "%s: %d query heads per KV head need %zu bytes of shared memory",
                             op, G, smem);
-            std::vector<int32_t> tiles;
-            for (int32_t s = 0; s < a->num_seqs; ++s)
-                for (int32_t t = host.query_start[size_t(s)]; t < host.query_start[size_t(s) + 1]; t += tile_tokens) {
-                    tiles.push_back(s);
-                    tiles.push_back(t);
-                }
+            // Each sequence has ceil(q_len / tile_tokens) <= q_len / tile_tokens + 1 tiles.
+            const int max_tiles = a->num_seqs + a->num_tokens / tile_tokens;
             void* p = nullptr;
-            PG_TRY(scratch(ctx, tiles.size() * sizeof(int32_t), &p));
-            PG_TRY(rt_memcpy(ctx, p, tiles.data(), tiles.size() * sizeof(int32_t), PG_MEMCPY_HOST_TO_DEVICE));
-            const dim3 grid(unsigned(c.num_kv_heads), unsigned(tiles.size() / 2));
+            PG_TRY(scratch(ctx, size_t(max_tiles) * 2 * sizeof(int32_t), &p));
+            const int capacity = a->max_blocks_per_seq * c.block_size < a->max_seq_len
+                                     ? a->max_blocks_per_seq * c.block_size : a->max_seq_len;
+            PG_TRY(launch("prefill_tiles", prefill_tiles_kernel, dim3(1), dim3(32), 0, ctx->stream, a->query_start,
+                          a->seq_lens, a->num_seqs, a->num_tokens, tile_tokens, capacity, max_tiles,
+                          static_cast<int32_t*>(p), ctx->dev_error));
+            const dim3 grid(unsigned(c.num_kv_heads), unsigned(max_tiles));
             return launch("prefill_attention", prefill_attention_kernel<T, D>, grid, dim3(kThreads), smem,
                           ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->query),
                           static_cast<const T*>(c.data), a->block_tables, a->seq_lens, a->query_start,
                           static_cast<const int32_t*>(p), tile_tokens, c.num_layers, c.num_kv_heads,
-                          c.block_size, a->layer, a->q_stride, a->max_blocks_per_seq, a->num_heads, a->scale);
+                          c.block_size, a->layer, a->q_stride, a->max_blocks_per_seq, a->num_heads, a->scale,
+                          a->sliding_window, c.num_blocks, ctx->dev_error);
         });
     });
 }

@@ -4,8 +4,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "device_error.cuh"
 #include "launch.cuh"
 #include "paged.h"
 
@@ -16,6 +18,15 @@ struct pg_context {
     void* scratch = nullptr;    // device scratch (split-K partials, tile lists)
     size_t scratch_bytes = 0;
     bool avx2 = false;          // emulator: GEMM flavour
+    // Ops validate index arrays on the host before launching (the emulator; PAGED_SIMT_HOST_VALIDATION=0
+    // turns it off so the kernels' guards are exercised). Never on a GPU: that would synchronize.
+    bool validate_on_host = false;
+    pg::cuda::DeviceError* dev_error = nullptr;   // device memory, zero while no kernel reported
+    pg::cuda::DeviceError* host_error = nullptr;  // its page-locked host mirror
+    // alloc_host ranges (base, bytes): host-to-device copies from them are asynchronous. A short
+    // list (a few staging buffers and swap pools); <map> does not compile under nvcc 11.8 + clang 14.
+    std::vector<std::pair<uintptr_t, size_t>> pinned;
+    pg_counters counters{};
     char name[192] = {};
 };
 
@@ -31,20 +42,31 @@ pg_status rt_free(void* p);
 // Host memory for swapped-out blocks: page-locked under nvcc (full-speed, asynchronous copies).
 pg_status rt_malloc_host(void** p, size_t bytes);
 pg_status rt_free_host(void* p);
-// Ordered on the context's stream; returns when host memory involved is safe to use.
-pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
+// Enqueued on the context's stream; does not wait (host memory involved must stay put until the
+// next wait). The emulator checks that each side lies in the address space `kind` names.
+pg_status rt_memcpy_async(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
 pg_status rt_memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
+// Waits for the stream (counted). Does not look at the device error word.
 pg_status rt_synchronize(pg_context* ctx);
-// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation.
+// Reads device memory for host-side validation (emulator: after checking that [src, src + bytes)
+// is device memory, failing with "<op>: <name> ... is not device memory").
+pg_status rt_peek(pg_context* ctx, const char* op, const char* name, void* dst, const void* src, size_t bytes);
+// out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation
+// (a->bias is ignored here: matmul adds it before the GEMM).
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
 
 // ---- helpers on top of the seam ----
-// Copies n device elements to a host vector (for argument validation of index arrays).
+// Enqueues the copy and, unless it is device-to-device, waits (counted) so host memory is safe to use.
+pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
+// Waits for the stream, then reports (and clears) an error a kernel recorded in the error word.
+pg_status wait_and_check(pg_context* ctx);
+// Copies n device elements of index array `name` of `op` to a host vector, for host-side
+// validation (only when ctx->validate_on_host).
 template <class T>
-pg_status to_host(pg_context* ctx, const T* dev, size_t n, std::vector<T>& out) {
+pg_status to_host(pg_context* ctx, const char* op, const char* name, const T* dev, size_t n, std::vector<T>& out) {
     out.resize(n);
     if (n == 0) return PG_OK;
-    return rt_memcpy(ctx, out.data(), dev, n * sizeof(T), PG_MEMCPY_DEVICE_TO_HOST);
+    return rt_peek(ctx, op, name, out.data(), dev, n * sizeof(T));
 }
 // Device scratch of at least `bytes`, owned by the context (grown on demand).
 pg_status scratch(pg_context* ctx, size_t bytes, void** p);
@@ -54,6 +76,7 @@ pg_status check_ctx(const char* op, const pg_context* ctx);
 // ---- ops (one family per .cu file) ----
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a);
+pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* a);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a);
 pg_status rope(pg_context* ctx, const pg_rope_args* a);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a);

@@ -6,11 +6,18 @@
 
 namespace pg::cuda {
 
+// An id outside [0, vocab) is recorded in the error word and its row left unwritten.
 template <class T>
 __global__ void __launch_bounds__(128) embedding_kernel(T* __restrict__ out, const T* __restrict__ table,
-                                                        const int32_t* __restrict__ ids, int dim) {
+                                                        const int32_t* __restrict__ ids, int dim, int vocab,
+                                                        DeviceError* err) {
     const int t = int(blockIdx.x);
-    const T* src = table + int64_t(ids[t]) * dim;
+    const int id = ids[t];
+    if (id < 0 || id >= vocab) {
+        if (threadIdx.x == 0) report_error(err, kDevErrEmbeddingId, kOpEmbedding, t, 0, id, vocab);
+        return;
+    }
+    const T* src = table + int64_t(id) * dim;
     T* dst = out + int64_t(t) * dim;
     constexpr int kN = Vec<T>::kN;
     if (dim % kN == 0) {
@@ -25,15 +32,17 @@ __global__ void __launch_bounds__(128) embedding_kernel(T* __restrict__ out, con
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a) {
     PG_TRY(check_ctx("embedding", ctx));
     PG_TRY(check_embedding_shape(a, kAllDtypes));
-    std::vector<int32_t> ids;
-    PG_TRY(to_host(ctx, a->token_ids, size_t(a->num_tokens), ids));
-    PG_TRY(check_embedding_ids(a, ids.data()));
+    if (ctx->validate_on_host) {
+        std::vector<int32_t> ids;
+        PG_TRY(to_host(ctx, "embedding", "token_ids", a->token_ids, size_t(a->num_tokens), ids));
+        PG_TRY(check_embedding_ids(a, ids.data()));
+    }
     if (a->num_tokens == 0) return PG_OK;
     return dispatch_dtype(a->dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         return launch("embedding", embedding_kernel<T>, dim3(unsigned(a->num_tokens)), dim3(128), 0,
                       ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->table),
-                      a->token_ids, a->dim);
+                      a->token_ids, a->dim, a->vocab_size, ctx->dev_error);
     });
 }
 

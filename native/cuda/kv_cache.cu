@@ -14,11 +14,16 @@ __global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache,
                                                           const T* __restrict__ value,
                                                           const int64_t* __restrict__ slots, int num_layers,
                                                           int num_kv_heads, int block_size, int head_size,
-                                                          int layer, int key_stride, int value_stride) {
+                                                          int layer, int key_stride, int value_stride,
+                                                          int64_t num_slots, DeviceError* err) {
     constexpr int kN = kVec ? Vec<T>::kN : 1;
     const int t = int(blockIdx.x);
     const int64_t slot = slots[t];
     if (slot < 0) return;  // padding token
+    if (slot >= num_slots) {
+        if (threadIdx.x == 0) report_error(err, kDevErrCacheSlot, kOpCacheWrite, t, 0, slot, num_slots);
+        return;
+    }
     const int64_t block = slot / block_size;
     const int off = int(slot % block_size);
     const int width = num_kv_heads * head_size;
@@ -42,9 +47,11 @@ __global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache,
 pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
     PG_TRY(check_ctx("cache_write", ctx));
     PG_TRY(check_cache_write_shape(a, kAllDtypes));
-    std::vector<int64_t> slots;
-    PG_TRY(to_host(ctx, a->slot_mapping, size_t(a->num_tokens), slots));
-    PG_TRY(check_cache_write_slots(a, slots.data()));
+    if (ctx->validate_on_host) {
+        std::vector<int64_t> slots;
+        PG_TRY(to_host(ctx, "cache_write", "slot_mapping", a->slot_mapping, size_t(a->num_tokens), slots));
+        PG_TRY(check_cache_write_slots(a, slots.data()));
+    }
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const bool aligned = aligned16(c.data, a->key, a->value);
@@ -56,78 +63,69 @@ pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
         return launch("cache_write", kernel, dim3(unsigned(a->num_tokens)), dim3(128), 0, ctx->stream,
                       static_cast<T*>(c.data), static_cast<const T*>(a->key), static_cast<const T*>(a->value),
                       a->slot_mapping, c.num_layers, c.num_kv_heads, c.block_size, c.head_size, a->layer,
-                      a->key_stride, a->value_stride);
+                      a->key_stride, a->value_stride, int64_t(c.num_blocks) * c.block_size, ctx->dev_error);
     });
 }
 
-// grid (pairs, chunks): each block copies a strided share of one pair's block in 16-byte vectors.
-__global__ void __launch_bounds__(256) block_copy_kernel(uint4* __restrict__ data, const int32_t* __restrict__ pairs,
-                                                         int64_t vecs_per_block) {
-    const int p = int(blockIdx.x);
-    const int64_t src = pairs[2 * p], dst = pairs[2 * p + 1];
-    if (src == dst) return;
-    const uint4* s = data + src * vecs_per_block;
-    uint4* d = data + dst * vecs_per_block;
-    for (int64_t i = int64_t(blockIdx.y) * blockDim.x + threadIdx.x; i < vecs_per_block;
-         i += int64_t(gridDim.y) * blockDim.x)
-        d[i] = PG_LDG(s + i);
-}
-
-__global__ void __launch_bounds__(256) block_copy_bytes_kernel(unsigned char* __restrict__ data,
-                                                               const int32_t* __restrict__ pairs,
-                                                               int64_t bytes_per_block) {
-    const int p = int(blockIdx.x);
-    const int64_t src = pairs[2 * p], dst = pairs[2 * p + 1];
-    if (src == dst) return;
-    for (int64_t i = int64_t(blockIdx.y) * blockDim.x + threadIdx.x; i < bytes_per_block;
-         i += int64_t(gridDim.y) * blockDim.x)
-        data[dst * bytes_per_block + i] = data[src * bytes_per_block + i];
+// grid (chunks): each thread owns fixed offsets of a cache block and walks the pairs in order, so a
+// pair that reads a block an earlier pair wrote sees the copy (same offsets, same thread: program
+// order) without the host looking at the list. A pair naming a block outside [0, num_blocks) is
+// recorded in the error word and skipped. kVec: 16-byte vectors (the block is a whole number of them).
+template <class V>
+__global__ void __launch_bounds__(256) block_copy_kernel(V* __restrict__ data, const int32_t* __restrict__ pairs,
+                                                         int num_pairs, int num_blocks, int64_t per_block,
+                                                         DeviceError* err) {
+    const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+    for (int p = 0; p < num_pairs; ++p) {
+        const int src = pairs[2 * p], dst = pairs[2 * p + 1];
+        const bool bad_src = src < 0 || src >= num_blocks, bad_dst = dst < 0 || dst >= num_blocks;
+        if (bad_src || bad_dst) {
+            if (first == 0)
+                report_error(err, kDevErrCopyPair, kOpBlockCopy, p, bad_src ? 0 : 1, bad_src ? src : dst, num_blocks);
+            continue;
+        }
+        if (src == dst) continue;
+        const V* s = data + int64_t(src) * per_block;
+        V* d = data + int64_t(dst) * per_block;
+        for (int64_t i = first; i < per_block; i += stride) d[i] = PG_LDG(s + i);
+    }
 }
 
 pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a) {
     PG_TRY(check_ctx("block_copy", ctx));
     PG_TRY(check_block_copy_shape(a, kAllDtypes));
     if (a->num_pairs == 0) return PG_OK;
-    std::vector<int32_t> pairs;
-    PG_TRY(to_host(ctx, a->pairs, size_t(2 * a->num_pairs), pairs));
-    PG_TRY(check_block_copy_pairs(a, pairs.data()));
+    if (ctx->validate_on_host) {
+        std::vector<int32_t> pairs;
+        PG_TRY(to_host(ctx, "block_copy", "pairs", a->pairs, size_t(2 * a->num_pairs), pairs));
+        PG_TRY(check_block_copy_pairs(a, pairs.data()));
+    }
     const pg_kv_cache_desc& c = a->cache;
     const int64_t bytes = cache_block_elems(c) * int64_t(dtype_size(c.dtype));
-    const unsigned chunks = unsigned(bytes / 16 / 256 + 1 < 64 ? bytes / 16 / 256 + 1 : 64);
-    // Pairs are applied in order: a pair that reads a block an earlier pair of the launch writes, or
-    // writes a block an earlier pair reads or writes, starts a new launch (copy-on-write lists have no
-    // such chains in practice: normally one launch).
-    // 1 = read by a pair of the current launch, 2 = written by one.
-    int32_t begin = 0;
-    std::vector<char> written(size_t(c.num_blocks), 0);
-    for (int32_t i = 0; i <= a->num_pairs; ++i) {
-        const bool flush = i == a->num_pairs || written[size_t(pairs[size_t(2 * i)])] == 2 ||
-                           written[size_t(pairs[size_t(2 * i + 1)])] != 0;
-        if (flush && i > begin) {
-            const int32_t* dev_pairs = a->pairs + 2 * begin;
-            if (bytes % 16 == 0)
-                PG_TRY(launch("block_copy", block_copy_kernel, dim3(unsigned(i - begin), chunks), dim3(256), 0,
-                              ctx->stream, static_cast<uint4*>(c.data), dev_pairs, bytes / 16));
-            else
-                PG_TRY(launch("block_copy", block_copy_bytes_kernel, dim3(unsigned(i - begin), chunks),
-                              dim3(256), 0, ctx->stream, static_cast<unsigned char*>(c.data), dev_pairs,
-                              bytes));
-            std::fill(written.begin(), written.end(), 0);
-            begin = i;
-        }
-        if (i < a->num_pairs && pairs[size_t(2 * i)] != pairs[size_t(2 * i + 1)]) {
-            if (written[size_t(pairs[size_t(2 * i)])] == 0) written[size_t(pairs[size_t(2 * i)])] = 1;
-            written[size_t(pairs[size_t(2 * i + 1)])] = 2;
-        }
-    }
-    return PG_OK;
+    const bool vec = bytes % 16 == 0 && aligned16(c.data);
+    const int64_t per_block = vec ? bytes / 16 : bytes;
+    const int64_t want = (per_block + 255) / 256;
+    const unsigned chunks = unsigned(want < 1024 ? want : 1024);
+    if (vec)
+        return launch("block_copy", block_copy_kernel<uint4>, dim3(chunks), dim3(256), 0, ctx->stream,
+                      static_cast<uint4*>(c.data), a->pairs, a->num_pairs, c.num_blocks, per_block, ctx->dev_error);
+    return launch("block_copy", block_copy_kernel<unsigned char>, dim3(chunks), dim3(256), 0, ctx->stream,
+                  static_cast<unsigned char*>(c.data), a->pairs, a->num_pairs, c.num_blocks, per_block,
+                  ctx->dev_error);
 }
 
-// Swap: one contiguous block-sized copy per pair between the cache and the (pinned) host pool, issued
-// on the context's stream; the pair list is host memory. rt_memcpy returns once host memory involved
-// is safe to use, so the pool can be read or reused when this returns.
+// Swap: one contiguous block-sized copy per pair between the cache and the page-locked host pool,
+// enqueued on the context's stream without waiting (the host reads the pool only after a later wait;
+// later swaps and ops are ordered after these copies). The pair list is host memory.
 pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a) {
     PG_TRY(check_ctx("block_swap", ctx));
+#ifndef __CUDACC__
+    // The host reads the pair list: device memory there would fault on a GPU.
+    if (a != nullptr && a->num_pairs > 0 && a->pairs != nullptr && pg_simt::is_device(a->pairs, 0))
+        return fail(PG_ERR_INVALID_ARGUMENT, "block_swap: pairs %p is device memory; the swap list is host memory",
+                    static_cast<const void*>(a->pairs));
+#endif
     PG_TRY(check_block_swap(a, kAllDtypes));
     const size_t bytes = size_t(cache_block_elems(a->cache)) * dtype_size(a->cache.dtype);
     auto* device = static_cast<unsigned char*>(a->cache.data);
@@ -136,9 +134,9 @@ pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a) {
     for (int32_t i = 0; i < a->num_pairs; ++i) {
         const size_t src = size_t(a->pairs[2 * i]) * bytes, dst = size_t(a->pairs[2 * i + 1]) * bytes;
         if (out)
-            PG_TRY(rt_memcpy(ctx, host + dst, device + src, bytes, PG_MEMCPY_DEVICE_TO_HOST));
+            PG_TRY(rt_memcpy_async(ctx, host + dst, device + src, bytes, PG_MEMCPY_DEVICE_TO_HOST));
         else
-            PG_TRY(rt_memcpy(ctx, device + dst, host + src, bytes, PG_MEMCPY_HOST_TO_DEVICE));
+            PG_TRY(rt_memcpy_async(ctx, device + dst, host + src, bytes, PG_MEMCPY_HOST_TO_DEVICE));
     }
     return PG_OK;
 }

@@ -37,11 +37,15 @@ using Stream = cudaStream_t;
 using Stream = void*;
 #endif
 
+// Counts one launch on the context whose op is running on this thread (pg_counters.launches).
+void count_launch();
+
 // launch("name", kernel<...>, grid, block, dynamic_smem_bytes, stream, args...): <<<>>> under nvcc,
 // the emulator otherwise. Returns PG_INTERNAL with the diagnostic when the launch fails.
 template <class... P, class... A>
 pg_status launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
                  Stream stream, A&&... args) {
+    count_launch();
 #ifdef __CUDACC__
     if (smem > 48 * 1024) {
         const cudaError_t e =

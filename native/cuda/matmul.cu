@@ -1,10 +1,23 @@
-// GEMM: out[M, N] (+)= x[M, K] w[N, K]^T. cuBLAS under nvcc (SGEMM, or GemmEx with fp32 compute for
-// fp16/bf16), the CPU backend's GEMM in the emulator (fp16/bf16 widened to fp32 first); both behind
-// rt_gemm. x, w and out must share one dtype (mixed dtypes report PG_ERR_DTYPE).
+// GEMM: out[M, N] (+)= x[M, K] w[N, K]^T + bias. cuBLAS under nvcc (SGEMM, or GemmEx with fp32 compute
+// for fp16/bf16), the CPU backend's GEMM in the emulator (fp16/bf16 widened to fp32 first); both behind
+// rt_gemm. x, w and out must share one dtype (mixed dtypes report PG_ERR_DTYPE). A bias is broadcast
+// into out first (out = (accumulate ? out : 0) + bias, one rounding to the out dtype), then the GEMM
+// accumulates onto it (beta = 1): no epilogue needed in either GEMM.
 #include "backend.h"
+#include "common.cuh"
 #include "op_checks.h"
 
 namespace pg::cuda {
+
+template <class T>
+__global__ void __launch_bounds__(256) bias_broadcast_kernel(T* __restrict__ out, const float* __restrict__ bias,
+                                                             int n, int ldo, int accumulate) {
+    const int64_t row = int64_t(blockIdx.y) * ldo;
+    for (int i = int(blockIdx.x * blockDim.x + threadIdx.x); i < n; i += int(gridDim.x * blockDim.x)) {
+        const float b = PG_LDG(bias + i);
+        out[row + i] = from_f<T>(accumulate != 0 ? to_f(out[row + i]) + b : b);
+    }
+}
 
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
     PG_TRY(check_ctx("matmul", ctx));
@@ -17,7 +30,16 @@ pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
                     dtype_name(a->x_dtype), dtype_name(a->w_dtype), dtype_name(a->out_dtype));
     PG_TRY(check_matmul_shape(a, kAllDtypes));
     if (a->m == 0) return PG_OK;
-    return rt_gemm(ctx, a, a->x_dtype);
+    if (a->bias == nullptr) return rt_gemm(ctx, a, a->x_dtype);
+    PG_TRY(dispatch_dtype(a->out_dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        const dim3 grid(unsigned((a->n + 255) / 256), unsigned(a->m));
+        return launch("matmul_bias", bias_broadcast_kernel<T>, grid, dim3(256), 0, ctx->stream, static_cast<T*>(a->out),
+                      a->bias, a->n, a->ldo, a->accumulate);
+    }));
+    pg_matmul_args onto = *a;
+    onto.accumulate = 1;
+    return rt_gemm(ctx, &onto, a->x_dtype);
 }
 
 }  // namespace pg::cuda

@@ -45,7 +45,9 @@ pg_status rt_context_init(pg_context* ctx, int device_index) {
     }
     cublasSetStream(handle, ctx->stream);
     ctx->blas = handle;
-    std::snprintf(ctx->name, sizeof ctx->name, "cuda:%d %s (sm_%d%d, %zu MiB)", device_index, prop.name,
+    // prop.name holds up to 256 bytes: bounded to 100 so the text provably fits the 192-byte name
+    // (gcc 13's -Wformat-truncation, fatal under -Werror, otherwise rejects the call).
+    std::snprintf(ctx->name, sizeof ctx->name, "cuda:%d %.100s (sm_%d%d, %zu MiB)", device_index, prop.name,
                   prop.major, prop.minor, size_t(prop.totalGlobalMem >> 20));
     return PG_OK;
 }
@@ -86,13 +88,18 @@ pg_status rt_free_host(void* p) {
     return PG_OK;
 }
 
-pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
+pg_status rt_memcpy_async(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     const cudaMemcpyKind k = kind == PG_MEMCPY_HOST_TO_DEVICE   ? cudaMemcpyHostToDevice
                              : kind == PG_MEMCPY_DEVICE_TO_HOST ? cudaMemcpyDeviceToHost
                                                                 : cudaMemcpyDeviceToDevice;
     PG_CUDA(cudaMemcpyAsync(dst, src, bytes, k, ctx->stream), "cudaMemcpyAsync");
-    // Host buffers belong to the caller once we return (pageable memory: wait for the copy).
-    if (k != cudaMemcpyDeviceToDevice) PG_CUDA(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
+    return PG_OK;
+}
+
+pg_status rt_peek(pg_context* ctx, const char*, const char*, void* dst, const void* src, size_t bytes) {
+    PG_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream), "cudaMemcpyAsync");
+    ++ctx->counters.host_syncs;
+    PG_CUDA(cudaStreamSynchronize(ctx->stream), "cudaStreamSynchronize");
     return PG_OK;
 }
 
@@ -121,6 +128,7 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
                           &beta, a->out, t, a->ldo, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     }
     if (st != CUBLAS_STATUS_SUCCESS) return fail(PG_ERR_INTERNAL, "matmul: cuBLAS GEMM failed (status %d)", int(st));
+    count_launch();
     return PG_OK;
 }
 

@@ -33,6 +33,33 @@
 #include "philox.h"
 #include "sample_rows.h"
 
+#ifndef __CUDACC__
+namespace pg_simt {
+// The emulator checks the device pointers inside the by-value argument struct (paged.h: all [device]).
+template <>
+struct KernelArgPointers<pg_sample_args> {
+    static std::string check(const char* kernel, size_t index, const pg_sample_args& a) {
+        const std::pair<const char*, const void*> fields[] = {
+            {"out_tokens", a.out_tokens}, {"out_logprobs", a.out_logprobs}, {"out_top_ids", a.out_top_ids},
+            {"out_top_logprobs", a.out_top_logprobs}, {"out_status", a.out_status}, {"logits", a.logits},
+            {"temperature", a.temperature}, {"top_k", a.top_k}, {"top_p", a.top_p}, {"min_p", a.min_p},
+            {"repetition_penalty", a.repetition_penalty}, {"frequency_penalty", a.frequency_penalty},
+            {"presence_penalty", a.presence_penalty}, {"min_tokens", a.min_tokens}, {"seeds", a.seeds},
+            {"steps", a.steps}, {"flags", a.flags}, {"num_logprobs", a.num_logprobs},
+            {"prompt_tokens", a.prompt_tokens}, {"prompt_offsets", a.prompt_offsets},
+            {"output_tokens", a.output_tokens}, {"output_offsets", a.output_offsets}, {"stop_ids", a.stop_ids},
+            {"stop_offsets", a.stop_offsets}, {"bias_ids", a.bias_ids}, {"bias_values", a.bias_values},
+            {"bias_offsets", a.bias_offsets}, {"workspace", a.workspace}};
+        for (const auto& [name, p] : fields) {
+            std::string err = check_kernel_pointer(kernel, index, name, p);
+            if (!err.empty()) return err;
+        }
+        return {};
+    }
+};
+}  // namespace pg_simt
+#endif
+
 namespace pg::cuda {
 
 namespace {
@@ -358,7 +385,66 @@ __device__ u64 mass_sum(const float* x, int n, float shift, float t, float theta
     return block_reduce(acc, shu, AddU{}, 0ull);
 }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a, float* ws_s, int* ws_mark) {
+// Guards (the host validates where it builds the rows; this records what it did not): the row's
+// parameters, its list offsets and every list id it will index with. Uniform over the block.
+__device__ __forceinline__ bool finite_f(float v) { return fabsf(v) <= 3.402823466e38f; }  // false for NaN
+
+__device__ bool row_args_ok(const pg_sample_args& a, int64_t r, DeviceError* err, int* shi) {
+    const int row = int(r), n = a.vocab_size;
+    int bad = 0;
+    if (threadIdx.x == 0) {
+        const float t = a.temperature[r];
+        const int k = a.top_k == nullptr ? 0 : a.top_k[r];
+        const float p = a.top_p == nullptr ? 1.0f : a.top_p[r];
+        const float mp = a.min_p == nullptr ? 0.0f : a.min_p[r];
+        const float rp = a.repetition_penalty == nullptr ? 1.0f : a.repetition_penalty[r];
+        const float fp = a.frequency_penalty == nullptr ? 0.0f : a.frequency_penalty[r];
+        const float pp = a.presence_penalty == nullptr ? 0.0f : a.presence_penalty[r];
+        const int mt = a.min_tokens == nullptr ? 0 : a.min_tokens[r];
+        const int64_t st = a.steps == nullptr ? 0 : a.steps[r];
+        const int nl = a.num_logprobs == nullptr ? 0 : a.num_logprobs[r];
+        int which = -1;
+        double v = 0.0;
+        if (!finite_f(t) || t < 0) which = kSpTemperature, v = t;
+        else if (k < -1) which = kSpTopK, v = k;
+        else if (!(p > 0 && p <= 1)) which = kSpTopP, v = p;
+        else if (!(mp >= 0 && mp <= 1)) which = kSpMinP, v = mp;
+        else if (!(rp > 0) || !finite_f(rp)) which = kSpRepetition, v = rp;
+        else if (!finite_f(fp) || !finite_f(pp)) which = kSpPenalty, v = finite_f(fp) ? pp : fp;
+        else if (mt < 0) which = kSpMinTokens, v = mt;
+        else if (st < 0) which = kSpSteps, v = double(st);
+        else if (nl < 0 || nl > PG_SAMPLE_MAX_LOGPROBS) which = kSpNumLogprobs, v = nl;
+        else if (nl > 0 && (a.out_top_ids == nullptr || a.out_top_logprobs == nullptr)) which = kSpTopOutputs, v = nl;
+        if (which >= 0) {
+            report_error(err, kDevErrSampleParam, kOpSample, row, which, 0, 0, v);
+            bad = 1;
+        }
+        const int32_t* offs[4] = {a.prompt_offsets, a.output_offsets, a.stop_offsets, a.bias_offsets};
+        for (int l = 0; l < 4 && bad == 0; ++l)
+            if (offs[l] != nullptr && (offs[l][0] != 0 || offs[l][r + 1] < offs[l][r])) {
+                report_error(err, kDevErrSampleOffsets, kOpSample, row, l, 0, 0);
+                bad = 1;
+            }
+    }
+    if (block_reduce(bad, shi, MaxI{}, 0) != 0) return false;
+    const Span lists[4] = {span_of(a.prompt_tokens, a.prompt_offsets, r), span_of(a.output_tokens, a.output_offsets, r),
+                           span_of(a.stop_ids, a.stop_offsets, r), span_of(a.bias_ids, a.bias_offsets, r)};
+    for (int l = 0; l < 4; ++l)
+        for (int i = lists[l].begin + int(threadIdx.x); i < lists[l].end; i += kThreads) {
+            const int id = lists[l].ids[i];
+            if (id < 0 || id >= n) {
+                report_error(err, kDevErrSampleList, kOpSample, i, l, id, n);
+                bad = 1;
+            } else if (l == 3 && !finite_f(a.bias_values[i])) {
+                report_error(err, kDevErrSampleParam, kOpSample, i, kSpBiasValue, 0, 0, a.bias_values[i]);
+                bad = 1;
+            }
+        }
+    return block_reduce(bad, shi, MaxI{}, 0) == 0;
+}
+
+__global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a, float* ws_s, int* ws_mark,
+                                                          DeviceError* err) {
     PG_SHARED(u64, hist, [4096]);
     PG_SHARED(u64, shu, [33]);
     PG_SHARED(float, shf, [33]);
@@ -368,6 +454,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
     const int64_t r = blockIdx.x;
     const int n = a.vocab_size;
     const float* raw = static_cast<const float*>(a.logits) + r * int64_t(a.row_stride);
+    if (!row_args_ok(a, r, err, shi)) {
+        fail_row(a, r, PG_SAMPLE_ROW_NO_CANDIDATE);
+        return;
+    }
 
     // Pass 1: the raw row.
     float mx = -INFINITY, mn = INFINITY;
@@ -625,21 +715,25 @@ struct HostArgs {
     int fi = 0, ii = 0;
 
     template <class T>
-    pg_status copy(pg_context* ctx, const T*& p, size_t n, std::vector<T>& v) {
+    pg_status copy(pg_context* ctx, const T*& p, size_t n, std::vector<T>& v, const char* name) {
         if (p == nullptr) return PG_OK;
-        PG_TRY(to_host(ctx, p, n, v));
+        PG_TRY(to_host(ctx, "sample", name, p, n, v));
         p = v.data();
         return PG_OK;
     }
-    pg_status rows(pg_context* ctx, const float*& p) { return copy(ctx, p, size_t(h.num_rows), f[fi++]); }
-    pg_status rows(pg_context* ctx, const int32_t*& p) { return copy(ctx, p, size_t(h.num_rows), i[ii++]); }
-    pg_status list(pg_context* ctx, const int32_t*& ids, const int32_t*& offsets, const float** values) {
+    pg_status rows(pg_context* ctx, const float*& p, const char* name) {
+        return copy(ctx, p, size_t(h.num_rows), f[fi++], name);
+    }
+    pg_status rows(pg_context* ctx, const int32_t*& p, const char* name) {
+        return copy(ctx, p, size_t(h.num_rows), i[ii++], name);
+    }
+    pg_status list(pg_context* ctx, const int32_t*& ids, const int32_t*& offsets, const float** values, const char* name) {
         if (offsets == nullptr) return PG_OK;
         std::vector<int32_t>& off = i[ii++];
-        PG_TRY(copy(ctx, offsets, size_t(h.num_rows) + 1, off));
+        PG_TRY(copy(ctx, offsets, size_t(h.num_rows) + 1, off, name));
         const int32_t count = off.back() > 0 ? off.back() : 0;
-        PG_TRY(copy(ctx, ids, size_t(count), i[ii++]));
-        if (values != nullptr) PG_TRY(copy(ctx, *values, size_t(count), f[fi++]));
+        PG_TRY(copy(ctx, ids, size_t(count), i[ii++], name));
+        if (values != nullptr) PG_TRY(copy(ctx, *values, size_t(count), f[fi++], "bias_values"));
         return PG_OK;
     }
 };
@@ -649,24 +743,37 @@ struct HostArgs {
 pg_status sample(pg_context* ctx, const pg_sample_args* a) {
     PG_TRY(check_ctx("sample", ctx));
     if (a == nullptr || a->num_rows <= 0 || a->vocab_size <= 0) return pg::cpu::validate_sample(a);
-    HostArgs ha;
-    ha.h = *a;
-    pg_sample_args& h = ha.h;
-    PG_TRY(ha.rows(ctx, h.temperature));
-    PG_TRY(ha.rows(ctx, h.top_p));
-    PG_TRY(ha.rows(ctx, h.min_p));
-    PG_TRY(ha.rows(ctx, h.repetition_penalty));
-    PG_TRY(ha.rows(ctx, h.frequency_penalty));
-    PG_TRY(ha.rows(ctx, h.presence_penalty));
-    PG_TRY(ha.rows(ctx, h.top_k));
-    PG_TRY(ha.rows(ctx, h.min_tokens));
-    PG_TRY(ha.rows(ctx, h.num_logprobs));
-    PG_TRY(ha.copy(ctx, h.steps, size_t(h.num_rows), ha.steps));
-    PG_TRY(ha.list(ctx, h.prompt_tokens, h.prompt_offsets, nullptr));
-    PG_TRY(ha.list(ctx, h.output_tokens, h.output_offsets, nullptr));
-    PG_TRY(ha.list(ctx, h.stop_ids, h.stop_offsets, nullptr));
-    PG_TRY(ha.list(ctx, h.bias_ids, h.bias_offsets, &h.bias_values));
-    PG_TRY(pg::cpu::validate_sample(&h));
+    if (ctx->validate_on_host) {
+        HostArgs ha;
+        ha.h = *a;
+        pg_sample_args& h = ha.h;
+        PG_TRY(ha.rows(ctx, h.temperature, "temperature"));
+        PG_TRY(ha.rows(ctx, h.top_p, "top_p"));
+        PG_TRY(ha.rows(ctx, h.min_p, "min_p"));
+        PG_TRY(ha.rows(ctx, h.repetition_penalty, "repetition_penalty"));
+        PG_TRY(ha.rows(ctx, h.frequency_penalty, "frequency_penalty"));
+        PG_TRY(ha.rows(ctx, h.presence_penalty, "presence_penalty"));
+        PG_TRY(ha.rows(ctx, h.top_k, "top_k"));
+        PG_TRY(ha.rows(ctx, h.min_tokens, "min_tokens"));
+        PG_TRY(ha.rows(ctx, h.num_logprobs, "num_logprobs"));
+        PG_TRY(ha.copy(ctx, h.steps, size_t(h.num_rows), ha.steps, "steps"));
+        PG_TRY(ha.list(ctx, h.prompt_tokens, h.prompt_offsets, nullptr, "prompt"));
+        PG_TRY(ha.list(ctx, h.output_tokens, h.output_offsets, nullptr, "output"));
+        PG_TRY(ha.list(ctx, h.stop_ids, h.stop_offsets, nullptr, "stop"));
+        PG_TRY(ha.list(ctx, h.bias_ids, h.bias_offsets, &h.bias_values, "bias"));
+        PG_TRY(pg::cpu::validate_sample(&h));
+    } else {
+        // The checks that read no device memory (the kernel guards the arrays).
+        const char* op = "sample";
+        PG_TRY(check_stride(op, "row_stride", a->row_stride, a->vocab_size));
+        PG_TRY(check_dtype(op, "dtype", a->dtype, kF32Only));
+        PG_TRY(check_ptr(op, "out_tokens", a->out_tokens));
+        PG_TRY(check_ptr(op, "out_status", a->out_status));
+        PG_TRY(check_ptr(op, "logits", a->logits));
+        PG_TRY(check_ptr(op, "temperature", a->temperature));
+        if ((a->out_top_ids == nullptr) != (a->out_top_logprobs == nullptr))
+            return fail(PG_ERR_INVALID_ARGUMENT, "%s: out_top_ids and out_top_logprobs must both be set or both be NULL", op);
+    }
 
     // Workspace: the processed row and one mark / count per id (later e), for every row.
     const size_t per_row = size_t(a->vocab_size);
@@ -676,7 +783,7 @@ pg_status sample(pg_context* ctx, const pg_sample_args* a) {
     float* ws_s = static_cast<float*>(ws);
     int* ws_mark = reinterpret_cast<int*>(ws_s + size_t(a->num_rows) * per_row);
     return launch("sample", sample_kernel, dim3(unsigned(a->num_rows)), dim3(kThreads), 0, ctx->stream, *a,
-                  ws_s, ws_mark);
+                  ws_s, ws_mark, ctx->dev_error);
 }
 
 }  // namespace pg::cuda

@@ -8,9 +8,26 @@
  *    so several backends can be loaded into one process side by side.
  *  - A context (device, stream, scratch space, worker threads) serves one host thread at a time; use
  *    one context per thread that issues ops concurrently.
- *  - All tensor pointers are *device* pointers obtained from api->alloc (on the CPU backend they are
- *    ordinary host memory). Integer index arrays (token ids, positions, slot mappings, block tables)
- *    are device memory too.
+ *  - Address spaces. Every pointer is device or host memory; index arrays are marked [device] or
+ *    [host] where they are declared, and every tensor pointer (unmarked) is [device]:
+ *      [device]  memory from api->alloc (or inside such an allocation). Tensors AND every index
+ *                array -- token ids, positions, slot mappings, block tables, sequence lengths, copy
+ *                pairs, sampling parameters and lists -- are device memory. A host pointer there is
+ *                a bug that a GPU reports as an invalid argument or an illegal address; the simt
+ *                emulator rejects it with a diagnostic naming the op and the argument.
+ *      [host]    ordinary or api->alloc_host memory, read or written by the host: the block_swap
+ *                pair list and host pool, memcpy's host side, describe_layouts' output.
+ *    On the CPU backend both are ordinary host memory (nothing is checked).
+ *  - Synchronization. Ops only enqueue work: they never wait for the device and never read device
+ *    memory on the host (index arrays are validated by the caller where it builds them, once per
+ *    step, and guarded by the kernels: an out-of-range id is skipped and recorded in a device-side
+ *    error word). The host waits only in memcpy device-to-host, synchronize, free/free_host,
+ *    context_destroy (and when a backend's scratch grows); memcpy device-to-host and synchronize
+ *    report a recorded device-side error as their failing status, with the message the op would
+ *    have given (naming op, argument, index, value), and clear it.
+ *    memcpy host-to-device from api->alloc_host memory does not wait: leave the source untouched
+ *    until the next waiting call. get_counters counts waits and launches.
+ *    The CPU and simt backends also validate index arrays in the op itself (the same messages).
  *  - Row-major everywhere. "stride" arguments are in elements, between consecutive tokens (rows).
  *
  * Paged KV cache layout (identical bytes on every backend):
@@ -73,9 +90,9 @@ typedef struct pg_context_options {
 
 /* out[t, :] = table[token_ids[t], :] */
 typedef struct pg_embedding_args {
-    void* out;                /* [num_tokens, dim] */
-    const void* table;        /* [vocab_size, dim] */
-    const int32_t* token_ids; /* [num_tokens], each in [0, vocab_size) */
+    void* out;                /* [device] [num_tokens, dim] */
+    const void* table;        /* [device] [vocab_size, dim] */
+    const int32_t* token_ids; /* [device] [num_tokens], each in [0, vocab_size) */
     int32_t num_tokens;
     int32_t vocab_size;
     int32_t dim;
@@ -96,7 +113,9 @@ typedef struct pg_rmsnorm_args {
     int32_t dtype;
 } pg_rmsnorm_args;
 
-/* out[M, N] (+)= x[M, K] * w[N, K]^T  (weights stored [out_features, in_features]) */
+/* out[M, N] (+)= x[M, K] * w[N, K]^T + bias  (weights stored [out_features, in_features]).
+ * accumulate 0: out = x w^T + bias; 1: out += x w^T + bias. The bias is always fp32 (whatever the
+ * other dtypes: a checkpoint's bf16/f16 bias is widened once at load time; it is small). */
 typedef struct pg_matmul_args {
     void* out;          /* [M, N], row stride ldo */
     const void* x;      /* [M, K], row stride ldx */
@@ -110,13 +129,18 @@ typedef struct pg_matmul_args {
     int32_t x_dtype;
     int32_t w_dtype;
     int32_t out_dtype;
+    const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */
 } pg_matmul_args;
 
-/* Rotary embedding applied in place to q and k at the given positions. */
+/* Rotary embedding applied in place to q and k at the given positions. Pair i (0 <= i < rotary_dim/2)
+ * of every head turns by angle = float(position) * freq[i], one fp32 product (as transformers'
+ * LlamaRotaryEmbedding: inv_freq @ position_ids in fp32), then cos/sin in fp32. freq is inv_freq when
+ * given (the host computes it as transformers does: Llama 3, linear and dynamic scaling all reduce to a
+ * table; theta is then ignored), else theta^(-2i / rotary_dim) computed as llama2.c does. */
 typedef struct pg_rope_args {
     void* q;                  /* [num_tokens, num_heads, head_size], token stride q_stride */
     void* k;                  /* [num_tokens, num_kv_heads, head_size], token stride k_stride */
-    const int32_t* positions; /* [num_tokens], >= 0 */
+    const int32_t* positions; /* [device] [num_tokens], >= 0 */
     int32_t num_tokens;
     int32_t num_heads;
     int32_t num_kv_heads;
@@ -125,9 +149,24 @@ typedef struct pg_rope_args {
     int32_t q_stride;
     int32_t k_stride;
     int32_t style;            /* pg_rope_style */
-    float theta;              /* base, e.g. 10000 */
+    float theta;              /* base, e.g. 10000 (used when inv_freq is NULL) */
     int32_t dtype;
+    const float* inv_freq;    /* device memory, [rotary_dim / 2] fp32, or NULL */
 } pg_rope_args;
+
+/* Per-head RMSNorm in place (Qwen3's q_norm / k_norm, applied before rope): for every token t and head
+ * h, the head_size vector v at x + t * token_stride + h * head_size becomes weight * (v / rms(v)) with
+ * rms(v) = sqrt(mean(v^2) + eps) in fp32, as rmsnorm computes a row. */
+typedef struct pg_head_rmsnorm_args {
+    void* x;              /* [num_tokens, num_heads, head_size], token stride token_stride; in place */
+    const void* weight;   /* [head_size]; must not overlap x */
+    int32_t num_tokens;
+    int32_t num_heads;
+    int32_t head_size;
+    int32_t token_stride; /* elements between tokens, >= num_heads * head_size */
+    float eps;
+    int32_t dtype;        /* of x and weight */
+} pg_head_rmsnorm_args;
 
 /* out[t, i] = silu(x[t, i]) * x[t, hidden + i]; x is the fused [gate | up] projection. */
 typedef struct pg_silu_mul_args {
@@ -140,7 +179,7 @@ typedef struct pg_silu_mul_args {
 
 /* Shape of the paged KV cache; shared by the cache ops. */
 typedef struct pg_kv_cache_desc {
-    void* data;        /* [num_blocks][num_layers][2][num_kv_heads][block_size][head_size] */
+    void* data;        /* [device] [num_blocks][num_layers][2][num_kv_heads][block_size][head_size] */
     int32_t num_blocks;
     int32_t num_layers;
     int32_t num_kv_heads;
@@ -155,7 +194,7 @@ typedef struct pg_cache_write_args {
     pg_kv_cache_desc cache;
     const void* key;              /* [num_tokens, num_kv_heads, head_size], token stride key_stride */
     const void* value;            /* same shape, token stride value_stride */
-    const int64_t* slot_mapping;  /* [num_tokens], < num_blocks * block_size */
+    const int64_t* slot_mapping;  /* [device] [num_tokens], < num_blocks * block_size */
     int32_t num_tokens;
     int32_t layer;
     int32_t key_stride;
@@ -167,14 +206,19 @@ typedef struct pg_cache_write_args {
  * seq_lens[s] tokens in the cache *including* this chunk (write the chunk to the cache first). Query
  * token i of the chunk sits at position seq_lens[s] - q_len + i and attends causally to positions
  * 0..that position. Decode is the case q_len == 1 for every sequence. Query head h reads KV head
- * h / (num_heads / num_kv_heads). */
+ * h / (num_heads / num_kv_heads).
+ * Sliding window (Mistral; sliding_window = W > 0): a query at position p attends to the positions k
+ * with p - W < k <= p, its last W positions itself included (transformers' sliding_window_overlay:
+ * kv_idx > q_idx - W, with the causal kv_idx <= q_idx). Block-table entries of blocks that lie wholly
+ * before the window of the chunk's first query token are neither read nor validated (the KV manager
+ * may have freed them). */
 typedef struct pg_attention_args {
     void* out;                    /* [num_tokens, num_heads, head_size], dense */
     const void* query;            /* [num_tokens, num_heads, head_size], token stride q_stride */
     pg_kv_cache_desc cache;
-    const int32_t* block_tables;  /* [num_seqs, max_blocks_per_seq] */
-    const int32_t* seq_lens;      /* [num_seqs] */
-    const int32_t* query_start;   /* [num_seqs + 1], query_start[0] = 0, query_start[num_seqs] = num_tokens */
+    const int32_t* block_tables;  /* [device] [num_seqs, max_blocks_per_seq] */
+    const int32_t* seq_lens;      /* [device] [num_seqs] */
+    const int32_t* query_start;   /* [device] [num_seqs + 1], query_start[0] = 0, query_start[num_seqs] = num_tokens */
     int32_t num_seqs;
     int32_t num_tokens;
     int32_t num_heads;
@@ -183,12 +227,13 @@ typedef struct pg_attention_args {
     int32_t q_stride;
     float scale;                  /* usually 1 / sqrt(head_size) */
     int32_t max_seq_len;          /* upper bound of seq_lens (a launch-shape hint; checked) */
+    int32_t sliding_window;       /* W > 0: attend to the last W positions only; 0: no window */
 } pg_attention_args;
 
 /* Copies whole blocks (every layer, K and V) src -> dst: the copy-on-write list of one step. */
 typedef struct pg_block_copy_args {
     pg_kv_cache_desc cache;
-    const int32_t* pairs; /* [num_pairs, 2] of (src, dst) block ids */
+    const int32_t* pairs; /* [device] [num_pairs, 2] of (src, dst) block ids */
     int32_t num_pairs;
 } pg_block_copy_args;
 
@@ -202,7 +247,8 @@ typedef struct pg_argmax_args {
     int32_t dtype;
 } pg_argmax_args;
 
-/* Fused sampling: one call takes a batch of logit rows to one token per row.
+/* Fused sampling: one call takes a batch of logit rows to one token per row. Every pointer of
+ * pg_sample_args is [device] memory.
  *
  * Per row r (all parameter arrays are device arrays of num_rows entries; a NULL optional array means
  * "the neutral value for every row"), in this order -- vLLM's sampler order (vllm/v1/sample/sampler.py:
@@ -299,17 +345,27 @@ typedef enum pg_swap_direction {
 /* Copies whole KV blocks (every layer, K and V: one contiguous range each, thanks to the layout)
  * between the device cache and a host pool of num_host_blocks slots of the same size. The host pool
  * should come from api->alloc_host (page-locked on CUDA, so copies run at full PCIe speed). The pair
- * list is in HOST memory (the host issues the copies): pairs[2i] is the source block of pair i (a cache
- * block for PG_SWAP_OUT, a host slot for PG_SWAP_IN) and pairs[2i+1] its destination. Returns when the
- * copies are complete, so the host pool may be read or reused at once. */
+ * list is in HOST memory (the host issues one DMA copy per pair; it is the one index array that is not
+ * device memory): pairs[2i] is the source block of pair i (a cache block for PG_SWAP_OUT, a host slot
+ * for PG_SWAP_IN) and pairs[2i+1] its destination. The copies are ordered on the context's stream
+ * and the call does not wait for them: read the host pool after the next waiting call (synchronize,
+ * memcpy device-to-host); later ops and swaps see them in order. */
 typedef struct pg_block_swap_args {
     pg_kv_cache_desc cache;
-    void* host;             /* [num_host_blocks][block bytes] */
-    const int32_t* pairs;   /* host memory, [num_pairs, 2] */
+    void* host;             /* [host] [num_host_blocks][block bytes], from alloc_host */
+    const int32_t* pairs;   /* [host] [num_pairs, 2] */
     int32_t num_host_blocks;
     int32_t num_pairs;
     int32_t direction;      /* pg_swap_direction */
 } pg_block_swap_args;
+
+/* Cumulative counters of a context since context_create (api->get_counters). */
+typedef struct pg_counters {
+    int64_t host_syncs; /* times the host waited for the device (0 on the CPU backend) */
+    int64_t launches;   /* kernel launches (a cuBLAS GEMM counts as one; 0 on the CPU backend) */
+    int64_t h2d_copies; /* memcpy host-to-device calls */
+    int64_t d2h_copies; /* memcpy device-to-host calls */
+} pg_counters;
 
 /* One entry of the struct-layout description a test compares with the host's layouts. */
 typedef struct pg_field_layout {
@@ -337,6 +393,7 @@ typedef struct pg_api {
     /* Memory */
     pg_status (*alloc)(pg_context* ctx, size_t bytes, void** out);
     pg_status (*free)(pg_context* ctx, void* ptr);
+    /* dst/src: [device] or [host] as kind says. Device-to-host waits (and reports device-side errors). */
     pg_status (*memcpy)(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
     pg_status (*memset)(pg_context* ctx, void* dst, int32_t value, size_t bytes);
 
@@ -357,6 +414,11 @@ typedef struct pg_api {
     pg_status (*alloc_host)(pg_context* ctx, size_t bytes, void** out);
     pg_status (*free_host)(pg_context* ctx, void* ptr);
     pg_status (*block_swap)(pg_context* ctx, const pg_block_swap_args* args);
+
+    /* Ops added after the first release, appended so the table only grows. */
+    pg_status (*head_rmsnorm)(pg_context* ctx, const pg_head_rmsnorm_args* args);
+    /* Counters of waits and launches (see pg_counters). */
+    pg_status (*get_counters)(pg_context* ctx, pg_counters* out);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

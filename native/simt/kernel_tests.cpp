@@ -121,8 +121,11 @@ void set_partition(int partition) {
 }
 
 // One attention case: cache_write of every sequence's K/V (plus a NaN padding token with slot -1),
-// then prefill (and decode when every q_len is 1), each with split-K off and forced on.
-void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<Seq>& seqs, unsigned seed) {
+// then prefill (and decode when every q_len is 1), each with split-K off and forced on. With a sliding
+// window, the block-table entries of blocks wholly before the first query token's window are set to -1
+// after the cache is written: the kernels must neither read nor reject them.
+void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<Seq>& seqs, unsigned seed,
+                    int window = 0) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
     const int heads = kvh * gqa, nseq = int(seqs.size());
@@ -167,6 +170,7 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
             slots[size_t(t)] = int64_t(tables[size_t(s * max_blocks + p / bs)]) * bs + p % bs;
     }
     slots[size_t(total)] = -1;
+    auto first_attended = [&](int pos) { return window > 0 ? std::max(0, pos - window + 1) : 0; };
 
     pg_kv_cache_desc desc{};
     desc.num_blocks = num_blocks;
@@ -191,6 +195,10 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     cw.key_stride = kv_stride;
     cw.value_stride = kv_stride;
     check(api->cache_write(ctx, &cw), "cache_write");
+    for (int s = 0; s < nseq; ++s) {
+        const int lo = first_attended(seqs[size_t(s)].len - seqs[size_t(s)].qlen);
+        for (int b = 0; (b + 1) * bs <= lo; ++b) tables[size_t(s * max_blocks + b)] = -1;
+    }
 
     const int q_stride = heads * D + 8;
     HostTensor query(dt, size_t(ntok) * q_stride);
@@ -211,9 +219,10 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
             const int tok = qstart[size_t(s)] + i, pos = seqs[size_t(s)].len - seqs[size_t(s)].qlen + i;
             for (int h = 0; h < heads; ++h) {
                 const int g = h / gqa;
-                std::vector<double> sc(size_t(pos + 1));
+                const int lo = first_attended(pos);
+                std::vector<double> sc(size_t(pos + 1), -INFINITY);
                 double mx = -INFINITY;
-                for (int j = 0; j <= pos; ++j) {
+                for (int j = lo; j <= pos; ++j) {
                     double dot = 0;
                     for (int d = 0; d < D; ++d)
                         dot += double(qref[size_t(tok) * q_stride + h * D + d]) *
@@ -225,7 +234,7 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
                 for (double& v : sc) sum += v = std::exp(v - mx);
                 for (int d = 0; d < D; ++d) {
                     double acc = 0;
-                    for (int j = 0; j <= pos; ++j)
+                    for (int j = lo; j <= pos; ++j)
                         acc += sc[size_t(j)] / sum * vref[size_t(first[size_t(s)] + j) * kv_stride + g * D + d];
                     expected[(size_t(tok) * heads + h) * D + d] = acc;
                 }
@@ -253,11 +262,12 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     a.q_stride = q_stride;
     a.scale = float(scale);
     a.max_seq_len = max_len;
+    a.sliding_window = window;
     bool decode = true;
     for (const Seq& s : seqs) decode = decode && s.qlen == 1;
     char name[160];
-    std::snprintf(name, sizeof name, "%s D=%d bs=%d kv_heads=%d gqa=%d seqs=%d max_len=%d", dt_name(dt), D, bs, kvh,
-                  gqa, nseq, max_len);
+    std::snprintf(name, sizeof name, "%s D=%d bs=%d kv_heads=%d gqa=%d seqs=%d max_len=%d window=%d", dt_name(dt), D,
+                  bs, kvh, gqa, nseq, max_len, window);
     HostTensor out(dt, expected.size());
     check(api->attention_prefill(ctx, &a), "attention_prefill");
     download(out, ob);
@@ -290,7 +300,7 @@ void attention_grid() {
     const int dtypes[] = {PG_DTYPE_F32, PG_DTYPE_F16, PG_DTYPE_BF16};
     // Every supported head size in every dtype.
     for (int dt : dtypes)
-        for (int D : {8, 64, 80, 96, 128, 256}) {
+        for (int D : {8, 16, 64, 80, 96, 128, 256}) {
             attention_case(dt, D, 16, 2, 4, decode_batch(rng, 16, 6), rng());
             attention_case(dt, D, 16, 2, 4, {{40, 7}, {16, 16}, {5, 1}, {33, 33}}, rng());
         }
@@ -303,6 +313,20 @@ void attention_grid() {
             }
     // A long context (split-K automatic: 512-token partitions).
     attention_case(PG_DTYPE_F16, 128, 16, 1, 8, {{1500, 1}, {700, 1}, {3, 1}}, rng());
+    // Sliding windows (Mistral): the tiny model's 24 at head size 16, windows of one position, of a
+    // block, not a multiple of the block size (crossing block boundaries), longer than every context;
+    // decode with split-K over the window and chunked prefill whose chunk starts inside / before it.
+    for (int dt : dtypes)
+        for (int window : {24, 1, 16, 13, 1000}) {
+            attention_case(dt, 16, 16, 2, 4, decode_batch(rng, 16, 8), rng(), window);
+            attention_case(dt, 16, 16, 2, 4, {{40, 7}, {16, 16}, {5, 1}, {33, 33}, {70, 3}}, rng(), window);
+        }
+    for (int bs : {8, 32})
+        for (int gqa : {1, 4}) {
+            attention_case(PG_DTYPE_F32, 128, bs, 2, gqa, decode_batch(rng, bs, 10), rng(), 37);
+            attention_case(PG_DTYPE_BF16, 64, bs, 1, gqa, {{100, 30}, {1, 1}, {64, 1}, {65, 2}, {2 * bs, bs}}, rng(), 37);
+        }
+    attention_case(PG_DTYPE_F16, 128, 16, 1, 8, {{1500, 1}, {700, 1}, {3, 1}}, rng(), 1100);  // split-K in the window
 }
 
 // ---- other ops in fp16 / bf16 (fp32 is covered by the C# op tests) ---------------------------------
@@ -351,6 +375,32 @@ void elementwise(int dt) {
         compare(er, r2, tol, "rmsnorm residual " + tag);
         compare(eo, out, {tol.atol * 4, tol.rtol * 2}, "rmsnorm " + tag);
         for (void* p : {xb, rb, wb}) release(p);
+    }
+    // Per-head RMSNorm in place inside a padded row (Qwen3 q_norm / k_norm), head sizes below, at and
+    // above a warp, one not a multiple of 8.
+    for (int hs : {5, 16, 64, 80}) {
+        const int n = 3, heads = 3, stride = heads * hs + 7;
+        HostTensor x(dt, size_t(n * stride)), w(dt, size_t(hs));
+        for (size_t i = 0; i < x.size(); ++i) x.set(i, 3.0f * uni(rng));
+        for (size_t i = 0; i < w.size(); ++i) w.set(i, uni(rng));
+        std::vector<double> e(x.size());
+        for (size_t i = 0; i < x.size(); ++i) e[i] = x.get(i);
+        for (int t = 0; t < n; ++t)
+            for (int h = 0; h < heads; ++h) {
+                const size_t b = size_t(t * stride + h * hs);
+                double ss = 0;
+                for (int i = 0; i < hs; ++i) ss += e[b + size_t(i)] * e[b + size_t(i)];
+                const double inv = 1.0 / std::sqrt(ss / hs + 1e-6);
+                for (int i = 0; i < hs; ++i) e[b + size_t(i)] = w.get(size_t(i)) * e[b + size_t(i)] * inv;
+            }
+        void* xb = upload(x);
+        void* wb = upload(w);
+        pg_head_rmsnorm_args a{xb, wb, n, heads, hs, stride, 1e-6f, dt};
+        check(api->head_rmsnorm(ctx, &a), "head_rmsnorm");
+        HostTensor out(dt, x.size());
+        download(out, xb);
+        compare(e, out, {tol.atol * 4, tol.rtol * 2}, "head_rmsnorm " + tag + " hs " + std::to_string(hs));
+        for (void* p : {xb, wb}) release(p);
     }
     // RoPE, both styles.
     for (int style : {PG_ROPE_ADJACENT_PAIRS, PG_ROPE_ROTATE_HALF}) {
@@ -494,24 +544,29 @@ void elementwise(int dt) {
         release(c.data);
         release(pb);
     }
-    // GEMM in this dtype (fp32 accumulation, one rounding), accumulate on, padded leading dimensions;
-    // mixed dtypes are a clear dtype error.
-    {
-        const int m = 3, n = 40, k = 72, ldx = k + 8, ldo = n + 8;
+    // GEMM in this dtype (fp32 accumulation, one rounding), accumulate off and on, with and without an
+    // fp32 bias (broadcast into out first: one more rounding), padded leading dimensions; mixed dtypes
+    // are a clear dtype error.
+    for (int variant = 0; variant < 4; ++variant) {
+        const bool accumulate = variant % 2 == 1, with_bias = variant >= 2;
+        const int m = 3, n = 41, k = 72, ldx = k + 8, ldo = n + 8;
         HostTensor x(dt, size_t(m * ldx)), w(dt, size_t(n * k)), o(dt, size_t(m * ldo));
         for (size_t i = 0; i < x.size(); ++i) x.set(i, uni(rng));
         for (size_t i = 0; i < w.size(); ++i) w.set(i, uni(rng));
         for (size_t i = 0; i < o.size(); ++i) o.set(i, uni(rng));
+        std::vector<float> bias(static_cast<size_t>(n));
+        for (float& b : bias) b = 2.0f * uni(rng);
         std::vector<double> e(size_t(m * n));
         for (int r = 0; r < m; ++r)
             for (int c = 0; c < n; ++c) {
-                double acc = o.get(size_t(r * ldo + c));
+                double acc = (accumulate ? o.get(size_t(r * ldo + c)) : 0.0) + (with_bias ? bias[size_t(c)] : 0.0);
                 for (int kk = 0; kk < k; ++kk) acc += double(x.get(size_t(r * ldx + kk))) * w.get(size_t(c * k + kk));
                 e[size_t(r * n + c)] = acc;
             }
         void* xb = upload(x);
         void* wb = upload(w);
         void* ob = upload(o);
+        void* bb = upload(bias);
         pg_matmul_args mm{};
         mm.out = ob;
         mm.x = xb;
@@ -521,15 +576,23 @@ void elementwise(int dt) {
         mm.k = k;
         mm.ldx = ldx;
         mm.ldo = ldo;
-        mm.accumulate = 1;
+        mm.accumulate = accumulate ? 1 : 0;
         mm.x_dtype = mm.w_dtype = mm.out_dtype = dt;
+        mm.bias = with_bias ? static_cast<const float*>(bb) : nullptr;
         check(api->matmul(ctx, &mm), "matmul");
         HostTensor got(dt, o.size());
         download(got, ob);
         HostTensor dense(dt, e.size());
         for (int r = 0; r < m; ++r)
             for (int c = 0; c < n; ++c) dense.set(size_t(r * n + c), got.get(size_t(r * ldo + c)));
-        compare(e, dense, {tol.atol * 10, tol.rtol * 2}, "matmul " + tag);
+        const std::string what = "matmul " + tag + (accumulate ? " accumulate" : "") + (with_bias ? " bias" : "");
+        compare(e, dense, {tol.atol * 10, tol.rtol * 3}, what);
+        for (int c = 0; c < n; ++c)  // the padding between rows is neither read nor written
+            if (std::memcmp(&got.bytes[size_t(n + c % 8) * dt_size(dt)], &o.bytes[size_t(n + c % 8) * dt_size(dt)], dt_size(dt)) != 0) {
+                std::printf("FAIL %s wrote the row padding\n", what.c_str());
+                ++g_failures;
+                break;
+            }
         mm.w_dtype = dt == PG_DTYPE_F32 ? PG_DTYPE_F16 : PG_DTYPE_F32;
         if (api->matmul(ctx, &mm) == PG_ERR_DTYPE) {
             ++g_passes;
@@ -537,7 +600,7 @@ void elementwise(int dt) {
             std::printf("FAIL matmul %s with mixed dtypes should report PG_ERR_DTYPE: %s\n", tag.c_str(), api->last_error());
             ++g_failures;
         }
-        for (void* p : {xb, wb, ob}) release(p);
+        for (void* p : {xb, wb, ob, bb}) release(p);
     }
 }
 

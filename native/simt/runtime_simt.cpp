@@ -18,6 +18,8 @@ pg_status rt_context_init(pg_context* ctx, int device_index) {
         return fail(PG_ERR_UNSUPPORTED, "context_create: the simt emulator has one device (0), not %d",
                     device_index);
     ctx->device = 0;
+    const char* v = std::getenv("PAGED_SIMT_HOST_VALIDATION");
+    ctx->validate_on_host = v == nullptr || std::strcmp(v, "0") != 0;
     ctx->avx2 = pg::cpu::use_avx2();
     std::snprintf(ctx->name, sizeof ctx->name,
                   "simt (CUDA kernels on the SIMT emulator, CPU GEMM %s)", ctx->avx2 ? "avx2+fma" : "generic");
@@ -48,12 +50,41 @@ pg_status rt_free_host(void* p) {
     return PG_OK;
 }
 
-pg_status rt_memcpy(pg_context*, void* dst, const void* src, size_t bytes, int32_t) {
+namespace {
+// As CUDA would: each side of a copy must lie in the address space its kind names.
+pg_status check_side(const char* what, const char* side, const void* p, size_t bytes, bool device) {
+    if (pg_simt::is_device(p, bytes) == device) return PG_OK;
+    return fail(PG_ERR_INVALID_ARGUMENT,
+                device ? "%s: %s %p (%zu bytes) is not device memory (not inside a live allocation from alloc): "
+                         "CUDA reports an invalid argument"
+                       : "%s: %s %p (%zu bytes) is device memory where host memory is expected: "
+                         "CUDA reports an invalid argument",
+                what, side, p, bytes);
+}
+}  // namespace
+
+pg_status rt_memcpy_async(pg_context*, void* dst, const void* src, size_t bytes, int32_t kind) {
+    const char* what = kind == PG_MEMCPY_HOST_TO_DEVICE   ? "memcpy host-to-device"
+                       : kind == PG_MEMCPY_DEVICE_TO_HOST ? "memcpy device-to-host"
+                                                          : "memcpy device-to-device";
+    PG_TRY(check_side(what, "dst", dst, bytes, kind != PG_MEMCPY_DEVICE_TO_HOST));
+    PG_TRY(check_side(what, "src", src, bytes, kind != PG_MEMCPY_HOST_TO_DEVICE));
     std::memmove(dst, src, bytes);
     return PG_OK;
 }
 
+pg_status rt_peek(pg_context*, const char* op, const char* name, void* dst, const void* src, size_t bytes) {
+    if (!pg_simt::is_device(src, bytes))
+        return fail(PG_ERR_INVALID_ARGUMENT,
+                    "%s: %s %p (%zu bytes) is not device memory (not inside a live allocation from alloc); "
+                    "a GPU would fault on it",
+                    op, name, src, bytes);
+    std::memcpy(dst, src, bytes);
+    return PG_OK;
+}
+
 pg_status rt_memset(pg_context*, void* dst, int32_t value, size_t bytes) {
+    PG_TRY(check_side("memset", "dst", dst, bytes, true));
     std::memset(dst, value, bytes);
     return PG_OK;
 }
@@ -78,8 +109,13 @@ std::vector<float> widen_matrix(int32_t dtype, const void* p, int64_t rows, int6
 }  // namespace
 
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
+    count_launch();
+    PG_TRY(check_side("matmul", "x", a->x, 1, true));
+    PG_TRY(check_side("matmul", "w", a->w, 1, true));
+    PG_TRY(check_side("matmul", "out", a->out, 1, true));
     auto run = [&](const float* x, int64_t ldx, const float* w, float* out, int64_t ldo) {
-        const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0};
+        // The bias is not the seam's business: matmul.cu adds it with its own kernel first.
+        const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0, nullptr};
         if (ctx->avx2) pg::cpu::gemm_columns_avx2(g, 0, a->n);
         else pg::cpu::gemm_columns_generic(g, 0, a->n);
     };

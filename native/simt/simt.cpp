@@ -412,6 +412,10 @@ struct GuardedAlloc {
     size_t bytes;
 };
 std::map<uintptr_t, GuardedAlloc> g_guarded;  // user pointer -> mapping
+// Every live device allocation, base -> bytes: the emulated device address space. Memory outside
+// it (host stacks, heap, alloc_host pools) is host memory, which a kernel or a device-side copy
+// must not be given (see is_device).
+std::map<uintptr_t, size_t> g_device;
 std::set<void*> g_plain;
 
 void segv_handler(int sig, siginfo_t* info, void*) {
@@ -639,7 +643,32 @@ void set_guard_pages(bool on) {
     if (on) install_guard_handler();
 }
 
+bool is_device(const void* p, size_t bytes) {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    auto it = g_device.upper_bound(a);
+    if (it == g_device.begin()) return false;
+    --it;
+    return a + bytes <= it->first + it->second;
+}
+
+std::string check_kernel_pointer(const char* kernel, size_t index, const char* field, const void* p) {
+    if (p == nullptr || is_device(p, 0)) return {};
+    return format("simt: kernel %s: argument %zu%s%s = %p is not device memory (not inside a live allocation "
+                  "from alloc): a GPU would fault on it (cudaErrorIllegalAddress / invalid argument)",
+                  kernel, index, field != nullptr ? " field " : "", field != nullptr ? field : "", p);
+}
+
 void* device_alloc(size_t bytes) {
+    void* p = device_alloc_unregistered(bytes);
+    if (p != nullptr) {
+        std::lock_guard<std::mutex> lock(g_alloc_mutex);
+        g_device[reinterpret_cast<uintptr_t>(p)] = bytes;
+    }
+    return p;
+}
+
+void* device_alloc_unregistered(size_t bytes) {
     std::lock_guard<std::mutex> lock(g_alloc_mutex);
     if (!g_guard) {
         void* p = nullptr;
@@ -663,6 +692,7 @@ void* device_alloc(size_t bytes) {
 void device_free(void* p) {
     if (p == nullptr) return;
     std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    g_device.erase(reinterpret_cast<uintptr_t>(p));
     auto it = g_guarded.find(reinterpret_cast<uintptr_t>(p));
     if (it != g_guarded.end()) {
         munmap(it->second.map, it->second.map_bytes);

@@ -81,6 +81,33 @@ inline T ldg(const T* p, Loc loc) {
     return *p;
 }
 
+// ---- the device address space -------------------------------------------------------------------
+// Whether [p, p + bytes) lies inside one live allocation of device_alloc (bytes = 0: p is inside
+// one or one past its end).
+bool is_device(const void* p, size_t bytes);
+// "" when p is NULL or device memory, else the diagnostic naming the kernel and the argument.
+std::string check_kernel_pointer(const char* kernel, size_t index, const char* field, const void* p);
+
+// Kernel parameters of struct type that carry device pointers specialise this to check each one
+// (see sample.cu); plain pointer parameters are checked without it.
+template <class T>
+struct KernelArgPointers {
+    static std::string check(const char*, size_t, const T&) { return {}; }
+};
+
+template <class T>
+std::string check_kernel_arg(const char* kernel, size_t index, const T& v) {
+    if constexpr (std::is_pointer_v<T>) return check_kernel_pointer(kernel, index, nullptr, v);
+    else return KernelArgPointers<T>::check(kernel, index, v);
+}
+
+template <class Tuple, size_t... I>
+std::string check_kernel_args(const char* kernel, const Tuple& t, std::index_sequence<I...>) {
+    std::string err;
+    ((err.empty() ? void(err = check_kernel_arg(kernel, I, std::get<I>(t))) : void()), ...);
+    return err;
+}
+
 // ---- launch --------------------------------------------------------------------------------------
 using Body = void (*)(void*);
 // Runs body(arg) once per thread of every block. Returns "" on success, else the diagnostic.
@@ -101,6 +128,9 @@ template <class... P, class... A>
 std::string launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
                    A&&... args) {
     std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
+    // As on a GPU, a kernel can only dereference device memory: a host pointer is the launch's error.
+    std::string bad = check_kernel_args(name, params, std::index_sequence_for<P...>{});
+    if (!bad.empty()) return bad;
     KernelCall<decltype(params), P...> call{kernel, &params};
     return run_launch(name, grid, block, smem, &KernelCall<decltype(params), P...>::run, &call);
 }
@@ -116,6 +146,7 @@ void reset_coalescing();
 // Device allocations: exact-size with a PROT_NONE guard page behind them when guard is on, so an
 // out-of-bounds write stops with a diagnostic naming the kernel, block and thread.
 void* device_alloc(size_t bytes);
+void* device_alloc_unregistered(size_t bytes);  // host memory shaped like a device allocation (self-tests)
 void device_free(void* p);
 void set_guard_pages(bool on);
 

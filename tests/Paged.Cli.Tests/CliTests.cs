@@ -86,6 +86,7 @@ public sealed class CliTests
                 Assert.IsTrue(n is >= 1 and <= 20);
                 string reason = o.GetProperty("finish_reason").GetString()!;
                 Assert.AreEqual(n == 20 ? "length" : "stop", reason);
+                Assert.AreEqual(JsonValueKind.Null, o.GetProperty("stop_reason").ValueKind, "no stop string was given");
                 Assert.IsTrue(o.GetProperty("timings").TryGetProperty("ttft_s", out _));
                 Assert.IsFalse(string.IsNullOrEmpty(o.GetProperty("text").GetString()));
             }
@@ -94,6 +95,23 @@ public sealed class CliTests
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    [TestMethod]
+    public void Generate_StopString_IsCutAndReportedAsStopReason()
+    {
+        var full = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "60", "--format", "jsonl", "Once upon a time");
+        Assert.AreEqual(0, full.ExitCode, full.Stderr);
+        string text = JsonDocument.Parse(full.Stdout).RootElement.GetProperty("text").GetString()!;
+        int at = text.IndexOf("Lily", StringComparison.Ordinal);
+        Assert.IsGreaterThan(0, at, "the greedy story names Lily");
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "60", "--stop", "Lily", "--format", "jsonl", "Once upon a time");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        var o = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.AreEqual(text[..at], o.GetProperty("text").GetString());
+        Assert.AreEqual("stop", o.GetProperty("finish_reason").GetString());
+        Assert.AreEqual("Lily", o.GetProperty("stop_reason").GetString());
+        Assert.AreEqual("Lily", o.GetProperty("completions")[0].GetProperty("stop_reason").GetString());
     }
 
     [TestMethod]

@@ -7,7 +7,8 @@ namespace Paged.Engine.Tests;
 /// host swap slots included), applies the plan's swaps and copy-on-write copies, writes each chunk's
 /// tokens into their slots, and checks that every position a chunk attends to holds that sequence's
 /// token (so a wrong block table, a missed copy, a bad swap or a wrong prefix-cache hit is caught).
-/// Tokens are drawn from each sequence's own generator; token 0 means "stop".
+/// Tokens are drawn from each sequence's own generator (token 0 means "stop" in the scheduler tests) unless
+/// <see cref="TokenSource"/> scripts them; <see cref="BeforeExecute"/> can block or throw to test the loop around it.
 /// </summary>
 internal sealed class FakeExecutor : IModelExecutor
 {
@@ -27,6 +28,12 @@ internal sealed class FakeExecutor : IModelExecutor
 
     public bool Verify { get; init; } = true;
 
+    /// <summary>The token a sequence samples next (default: its own generator modulo the vocabulary).</summary>
+    public Func<Sequence, int>? TokenSource { get; init; }
+
+    /// <summary>Runs first in every <see cref="Execute"/> (on the engine's thread).</summary>
+    public Action<StepPlan>? BeforeExecute { get; init; }
+
     /// <summary>Steps executed.</summary>
     public long Steps { get; private set; }
 
@@ -35,6 +42,7 @@ internal sealed class FakeExecutor : IModelExecutor
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
         sampled.Clear();
+        BeforeExecute?.Invoke(plan);
         Steps++;
         foreach (var m in plan.SwapOut)
             _host[m.Dst] = Block(m.Src).ToArray();
@@ -85,7 +93,13 @@ internal sealed class FakeExecutor : IModelExecutor
         }
     }
 
-    private int Draw(Sequence seq) => (int)(seq.Random.NextUInt64() % (ulong)_vocab);
+    private int Draw(Sequence seq)
+    {
+        int token = TokenSource?.Invoke(seq) ?? (int)(seq.Random.NextUInt64() % (ulong)_vocab);
+        if (seq.Sampling.Logprobs is not null)
+            (seq.Logprobs ??= []).Add(new TokenLogprobs(token, -1f - (token % 7), []));
+        return token;
+    }
 
     public void Dispose()
     {

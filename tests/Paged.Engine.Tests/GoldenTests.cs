@@ -43,7 +43,7 @@ public sealed class GoldenTests
                 r.GetProperty("text").GetString()!);
         }).ToList();
 
-    private static void AssertMatchesGolden(Golden g, RequestOutput output, string how)
+    internal static void AssertMatchesGolden(Golden g, RequestOutput output, string how)
     {
         CollectionAssert.AreEqual(g.PromptIds, output.PromptTokenIds.ToArray(), $"{how}: prompt ids of '{g.Prompt}'");
         int n = g.TrustedPrefix;

@@ -15,6 +15,9 @@ internal static class SharedFiles
 
     private static string FindShared()
     {
+        // A machine without the checkout layout (tools/gpu_check.sh on a GPU machine) names it.
+        if (Environment.GetEnvironmentVariable("PAGED_SHARED_DIR") is { Length: > 0 } named)
+            return Path.GetFullPath(named);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "Kernels.sln")))

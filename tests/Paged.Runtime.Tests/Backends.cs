@@ -12,7 +12,19 @@ internal static class Backends
     private static readonly Dictionary<(string, int), DeviceContext> Contexts = [];
     private static readonly Lock Gate = new();
 
+    /// <summary>PAGED_TEST_BACKENDS=cuda (comma-separated) runs only those rows (tools/gpu_check.sh);
+    /// the others are reported inconclusive. Reference contexts (<see cref="Reference"/>) are exempt.</summary>
+    private static readonly string[]? Selected = Environment.GetEnvironmentVariable("PAGED_TEST_BACKENDS") is { Length: > 0 } v ? v.Split(',') : null;
+
     public static DeviceContext Context(string name)
+    {
+        if (Selected is not null && !Selected.Contains(name))
+            Assert.Inconclusive($"backend '{name}' is not selected (PAGED_TEST_BACKENDS={string.Join(',', Selected)})");
+        return Reference(name);
+    }
+
+    /// <summary>A context of backend <paramref name="name"/> used as a reference by another row's test.</summary>
+    public static DeviceContext Reference(string name)
     {
         if (!Backend.IsAvailable(name))
             Assert.Inconclusive($"backend '{name}' is not built on this machine (libpaged_{name}.so missing)");
@@ -38,6 +50,19 @@ internal static class Backends
             return ctx;
         }
     }
+}
+
+/// <summary>Errors in index arrays (device memory): the CPU and simt backends report them from the op
+/// itself; a GPU op does not read device memory on the host, so its kernel records the error and the
+/// next wait reports it (paged.h). Either way the same status and message.</summary>
+internal static class DeviceErrors
+{
+    public static BackendException AtOpOrNextWait(DeviceContext ctx, Action op) =>
+        Assert.ThrowsExactly<BackendException>(() =>
+        {
+            op();
+            ctx.Synchronize();
+        });
 }
 
 /// <summary>Deterministic test data.</summary>

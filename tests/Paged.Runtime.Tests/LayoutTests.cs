@@ -11,6 +11,7 @@ public sealed class LayoutTests
         ["pg_context_options"] = typeof(ContextOptions),
         ["pg_embedding_args"] = typeof(EmbeddingArgs),
         ["pg_rmsnorm_args"] = typeof(RmsNormArgs),
+        ["pg_head_rmsnorm_args"] = typeof(HeadRmsNormArgs),
         ["pg_matmul_args"] = typeof(MatmulArgs),
         ["pg_rope_args"] = typeof(RopeArgs),
         ["pg_silu_mul_args"] = typeof(SiluMulArgs),

@@ -267,7 +267,7 @@ public sealed class SamplingOpTests
         // (penalties, bias, min_tokens, min-p, top-k, top-p, greedy, raw and processed logprobs) and
         // rows with many ties (quantized logits) and a non-finite row.
         var gpu = Backends.Context(backend);
-        var cpu = Backends.Context("cpu");
+        var cpu = Backends.Reference("cpu");
         // A GPU's double log() may differ from glibc's in the last bit, so there a logprob may be one
         // float ulp off; tokens, ids and the emulator's logprobs are exact.
         int ulps = backend == "cuda" ? 1 : 0;

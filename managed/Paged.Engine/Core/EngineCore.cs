@@ -18,6 +18,7 @@ public sealed class EngineCore : IDisposable
     private readonly CoreStepResult _result = new();
     private readonly SingleThreadGuard _guard = new(nameof(EngineCore));
     private bool _disposed;
+    private (int Tokens, int PromptTokens, int Preempted) _lastPlan;
 
     /// <param name="scheduler">Queues, KV-cache manager and policy.</param>
     /// <param name="executor">Runs each plan (owned: disposed with the core).</param>
@@ -32,7 +33,6 @@ public sealed class EngineCore : IDisposable
         _executor = executor;
         _modelStopIds = [.. modelStopIds];
         MaxContext = maxContext;
-        LastStep = Metrics(null);
     }
 
     public Scheduler Scheduler => _scheduler;
@@ -45,8 +45,8 @@ public sealed class EngineCore : IDisposable
 
     public EngineCounters Counters { get; } = new();
 
-    /// <summary>Scheduler and KV-cache state after the last step (or after the last abort).</summary>
-    public StepMetrics LastStep { get; private set; }
+    /// <summary>Scheduler and KV-cache state now (finishes and aborts since included), with the last step's token counts.</summary>
+    public StepMetrics LastStep => Metrics();
 
     /// <summary>Queues a request built by the input processor.</summary>
     public void Add(Request request)
@@ -84,7 +84,6 @@ public sealed class EngineCore : IDisposable
             Finish(seq, reason);
         }
 
-        LastStep = Metrics(null);
     }
 
     /// <summary>Runs one step: schedule, execute, complete; then the token stop rules. A fault in the executor fails the step's requests and leaves the core usable.</summary>
@@ -104,7 +103,7 @@ public sealed class EngineCore : IDisposable
             // Nothing to compute, but a sequence preempted by swap must still have its blocks copied out.
             if (plan.HasWork)
                 Execute(plan, result);
-            LastStep = Metrics(plan);
+            RecordPlan(plan);
             return result;
         }
 
@@ -121,7 +120,7 @@ public sealed class EngineCore : IDisposable
 
         if (!Execute(plan, result))
         {
-            LastStep = Metrics(plan);
+            RecordPlan(plan);
             return result;
         }
 
@@ -154,7 +153,7 @@ public sealed class EngineCore : IDisposable
             result.Touch(request);
         }
 
-        LastStep = Metrics(plan);
+        RecordPlan(plan);
         return result;
     }
 
@@ -213,16 +212,21 @@ public sealed class EngineCore : IDisposable
             seq.FinishReason = FinishReason.Length;
     }
 
-    /// <summary>The scheduler and pool state now, with <paramref name="plan"/>'s token counts (none when null).</summary>
-    internal StepMetrics Metrics(StepPlan? plan)
+    private void RecordPlan(StepPlan plan)
     {
-        var pool = _scheduler.Kv.Pool;
+        _lastPlan = (plan.NumTokens, plan.NumPromptTokens, plan.Preempted.Count);
         var cache = _scheduler.Kv.Cache;
         Counters.PrefixQueries = cache?.Queries ?? 0;
         Counters.PrefixHits = cache?.Hits ?? 0;
+    }
+
+    private StepMetrics Metrics()
+    {
+        var plan = _lastPlan;
+        var pool = _scheduler.Kv.Pool;
         return new StepMetrics(
-            Counters.Steps, _scheduler.NumRunning, _scheduler.NumWaiting, _scheduler.NumSwapped, plan?.NumTokens ?? 0, plan?.NumPromptTokens ?? 0,
-            plan?.Preempted.Count ?? 0, pool.NumUsed, pool.NumBlocks, pool.FilledSlotsInUse, (long)pool.NumUsed * pool.BlockSize, Counters.PrefixHitRate);
+            Counters.Steps, _scheduler.NumRunning, _scheduler.NumWaiting, _scheduler.NumSwapped, plan.Tokens, plan.PromptTokens,
+            plan.Preempted, pool.NumUsed, pool.NumBlocks, pool.FilledSlotsInUse, (long)pool.NumUsed * pool.BlockSize, Counters.PrefixHitRate);
     }
 
     public void Dispose()

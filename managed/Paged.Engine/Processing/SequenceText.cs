@@ -52,20 +52,25 @@ internal sealed class SequenceText
         if (delta.Length == 0 || _maxStop == 0)
             return null;
 
-        // No stop string occurs in the text before this delta, so a new occurrence ends inside the delta.
+        // No stop string occurs in the text before this delta, so a new occurrence ends inside the delta. The text
+        // is cut at the earliest occurrence of any stop string (two may complete in one token), so none remains.
         int from = Math.Max(0, old - _maxStop + 1);
         string window = _text.ToString(from, _text.Length - from);
+        string? found = null;
+        int first = int.MaxValue;
         foreach (string stop in _stops)
         {
             int at = window.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0)
+            if (at >= 0 && at < first)
             {
-                _text.Length = from + at;
-                return stop;
+                first = at;
+                found = stop;
             }
         }
 
-        return null;
+        if (found is not null)
+            _text.Length = from + first;
+        return found;
     }
 
     /// <summary>The text that may be streamed now: everything once <paramref name="final"/>, else all but a tail that could begin a stop string.</summary>

@@ -2,6 +2,9 @@ using Paged.Runtime;
 
 namespace Paged.Models.Llama;
 
+/// <summary>A device array of this step's staged index arrays (the address the ops take).</summary>
+internal readonly record struct StagedArray(nint Address);
+
 /// <summary>Device scratch buffers of the forward pass and the step's index arrays, allocated once.</summary>
 internal sealed class LlamaWorkspace : IDisposable
 {
@@ -19,13 +22,7 @@ internal sealed class LlamaWorkspace : IDisposable
             Act = Alloc<float>(ctx, (long)maxTokens * c.HiddenDim);
             LastHidden = Alloc<float>(ctx, (long)maxSeqs * c.Dim);
             Logits = Alloc<float>(ctx, (long)maxSeqs * c.VocabSize);
-            TokenIds = Alloc<int>(ctx, maxTokens);
-            Positions = Alloc<int>(ctx, maxTokens);
-            SlotMapping = Alloc<long>(ctx, maxTokens);
-            SeqLens = Alloc<int>(ctx, maxSeqs);
-            QueryStart = Alloc<int>(ctx, maxSeqs + 1);
-            BlockTables = Alloc<int>(ctx, (long)maxSeqs * maxBlocksPerSeq);
-            LogitRows = Alloc<int>(ctx, maxSeqs);
+            _indices = new StagingBuffer(ctx);
         }
         catch
         {
@@ -42,24 +39,38 @@ internal sealed class LlamaWorkspace : IDisposable
     public DeviceBuffer Act { get; } = null!;
     public DeviceBuffer LastHidden { get; } = null!;
     public DeviceBuffer Logits { get; } = null!;
-    public DeviceBuffer TokenIds { get; } = null!;
-    public DeviceBuffer Positions { get; } = null!;
-    public DeviceBuffer SlotMapping { get; } = null!;
-    public DeviceBuffer SeqLens { get; } = null!;
-    public DeviceBuffer QueryStart { get; } = null!;
-    public DeviceBuffer BlockTables { get; } = null!;
-    public DeviceBuffer LogitRows { get; } = null!;
+    // The step's index arrays: device memory (paged.h), packed into one page-locked staging buffer
+    // and moved in one asynchronous host-to-device copy per step.
+    private readonly StagingBuffer _indices = null!;
 
-    /// <summary>Copies the step's index arrays to the device.</summary>
+    public StagedArray TokenIds { get; private set; }
+    public StagedArray Positions { get; private set; }
+    public StagedArray SlotMapping { get; private set; }
+    public StagedArray SeqLens { get; private set; }
+    public StagedArray QueryStart { get; private set; }
+    public StagedArray BlockTables { get; private set; }
+    public StagedArray LogitRows { get; private set; }
+
+    /// <summary>Copies the step's index arrays to the device (one packed copy, no wait).</summary>
     public void Upload(StepBatch b)
     {
-        TokenIds.CopyFrom<int>(b.TokenIds.AsSpan(0, b.NumTokens));
-        Positions.CopyFrom<int>(b.Positions.AsSpan(0, b.NumTokens));
-        SlotMapping.CopyFrom<long>(b.SlotMapping.AsSpan(0, b.NumTokens));
-        SeqLens.CopyFrom<int>(b.SeqLens.AsSpan(0, b.NumSeqs));
-        QueryStart.CopyFrom<int>(b.QueryStart.AsSpan(0, b.NumSeqs + 1));
-        BlockTables.CopyFrom<int>(b.BlockTables.AsSpan(0, b.NumSeqs * b.MaxBlocksPerSeq));
-        LogitRows.CopyFrom<int>(b.LogitRows.AsSpan(0, b.NumLogitRows));
+        var s = _indices;
+        s.Clear();
+        long tokens = s.Stage<int>(b.TokenIds.AsSpan(0, b.NumTokens));
+        long positions = s.Stage<int>(b.Positions.AsSpan(0, b.NumTokens));
+        long slots = s.Stage<long>(b.SlotMapping.AsSpan(0, b.NumTokens));
+        long lens = s.Stage<int>(b.SeqLens.AsSpan(0, b.NumSeqs));
+        long starts = s.Stage<int>(b.QueryStart.AsSpan(0, b.NumSeqs + 1));
+        long tables = s.Stage<int>(b.BlockTables.AsSpan(0, b.NumSeqs * b.MaxBlocksPerSeq));
+        long rows = s.Stage<int>(b.LogitRows.AsSpan(0, b.NumLogitRows));
+        s.Flush();
+        TokenIds = new(s.Address(tokens));
+        Positions = new(s.Address(positions));
+        SlotMapping = new(s.Address(slots));
+        SeqLens = new(s.Address(lens));
+        QueryStart = new(s.Address(starts));
+        BlockTables = new(s.Address(tables));
+        LogitRows = new(s.Address(rows));
     }
 
     private DeviceBuffer Alloc<T>(DeviceContext ctx, long count) where T : unmanaged
@@ -71,6 +82,7 @@ internal sealed class LlamaWorkspace : IDisposable
 
     public void Dispose()
     {
+        _indices?.Dispose();
         foreach (var b in _owned)
             b.Dispose();
         _owned.Clear();

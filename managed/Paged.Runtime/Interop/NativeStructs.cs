@@ -78,6 +78,9 @@ public struct MatmulArgs
     public DType XDType;
     public DType WDType;
     public DType OutDType;
+
+    /// <summary>Device memory, [N] fp32 bias added to every row (Qwen2's q/k/v projections), or 0 for none.</summary>
+    public nint Bias;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -94,7 +97,26 @@ public struct RopeArgs
     public int QStride;
     public int KStride;
     public RopeStyle Style;
+
+    /// <summary>Base of the default frequencies theta^(-2i/rotary_dim); ignored when <see cref="InvFreq"/> is set.</summary>
     public float Theta;
+    public DType DType;
+
+    /// <summary>Device memory, [rotary_dim / 2] fp32 frequencies (Llama 3 / linear / dynamic scaling), or 0 for the theta default.</summary>
+    public nint InvFreq;
+}
+
+/// <summary>Per-head RMSNorm in place (pg_head_rmsnorm_args: Qwen3's q_norm / k_norm).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct HeadRmsNormArgs
+{
+    public nint X;
+    public nint Weight;
+    public int NumTokens;
+    public int NumHeads;
+    public int HeadSize;
+    public int TokenStride;
+    public float Eps;
     public DType DType;
 }
 
@@ -150,6 +172,9 @@ public struct AttentionArgs
     public int QStride;
     public float Scale;
     public int MaxSeqLen;
+
+    /// <summary>W &gt; 0: a query at position p attends to positions p - W &lt; k &lt;= p only (Mistral); 0: no window.</summary>
+    public int SlidingWindow;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -303,4 +328,30 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, nuint, nint*, Status> AllocHost;
     public delegate* unmanaged[Cdecl]<nint, nint, Status> FreeHost;
     public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
+    public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
+    public delegate* unmanaged[Cdecl]<nint, BackendCounters*, Status> GetCounters;
+}
+
+/// <summary>Cumulative waits, launches and copies of a context (pg_counters).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct BackendCounters
+{
+    /// <summary>Times the host waited for the device.</summary>
+    public long HostSyncs;
+
+    /// <summary>Kernel launches (a cuBLAS GEMM counts as one).</summary>
+    public long Launches;
+
+    public long HostToDeviceCopies;
+
+    public long DeviceToHostCopies;
+
+    /// <summary>The counts accumulated between <paramref name="before"/> and this reading.</summary>
+    public readonly BackendCounters Since(BackendCounters before) => new()
+    {
+        HostSyncs = HostSyncs - before.HostSyncs,
+        Launches = Launches - before.Launches,
+        HostToDeviceCopies = HostToDeviceCopies - before.HostToDeviceCopies,
+        DeviceToHostCopies = DeviceToHostCopies - before.DeviceToHostCopies,
+    };
 }

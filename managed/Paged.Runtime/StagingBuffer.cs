@@ -1,0 +1,92 @@
+namespace Paged.Runtime;
+
+/// <summary>
+/// Packs a step's small host arrays (index arrays, copy pairs, sampling parameters) into one
+/// page-locked host buffer and moves them to the device in ONE asynchronous host-to-device copy
+/// (paged.h: index arrays are device memory; a copy from alloc_host memory does not wait).
+/// Usage per step: <see cref="Clear"/>, <see cref="Stage{T}"/> each array (keep the returned
+/// offsets), <see cref="Flush"/>, then pass <see cref="Address"/>(offset) to the ops. Not thread-safe.
+/// </summary>
+public sealed unsafe class StagingBuffer : IDisposable
+{
+    private const int Alignment = 256; // every array starts on a 256-byte boundary (vector loads, coalescing)
+    private readonly DeviceContext _ctx;
+    private HostBuffer? _host;
+    private DeviceBuffer? _device;
+    private long _used;
+    private long _syncsAtFlush = -1;
+
+    public StagingBuffer(DeviceContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _ctx = context;
+    }
+
+    /// <summary>Bytes staged since <see cref="Clear"/>.</summary>
+    public long Bytes => _used;
+
+    /// <summary>Starts a new step. The previous flush's copy may still read the host buffer, so if the
+    /// host has not waited since (the engine always has: it read the sampled tokens), wait now.</summary>
+    public void Clear()
+    {
+        if (_syncsAtFlush >= 0 && _ctx.Counters.HostSyncs == _syncsAtFlush)
+            _ctx.Synchronize();
+        _syncsAtFlush = -1;
+        _used = 0;
+    }
+
+    /// <summary>Appends <paramref name="data"/>; returns its byte offset (for <see cref="Address"/> after <see cref="Flush"/>).</summary>
+    public long Stage<T>(ReadOnlySpan<T> data) where T : unmanaged
+    {
+        long offset = (_used + Alignment - 1) / Alignment * Alignment;
+        long bytes = (long)data.Length * sizeof(T);
+        EnsureHost(offset + Math.Max(bytes, 1));
+        data.CopyTo(new Span<T>((byte*)_host!.Address + offset, data.Length));
+        _used = offset + Math.Max(bytes, 1);
+        return offset;
+    }
+
+    /// <summary>One host-to-device copy of everything staged since <see cref="Clear"/>.</summary>
+    public void Flush()
+    {
+        if (_used == 0)
+            return;
+        if (_device is null || _device.Bytes < _used)
+        {
+            _device?.Dispose();
+            _device = _ctx.Allocate(Math.Max(_used, _host!.Bytes));
+        }
+
+        _ctx.CopyToDevice(_device.Address, (void*)_host!.Address, _used);
+        _syncsAtFlush = _ctx.Counters.HostSyncs;
+    }
+
+    /// <summary>The device address of the array staged at <paramref name="offset"/> (valid after <see cref="Flush"/>).</summary>
+    public nint Address(long offset)
+    {
+        if (_device is null || offset >= _used)
+            throw new InvalidOperationException($"offset {offset} was not staged and flushed");
+        return _device.Address + (nint)offset;
+    }
+
+    private void EnsureHost(long need)
+    {
+        if (_host is not null && _host.Bytes >= need)
+            return;
+        long size = Math.Max(need, Math.Max(4096, (_host?.Bytes ?? 0) * 2));
+        var bigger = _ctx.AllocateHost(size);
+        if (_host is not null)
+        {
+            new Span<byte>((void*)_host.Address, (int)_used).CopyTo(new Span<byte>((void*)bigger.Address, (int)_used));
+            _host.Dispose();
+        }
+
+        _host = bigger;
+    }
+
+    public void Dispose()
+    {
+        _host?.Dispose();
+        _device?.Dispose();
+    }
+}

@@ -1,0 +1,96 @@
+using Paged.Runtime.Interop;
+
+namespace Paged.Runtime.Tests;
+
+[TestClass]
+public sealed class MatmulTests
+{
+    // Tolerance: reference in double; an fp32 dot product of K terms with |x|,|w| <= 1 has error
+    // below K * 2^-24 * sum|x w| <= K^2 * 6e-8 in the worst case, far less in practice (random signs):
+    // 2e-6 * K absolute is a loose but meaningful bound (a wrong element or index is off by O(1)).
+    [TestMethod]
+    [DataRow("cpu", 1, 1, 1)]
+    [DataRow("cpu", 1, 5, 8)]
+    [DataRow("cpu", 1, 257, 100)]
+    [DataRow("cpu", 2, 33, 31)]
+    [DataRow("cpu", 3, 64, 64)]
+    [DataRow("cpu", 7, 100, 172)]
+    [DataRow("cpu", 17, 65, 33)]
+    [DataRow("cpu", 64, 256, 768)]
+    [DataRow("cpu", 100, 130, 65)]
+    [DataRow("cpu", 513, 96, 40)]
+    [DataRow("simt", 7, 100, 172)]
+    [DataRow("cuda", 7, 100, 172)]
+    public void Matmul_MatchesReference(string backend, int m, int n, int k) => Run(backend, m, n, k, withBias: false);
+
+    // out = x w^T + bias (+ out): Qwen2's q/k/v projections. Odd column counts put bias elements in
+    // every tile shape and in the single-column tails of the AVX2 kernel.
+    [TestMethod]
+    [DataRow("cpu", 1, 1, 1)]
+    [DataRow("cpu", 1, 7, 16)]
+    [DataRow("cpu", 1, 257, 100)]
+    [DataRow("cpu", 2, 33, 31)]
+    [DataRow("cpu", 3, 50, 64)]
+    [DataRow("cpu", 5, 131, 33)]
+    [DataRow("cpu", 64, 256, 72)]
+    [DataRow("simt", 1, 7, 16)]
+    [DataRow("simt", 5, 131, 33)]
+    [DataRow("cuda", 5, 131, 33)]
+    public void Matmul_WithBias_MatchesReference(string backend, int m, int n, int k) => Run(backend, m, n, k, withBias: true);
+
+    private static void Run(string backend, int m, int n, int k, bool withBias)
+    {
+        var ctx = Backends.Context(backend);
+        var bias = TestData.Uniform(n, 50 + n, scale: 3f);
+        using var bb = ctx.Upload<float>(bias);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            int ldx = k + 3, ldo = n + 5; // strided rows: padding must be neither read nor written
+            var x = TestData.Uniform(m * ldx, 10 + m);
+            var w = TestData.Uniform(n * k, 20 + n);
+            var o = TestData.Uniform(m * ldo, 30 + k);
+            var expected = (float[])o.Clone();
+            for (int i = 0; i < m; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0);
+                    for (int p = 0; p < k; p++)
+                        acc += (double)x[(i * ldx) + p] * w[(j * k) + p];
+                    expected[(i * ldo) + j] = (float)acc;
+                }
+            }
+
+            using var xb = ctx.Upload<float>(x);
+            using var wb = ctx.Upload<float>(w);
+            using var ob = ctx.Upload<float>(o);
+            ctx.Matmul(new MatmulArgs
+            {
+                Out = ob.Address, X = xb.Address, W = wb.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
+                Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0,
+            });
+            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * (k + 3), 1e-5, $"matmul {m}x{n}x{k} accumulate={accumulate} bias={withBias}");
+        }
+    }
+
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    [DataRow("cuda")]
+    public void Matmul_RejectsBadShapes(string backend)
+    {
+        var ctx = Backends.Context(backend);
+        using var b = ctx.Allocate<float>(256);
+        using var o = ctx.Allocate<float>(256);
+        var args = new MatmulArgs { Out = o.Address, X = b.Address, W = b.Address, M = 2, N = 4, K = 8, Ldx = 4, Ldo = 4 };
+        var e = Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        StringAssert.Contains(e.Message, "ldx");
+        args.Ldx = 8;
+        args.Out = b.Address; // aliasing the input
+        Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        args.Out = o.Address;
+        args.Bias = o.At<float>(2); // the bias inside the output
+        e = Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        StringAssert.Contains(e.Message, "bias");
+    }
+}
