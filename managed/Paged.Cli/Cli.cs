@@ -15,7 +15,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions, ServeOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -23,6 +23,7 @@ public static class Cli
                 (InfoOptions o) => InfoCommand.Run(o),
                 (BenchOptions o) => o.Suite == BenchSuite.Kernels ? KernelBenchCommand.Run(o) : BenchCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
+                (ServeOptions o) => ServeCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }
         catch (Exception e) when (IsUserError(e))
@@ -39,7 +40,7 @@ public static class Cli
     private static bool IsUserError(Exception e) =>
         e is ArgumentException or ModelFormatException or BackendException or FileNotFoundException
             or DirectoryNotFoundException or UnauthorizedAccessException or IOException or FormatException
-            or System.Text.Json.JsonException;
+            or System.Text.Json.JsonException or Paged.Models.Templates.TemplateException;
 
     private static int ReportParseErrors(ParserResult<object> result, IEnumerable<Error> errors)
     {

@@ -1,0 +1,159 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Paged.Engine;
+using Paged.Models.Templates;
+using Paged.Models.Tokenization;
+
+namespace Paged.Server;
+
+/// <summary>POST /v1/chat/completions: the messages rendered by the chat template, then generated like a completion.</summary>
+internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPrompt chat, ServerOptions options, string fingerprint)
+{
+    private ITokenizer Tokenizer => runner.Engine.Tokenizer;
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
+        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: true);
+        var (text, ids) = BuildPrompt(body, chat);
+        var request = new GenerationRequest
+        {
+            Prompt = text,
+            PromptTokenIds = ids,
+            Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "messages"),
+            Attributes = settings.Attributes,
+        };
+        var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, Tokenizer);
+        await EndpointDriver.RunAsync(ctx, runner, [request], settings, shape).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads messages, tools and chat_template_kwargs and renders the prompt (shared with /tokenize).</summary>
+    public static (string Text, List<int> Ids) BuildPrompt(JsonFields body, ChatPrompt chat)
+    {
+        if (!body.TryGet("messages", out var messagesJson) || messagesJson.ValueKind != JsonValueKind.Array)
+            throw JsonFields.WrongType("messages", "an array of messages");
+        if (messagesJson.GetArrayLength() == 0)
+            throw ApiException.BadRequest("'messages' must not be empty", "messages");
+        var messages = messagesJson.EnumerateArray().Select(ChatPrompt.Message).ToList();
+
+        IReadOnlyList<object?>? tools = null;
+        if (body.TryGet("tools", out var toolsJson))
+        {
+            if (toolsJson.ValueKind != JsonValueKind.Array)
+                throw JsonFields.WrongType("tools", "an array");
+            tools = toolsJson.EnumerateArray().Select(t => (object?)t).ToList();
+        }
+
+        Dictionary<string, object?>? variables = null;
+        if (body.ObjectField("chat_template_kwargs") is { } kwargs)
+            variables = kwargs.Object.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value);
+
+        try
+        {
+            return chat.Build(messages, body.Bool("add_generation_prompt", true), tools, variables);
+        }
+        catch (TemplateException e)
+        {
+            throw ApiException.BadRequest($"the messages cannot be rendered: {e.Message}", "messages");
+        }
+    }
+
+    private sealed class Shape(string id, long created, string model, string fingerprint, RequestSettings settings, ITokenizer tokenizer) : IResponseShape
+    {
+        public JsonObject Final(IReadOnlyList<RequestOutput> finals)
+        {
+            var o = finals[0];
+            var choices = new JsonArray();
+            foreach (var c in o.Completions)
+            {
+                var choice = new JsonObject
+                {
+                    ["index"] = c.Index,
+                    ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Text },
+                    ["logprobs"] = Logprobs(c.Logprobs),
+                    ["finish_reason"] = ResponseParts.FinishReasonText(c.FinishReason),
+                    ["stop_reason"] = ResponseParts.StopReason(c),
+                };
+                if (settings.ReturnTokenIds)
+                    choice["token_ids"] = ResponseParts.TokenIds(c.TokenIds);
+                choices.Add(choice);
+            }
+
+            var body = Envelope("chat.completion");
+            body["choices"] = choices;
+            body["usage"] = ResponseParts.Usage(finals);
+            if (settings.ReturnTokenIds)
+                body["prompt_token_ids"] = ResponseParts.TokenIds(o.PromptTokenIds);
+            return body;
+        }
+
+        public JsonObject Chunk(int choiceIndex, RequestOutput output, CompletionOutput completion, bool first, bool finishing)
+        {
+            var delta = new JsonObject();
+            if (first)
+                delta["role"] = "assistant";
+            if (first || completion.TextDelta.Length > 0)
+                delta["content"] = completion.TextDelta;
+            var choice = new JsonObject
+            {
+                ["index"] = choiceIndex,
+                ["delta"] = delta,
+                ["logprobs"] = Logprobs(completion.NewLogprobs),
+                ["finish_reason"] = finishing ? ResponseParts.FinishReasonText(completion.FinishReason) : null,
+                ["stop_reason"] = finishing ? ResponseParts.StopReason(completion) : null,
+            };
+            if (settings.ReturnTokenIds)
+                choice["token_ids"] = ResponseParts.TokenIds(completion.NewTokenIds);
+            var chunk = Envelope("chat.completion.chunk");
+            chunk["choices"] = new JsonArray(choice);
+            if (settings.ReturnTokenIds && first)
+                chunk["prompt_token_ids"] = ResponseParts.TokenIds(output.PromptTokenIds);
+            if (settings.IncludeUsage)
+                chunk["usage"] = null;
+            return chunk;
+        }
+
+        public JsonObject UsageChunk(IReadOnlyList<RequestOutput> finals)
+        {
+            var chunk = Envelope("chat.completion.chunk");
+            chunk["choices"] = new JsonArray();
+            chunk["usage"] = ResponseParts.Usage(finals);
+            return chunk;
+        }
+
+        private JsonObject Envelope(string kind) => new()
+        {
+            ["id"] = id,
+            ["object"] = kind,
+            ["created"] = created,
+            ["model"] = model,
+            ["system_fingerprint"] = fingerprint,
+        };
+
+        /// <summary>Chat logprobs: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.</summary>
+        private JsonObject? Logprobs(IReadOnlyList<TokenLogprobs>? logprobs)
+        {
+            if (settings.Sampling.Logprobs is null || logprobs is null)
+                return null;
+            var content = new JsonArray();
+            foreach (var l in logprobs)
+            {
+                var top = new JsonArray();
+                foreach (var alt in l.Top)
+                    top.Add(Entry(alt.TokenId, alt.Logprob));
+                var entry = Entry(l.TokenId, l.Logprob);
+                entry["top_logprobs"] = top;
+                content.Add(entry);
+            }
+
+            return new JsonObject { ["content"] = content };
+        }
+
+        private JsonObject Entry(int tokenId, float logprob)
+        {
+            var (text, bytes) = ResponseParts.TokenText(tokenizer, tokenId);
+            return new JsonObject { ["token"] = text, ["logprob"] = ResponseParts.Logprob(logprob), ["bytes"] = bytes };
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Paged.Engine;
+using Paged.Models.Tokenization;
+
+namespace Paged.Server;
+
+/// <summary>POST /v1/completions: prompt as a string, strings, token ids or lists of token ids.</summary>
+internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions options, string fingerprint)
+{
+    private ITokenizer Tokenizer => runner.Engine.Tokenizer;
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
+        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false);
+        bool echo = body.Bool("echo", false);
+        if (echo && settings.Sampling.Logprobs is not null)
+            throw ApiException.BadRequest("'echo' with 'logprobs' is not supported: prompt logprobs are not computed", "echo");
+
+        var requests = new List<GenerationRequest>();
+        foreach (var (text, ids) in Prompts(body))
+        {
+            requests.Add(new GenerationRequest
+            {
+                Prompt = text,
+                PromptTokenIds = ids,
+                Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "prompt"),
+                Attributes = settings.Attributes,
+            });
+        }
+
+        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer);
+        await EndpointDriver.RunAsync(ctx, runner, requests, settings, shape).ConfigureAwait(false);
+    }
+
+    private List<(string? Text, IReadOnlyList<int> Ids)> Prompts(JsonFields body)
+    {
+        if (!body.TryGet("prompt", out var prompt))
+            throw ApiException.BadRequest("'prompt' is required", "prompt");
+        var prompts = new List<(string?, IReadOnlyList<int>)>();
+        switch (prompt.ValueKind)
+        {
+            case JsonValueKind.String:
+                prompts.Add(FromText(prompt.GetString()!));
+                break;
+            case JsonValueKind.Array when prompt.GetArrayLength() == 0:
+                throw ApiException.BadRequest("'prompt' must not be empty", "prompt");
+            case JsonValueKind.Array when prompt.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number):
+                prompts.Add((null, TokenIds(prompt)));
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in prompt.EnumerateArray())
+                {
+                    prompts.Add(item.ValueKind switch
+                    {
+                        JsonValueKind.String => FromText(item.GetString()!),
+                        JsonValueKind.Array => (null, TokenIds(item)),
+                        _ => throw JsonFields.WrongType("prompt", "a string, an array of strings, an array of token ids or an array of arrays of token ids"),
+                    });
+                }
+
+                break;
+            default:
+                throw JsonFields.WrongType("prompt", "a string, an array of strings, an array of token ids or an array of arrays of token ids");
+        }
+
+        if (prompts.Count > options.MaxPromptsPerRequest)
+            throw ApiException.BadRequest($"at most {options.MaxPromptsPerRequest} prompts per request (got {prompts.Count})", "prompt");
+        return prompts;
+    }
+
+    private (string?, IReadOnlyList<int>) FromText(string text)
+    {
+        if (text.Length > options.MaxBodyBytes)
+            throw ApiException.BadRequest("the prompt is too long", "prompt");
+        return (text, Tokenizer.Encode(text, addBos: true));
+    }
+
+    private List<int> TokenIds(JsonElement array)
+    {
+        var ids = array.EnumerateArray().Select(e => JsonFields.ToInt(e, "prompt", 0, Tokenizer.VocabSize - 1)).ToList();
+        return ids.Count > 0 ? ids : throw ApiException.BadRequest("a token-id prompt must not be empty", "prompt");
+    }
+
+    private sealed class Shape(string id, long created, string model, string fingerprint, RequestSettings settings, bool echo, ITokenizer tokenizer) : IResponseShape
+    {
+        private readonly Dictionary<int, int> _textOffsets = [];
+
+        public JsonObject Final(IReadOnlyList<RequestOutput> finals)
+        {
+            var choices = new JsonArray();
+            for (int i = 0; i < finals.Count; i++)
+            {
+                var o = finals[i];
+                foreach (var c in o.Completions)
+                {
+                    string prefix = echo ? o.Prompt : "";
+                    var choice = Choice((i * settings.Sampling.N) + c.Index, prefix + c.Text, c, c.Logprobs, prefix.Length, finishing: true);
+                    if (settings.ReturnTokenIds)
+                    {
+                        choice["token_ids"] = ResponseParts.TokenIds(c.TokenIds);
+                        choice["prompt_token_ids"] = ResponseParts.TokenIds(o.PromptTokenIds);
+                    }
+
+                    choices.Add(choice);
+                }
+            }
+
+            var body = Envelope();
+            body["choices"] = choices;
+            body["usage"] = ResponseParts.Usage(finals);
+            return body;
+        }
+
+        public JsonObject Chunk(int choiceIndex, RequestOutput output, CompletionOutput completion, bool first, bool finishing)
+        {
+            string prefix = first && echo ? output.Prompt : "";
+            if (!_textOffsets.TryGetValue(choiceIndex, out int offset))
+                offset = prefix.Length;
+            var choice = Choice(choiceIndex, prefix + completion.TextDelta, completion, completion.NewLogprobs, offset, finishing);
+            if (settings.ReturnTokenIds)
+            {
+                choice["token_ids"] = ResponseParts.TokenIds(completion.NewTokenIds);
+                if (first)
+                    choice["prompt_token_ids"] = ResponseParts.TokenIds(output.PromptTokenIds);
+            }
+
+            _textOffsets[choiceIndex] = offset + (completion.NewLogprobs?.Sum(l => ResponseParts.TokenText(tokenizer, l.TokenId).Text.Length) ?? 0);
+            var chunk = Envelope();
+            chunk["choices"] = new JsonArray(choice);
+            if (settings.IncludeUsage)
+                chunk["usage"] = null;
+            return chunk;
+        }
+
+        public JsonObject UsageChunk(IReadOnlyList<RequestOutput> finals)
+        {
+            var chunk = Envelope();
+            chunk["choices"] = new JsonArray();
+            chunk["usage"] = ResponseParts.Usage(finals);
+            return chunk;
+        }
+
+        private JsonObject Envelope() => new()
+        {
+            ["id"] = id,
+            ["object"] = "text_completion",
+            ["created"] = created,
+            ["model"] = model,
+            ["system_fingerprint"] = fingerprint,
+        };
+
+        private JsonObject Choice(int index, string text, CompletionOutput c, IReadOnlyList<TokenLogprobs>? logprobs, int textOffset, bool finishing) => new()
+        {
+            ["index"] = index,
+            ["text"] = text,
+            ["logprobs"] = settings.Sampling.Logprobs is null || logprobs is null ? null : Logprobs(logprobs, textOffset),
+            ["finish_reason"] = finishing ? ResponseParts.FinishReasonText(c.FinishReason) : null,
+            ["stop_reason"] = finishing ? ResponseParts.StopReason(c) : null,
+        };
+
+        /// <summary>The legacy completions logprobs object: tokens, token_logprobs, top_logprobs (token -> logprob) and text_offset.</summary>
+        private JsonObject Logprobs(IReadOnlyList<TokenLogprobs> logprobs, int textOffset)
+        {
+            var tokens = new JsonArray();
+            var tokenLogprobs = new JsonArray();
+            var top = new JsonArray();
+            var offsets = new JsonArray();
+            foreach (var l in logprobs)
+            {
+                string text = ResponseParts.TokenText(tokenizer, l.TokenId).Text;
+                tokens.Add(text);
+                tokenLogprobs.Add(ResponseParts.Logprob(l.Logprob));
+                var alternatives = new JsonObject();
+                foreach (var alt in l.Top)
+                    alternatives[ResponseParts.TokenText(tokenizer, alt.TokenId).Text] = ResponseParts.Logprob(alt.Logprob);
+                top.Add(alternatives);
+                offsets.Add(textOffset);
+                textOffset += text.Length;
+            }
+
+            return new JsonObject { ["tokens"] = tokens, ["token_logprobs"] = tokenLogprobs, ["top_logprobs"] = top, ["text_offset"] = offsets };
+        }
+    }
+}
