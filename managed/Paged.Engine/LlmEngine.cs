@@ -232,12 +232,15 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(requests);
         return Generate(requests.Select(r => new GenerationRequest
         {
-            Prompt = r.PromptTokenIds is null ? r.Prompt : null, PromptTokenIds = r.PromptTokenIds, Sampling = r.Sampling, Attributes = r.Attributes,
+            Prompt = r.Prompt, PromptTokenIds = r.PromptTokenIds, Sampling = r.Sampling, Attributes = r.Attributes,
         }).ToList());
     }
 
     /// <summary>Runs the requests to completion; final outputs in input order. Every request is validated before any is queued.</summary>
-    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests)
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests) => Generate(requests, null);
+
+    /// <summary>As <see cref="Generate(IReadOnlyList{GenerationRequest})"/>, calling <paramref name="finished"/> with each request's final output as it finishes (progress reporting).</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests, Action<RequestOutput>? finished)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -249,7 +252,10 @@ public sealed class LlmEngine : IDisposable
             foreach (var o in Step())
             {
                 if (o.Finished)
+                {
                     final[o.RequestId] = o;
+                    finished?.Invoke(o);
+                }
             }
         }
 

@@ -71,6 +71,7 @@ public sealed unsafe class SampleBatch : IDisposable
     private DeviceBuffer? _outputs;
     private byte[] _results = [];
     private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt;
+    private bool _disposed;
 
     public SampleBatch(DeviceContext context)
     {
@@ -120,6 +121,7 @@ public sealed unsafe class SampleBatch : IDisposable
     {
         ArgumentNullException.ThrowIfNull(staging);
         ArgumentNullException.ThrowIfNull(rows);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int n = rows.Count;
         NumRows = n;
         _staged = null;
@@ -282,6 +284,7 @@ public sealed unsafe class SampleBatch : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _inputs.Dispose();
         _outputs?.Dispose();
     }
