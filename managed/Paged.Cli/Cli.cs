@@ -22,7 +22,12 @@ public static class Cli
             return result.MapResult(
                 (GenerateOptions o) => GenerateCommand.Run(o),
                 (InfoOptions o) => InfoCommand.Run(o),
-                (BenchOptions o) => o.Suite == BenchSuite.Kernels ? KernelBenchCommand.Run(o) : BenchCommand.Run(o),
+                (BenchOptions o) => o.Suite switch
+                {
+                    BenchSuite.Kernels => KernelBenchCommand.Run(o),
+                    BenchSuite.Throughput => ThroughputBenchCommand.Run(o),
+                    _ => BenchCommand.Run(o),
+                },
                 (BenchServeOptions o) => BenchServeCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
