@@ -153,12 +153,13 @@ public enum BenchSuite
 {
     Generate,
     Kernels,
+    Throughput,
 }
 
-[Verb("bench", HelpText = "Measure speed: 'paged bench generate' (end to end) or 'paged bench kernels' (each op, GB/s).")]
+[Verb("bench", HelpText = "Measure speed: 'paged bench generate' (end to end), 'throughput' (offline, many requests), 'kernels' (each op, GB/s); 'paged bench serve' drives a server.")]
 public sealed class BenchOptions : EngineVerbOptions
 {
-    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate or kernels.")]
+    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate, throughput or kernels.")]
     public BenchSuite Suite { get; set; }
 
     [Option("batch", Default = 1, HelpText = "Concurrent sequences.")]
@@ -175,6 +176,15 @@ public sealed class BenchOptions : EngineVerbOptions
 
     [Option("warmup", Default = 1, HelpText = "Untimed runs first.")]
     public int Warmup { get; set; }
+
+    [Option("num-prompts", Default = 256, HelpText = "bench throughput: requests.")]
+    public int NumPrompts { get; set; }
+
+    [Option("range-ratio", Default = 0.0, HelpText = "bench throughput: lengths uniform in [len*(1-r), len*(1+r)].")]
+    public double RangeRatio { get; set; }
+
+    [Option("static-batching", Default = false, HelpText = "bench throughput: run groups of --max-num-seqs requests, each to its longest, instead of continuous batching.")]
+    public bool StaticBatching { get; set; }
 
     [Option("peak-gbs", Default = 0.0, HelpText = "bench kernels: the device's peak memory bandwidth in GB/s (0 = known GPUs by name).")]
     public double PeakGbs { get; set; }
