@@ -23,7 +23,6 @@ internal static class ServeCommand
                 : throw new ArgumentException($"--request-timeout must be positive (got {o.RequestTimeoutSeconds})"),
         };
         options.Validate();
-        var (template, templateSource) = ChatPrompt.Select(o.Model, o.ChatTemplate);
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -36,15 +35,16 @@ internal static class ServeCommand
             stop.Cancel();
         });
 
-        return RunAsync(o, options, template, templateSource, stop.Token).GetAwaiter().GetResult();
+        return RunAsync(o, options, stop.Token).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(ServeOptions o, ServerOptions options, Paged.Models.Templates.ChatTemplate template, string templateSource, CancellationToken stop)
+    private static async Task<int> RunAsync(ServeOptions o, ServerOptions options, CancellationToken stop)
     {
         var engine = AsyncEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o),
             new AsyncEngineOptions { MaxPendingRequests = o.MaxPendingRequests });
         await using (engine.ConfigureAwait(false))
         {
+            var (template, templateSource) = ChatPrompt.Select(o.Model, o.ChatTemplate, engine.Tokenizer.ChatTemplate);
             var server = await PagedServer.StartAsync(engine, template, options, stop).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {

@@ -119,9 +119,9 @@ public sealed unsafe class SampleBatch : IDisposable
     /// </summary>
     public void Stage(StagingBuffer staging, IReadOnlyList<SampleRow> rows)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(staging);
         ArgumentNullException.ThrowIfNull(rows);
-        ObjectDisposedException.ThrowIf(_disposed, this);
         int n = rows.Count;
         NumRows = n;
         _staged = null;

@@ -28,11 +28,17 @@ public sealed class ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
 
     public ChatTemplate Template => template;
 
-    /// <summary>--chat-template FILE, else the GGUF's tokenizer.chat_template, else <see cref="DefaultTemplate"/>; also says which.</summary>
-    public static (ChatTemplate Template, string Source) Select(string modelPath, string? templateFile)
+    /// <summary>
+    /// --chat-template FILE, else the model's own template (<paramref name="modelTemplate"/>: the tokenizer's
+    /// chat_template.jinja / tokenizer_config.json / GGUF tokenizer.chat_template), else the GGUF's embedded one,
+    /// else <see cref="DefaultTemplate"/>; also says which.
+    /// </summary>
+    public static (ChatTemplate Template, string Source) Select(string modelPath, string? templateFile, string? modelTemplate = null)
     {
         if (templateFile is not null)
             return (Parse(File.ReadAllText(templateFile), templateFile), templateFile);
+        if (modelTemplate is { Length: > 0 })
+            return (Parse(modelTemplate, $"{modelPath} (the tokenizer's chat template)"), "the model's chat template");
         if (Paged.Models.ModelLoader.IsGguf(modelPath) && GgufFile.Open(modelPath).GetString("tokenizer.chat_template") is { Length: > 0 } embedded)
             return (Parse(embedded, $"{modelPath} (tokenizer.chat_template)"), "the model's tokenizer.chat_template");
         return (new ChatTemplate(DefaultTemplate), "the default template (User:/Assistant: turns)");

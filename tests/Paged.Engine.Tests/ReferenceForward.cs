@@ -12,7 +12,7 @@ namespace Paged.Engine.Tests;
 internal sealed class ReferenceForward(ModelWeights weights)
 {
     private readonly ModelConfig _c = weights.Config;
-    private readonly float[] _embedding = weights.Require(WeightNames.Embedding).ToArray();
+    private readonly float[] _embedding = weights.Find(WeightNames.Embedding)!.ToArray();
     private readonly float[] _classifier = weights.Classifier.ToArray();
     private readonly Dictionary<string, float[]> _tensors = [];
 
@@ -20,7 +20,7 @@ internal sealed class ReferenceForward(ModelWeights weights)
     private float[] Tensor(string name)
     {
         if (!_tensors.TryGetValue(name, out var data))
-            _tensors[name] = data = weights.Require(name).ToArray();
+            _tensors[name] = data = (weights.Find(name) ?? throw new InvalidOperationException($"no tensor {name}")).ToArray();
         return data;
     }
 

@@ -156,7 +156,8 @@ public sealed class GgufStructureTests
             .UInt32("llama.attention.head_count", 512)
             .UInt32("llama.context_length", 4096)
             .TensorF32("token_embd.weight", [8, 300], new float[2400]);
-        AssertRefused(w, "tensor token_embd.weight has shape [8, 300] but the model config needs [65536, 300]", atOpen: false);
+        // The loader names tensors by their Hugging Face names and shapes outermost first.
+        AssertRefused(w, "tensor model.embed_tokens.weight has shape [300, 8] but the config", atOpen: false);
     }
 
     [TestMethod]
