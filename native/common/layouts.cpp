@@ -12,7 +12,40 @@ namespace {
 #define PG_STRUCT(S) {#S, nullptr, 0u, uint32_t(sizeof(S))}
 
 // Field entries in declaration order, then one NULL-field entry giving the struct's size.
-const pg_field_layout kLayouts[] = {
+// pg_api is described too (its slots are the op list every other place is checked against:
+// docs/adding-an-op.md); the static_assert below makes this table follow paged.h.
+constexpr pg_field_layout kLayouts[] = {
+    PG_FIELD(pg_api, abi_version),
+    PG_FIELD(pg_api, struct_size),
+    PG_FIELD(pg_api, backend_name),
+    PG_FIELD(pg_api, last_error),
+    PG_FIELD(pg_api, describe_layouts),
+    PG_FIELD(pg_api, context_create),
+    PG_FIELD(pg_api, context_destroy),
+    PG_FIELD(pg_api, synchronize),
+    PG_FIELD(pg_api, device_name),
+    PG_FIELD(pg_api, alloc),
+    PG_FIELD(pg_api, free),
+    PG_FIELD(pg_api, memcpy),
+    PG_FIELD(pg_api, memset),
+    PG_FIELD(pg_api, embedding),
+    PG_FIELD(pg_api, rmsnorm),
+    PG_FIELD(pg_api, matmul),
+    PG_FIELD(pg_api, rope),
+    PG_FIELD(pg_api, silu_mul),
+    PG_FIELD(pg_api, cache_write),
+    PG_FIELD(pg_api, attention_decode),
+    PG_FIELD(pg_api, attention_prefill),
+    PG_FIELD(pg_api, block_copy),
+    PG_FIELD(pg_api, argmax),
+    PG_FIELD(pg_api, sample),
+    PG_FIELD(pg_api, alloc_host),
+    PG_FIELD(pg_api, free_host),
+    PG_FIELD(pg_api, block_swap),
+    PG_FIELD(pg_api, head_rmsnorm),
+    PG_FIELD(pg_api, get_counters),
+    PG_STRUCT(pg_api),
+
     PG_FIELD(pg_context_options, num_threads),
     PG_FIELD(pg_context_options, device_index),
     PG_STRUCT(pg_context_options),
@@ -174,10 +207,47 @@ const pg_field_layout kLayouts[] = {
     PG_FIELD(pg_sample_args, row_stride),
     PG_FIELD(pg_sample_args, dtype),
     PG_STRUCT(pg_sample_args),
+
+    PG_FIELD(pg_counters, host_syncs),
+    PG_FIELD(pg_counters, launches),
+    PG_FIELD(pg_counters, h2d_copies),
+    PG_FIELD(pg_counters, d2h_copies),
+    PG_STRUCT(pg_counters),
 };
 
 #undef PG_FIELD
 #undef PG_STRUCT
+
+constexpr uint32_t natural_alignment(uint32_t size) { return size < 8 ? size : 8; }
+
+// Index of the first entry that breaks "each struct's fields in declaration order, each starting
+// where the previous one ends up to alignment padding, the struct's size entry last"; -1 if none.
+// A gap as large as the next field's alignment (or a tail of 8 bytes) is a field this table lacks:
+// for pg_api, whose slots are all 8 bytes, every slot of paged.h must be listed, in order.
+constexpr int first_undescribed_gap() {
+    const int n = int(sizeof kLayouts / sizeof kLayouts[0]);
+    uint32_t end = 0;  // end of the previous field of the current struct
+    for (int i = 0; i < n; ++i) {
+        const pg_field_layout& e = kLayouts[i];
+        if (e.field_name == nullptr) {
+            if (e.size < end || e.size - end >= 8) return i;
+            end = 0;
+            continue;
+        }
+        if (e.offset < end || e.offset - end >= natural_alignment(e.size)) return i;
+        end = e.offset + e.size;
+    }
+    return end == 0 ? -1 : n;  // the last struct lacks its size entry
+}
+
+template <int BadEntry>
+struct LayoutsCheck {
+    static_assert(BadEntry < 0,
+                  "kLayouts[BadEntry] (see the instantiation) is out of order or follows a gap: a field or pg_api "
+                  "slot of paged.h is missing from native/common/layouts.cpp");
+    static constexpr bool ok = true;
+};
+static_assert(LayoutsCheck<first_undescribed_gap()>::ok, "native/common/layouts.cpp follows paged.h");
 
 }  // namespace
 

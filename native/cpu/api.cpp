@@ -28,6 +28,8 @@ pg_status get_counters(pg_context* ctx, pg_counters* out) {
     return PG_OK;
 }
 
+// pg_api's slots in paged.h's order: one left out fails the build (-Wmissing-field-initializers),
+// two swapped fail ApiTableTests (docs/adding-an-op.md).
 const pg_api kApi = {
     PG_ABI_VERSION,
     uint32_t(sizeof(pg_api)),
@@ -53,8 +55,8 @@ const pg_api kApi = {
     Entry<pg::cpu::block_copy>::call,
     Entry<pg::cpu::argmax>::call,
     Entry<pg::cpu::sample>::call,
-    Entry<pg::cpu::alloc>::call,  // alloc_host: host memory is device memory here
-    Entry<pg::cpu::free>::call,   // free_host
+    Entry<pg::cpu::alloc_host>::call,
+    Entry<pg::cpu::free_host>::call,
     Entry<pg::cpu::block_swap>::call,
     Entry<pg::cpu::head_rmsnorm>::call,
     get_counters,

@@ -8,23 +8,33 @@
 
 namespace pg::cpu {
 
-pg_status alloc(pg_context* ctx, size_t bytes, void** out) {
-    PG_TRY(check_ctx("alloc", ctx));
-    PG_TRY(check_ptr("alloc", "out", out));
+namespace {
+
+// alloc and alloc_host (host memory is device memory here) differ only in the name errors give.
+pg_status allocate(const char* op, pg_context* ctx, size_t bytes, void** out) {
+    PG_TRY(check_ctx(op, ctx));
+    PG_TRY(check_ptr(op, "out", out));
     *out = nullptr;
-    if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "alloc: bytes must be > 0 (got 0)");
+    if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "%s: bytes must be > 0 (got 0)", op);
     void* p = nullptr;
     if (posix_memalign(&p, 64, bytes) != 0 || p == nullptr)
-        return fail(PG_ERR_OUT_OF_MEMORY, "alloc: cannot allocate %zu bytes", bytes);
+        return fail(PG_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", op, bytes);
     *out = p;
     return PG_OK;
 }
 
-pg_status free(pg_context* ctx, void* ptr) {
-    PG_TRY(check_ctx("free", ctx));
+pg_status release(const char* op, pg_context* ctx, void* ptr) {
+    PG_TRY(check_ctx(op, ctx));
     std::free(ptr);  // free(NULL) is a no-op
     return PG_OK;
 }
+
+}  // namespace
+
+pg_status alloc(pg_context* ctx, size_t bytes, void** out) { return allocate("alloc", ctx, bytes, out); }
+pg_status free(pg_context* ctx, void* ptr) { return release("free", ctx, ptr); }
+pg_status alloc_host(pg_context* ctx, size_t bytes, void** out) { return allocate("alloc_host", ctx, bytes, out); }
+pg_status free_host(pg_context* ctx, void* ptr) { return release("free_host", ctx, ptr); }
 
 pg_status memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     PG_TRY(check_ctx("memcpy", ctx));

@@ -8,6 +8,8 @@ pg_status alloc(pg_context* ctx, size_t bytes, void** out);
 pg_status free(pg_context* ctx, void* ptr);
 pg_status memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
 pg_status memset(pg_context* ctx, void* dst, int32_t value, size_t bytes);
+pg_status alloc_host(pg_context* ctx, size_t bytes, void** out);  // host memory is device memory here
+pg_status free_host(pg_context* ctx, void* ptr);
 
 pg_status embedding(pg_context* ctx, const pg_embedding_args* args);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* args);

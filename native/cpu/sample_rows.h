@@ -1,5 +1,6 @@
-// The per-row work of the fused sample op, free of any backend context so that other backends can
-// run it on host memory (the emulator build uses it until its kernel exists).
+// The per-row work of the fused sample op, free of any backend context: the CPU backend runs it on its
+// threads, and the cuda/simt backends call validate_sample for their host-side checks (the same
+// messages); native/cuda/sample.cu runs the same passes on the device.
 #pragma once
 #include <cstdint>
 

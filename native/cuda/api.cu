@@ -254,6 +254,8 @@ pg_status memset_(pg_context* ctx, void* dst, int32_t value, size_t bytes) {
     return rt_memset(ctx, dst, value, bytes);
 }
 
+// pg_api's slots in paged.h's order: one left out fails the build (-Wmissing-field-initializers),
+// two swapped fail ApiTableTests (docs/adding-an-op.md).
 const pg_api kApi = {
     PG_ABI_VERSION,
     uint32_t(sizeof(pg_api)),

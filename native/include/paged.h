@@ -375,6 +375,8 @@ typedef struct pg_field_layout {
     uint32_t size;
 } pg_field_layout;
 
+/* The function table. Its slots, in this order, are the one list of ops: the backends' tables, the
+ * layout description and the C# mirror are checked against it (docs/adding-an-op.md). */
 typedef struct pg_api {
     uint32_t abi_version;   /* PG_ABI_VERSION */
     uint32_t struct_size;   /* sizeof(pg_api) */

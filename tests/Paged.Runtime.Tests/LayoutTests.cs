@@ -22,6 +22,14 @@ public sealed class LayoutTests
         ["pg_block_swap_args"] = typeof(BlockSwapArgs),
         ["pg_argmax_args"] = typeof(ArgmaxArgs),
         ["pg_sample_args"] = typeof(SampleArgs),
+        ["pg_counters"] = typeof(BackendCounters),
+    };
+
+    /// <summary>Managed fields whose names are not the C name in PascalCase.</summary>
+    private static readonly Dictionary<string, string> Renamed = new()
+    {
+        ["pg_counters.h2d_copies"] = nameof(BackendCounters.HostToDeviceCopies),
+        ["pg_counters.d2h_copies"] = nameof(BackendCounters.DeviceToHostCopies),
     };
 
     /// <summary>snake_case C field name to the PascalCase C# field ("x_dtype" -> "XDType").</summary>
@@ -34,7 +42,7 @@ public sealed class LayoutTests
     [DataRow("cuda")]
     public void EveryStructMatchesTheNativeLayout(string backend)
     {
-        var layouts = Backends.Context(backend).Backend.DescribeLayouts();
+        var layouts = ApiTableTests.Library(backend).DescribeLayouts().Where(e => e.Struct != ApiTableTests.NativeTable).ToList();
         var seenStructs = new HashSet<string>();
         foreach (var entry in layouts)
         {
@@ -46,7 +54,7 @@ public sealed class LayoutTests
                 continue;
             }
 
-            string name = ManagedName(entry.Field);
+            string name = Renamed.GetValueOrDefault($"{entry.Struct}.{entry.Field}") ?? ManagedName(entry.Field);
             var field = type.GetField(name);
             Assert.IsNotNull(field, $"{type.Name} lacks field {name} (native {entry.Struct}.{entry.Field})");
             Assert.AreEqual(entry.Offset, (int)Marshal.OffsetOf(type, name), $"offsetof({entry.Struct}.{entry.Field})");
@@ -59,5 +67,27 @@ public sealed class LayoutTests
             int described = layouts.Count(e => e.Struct == cName && e.Field is not null);
             Assert.AreEqual(type.GetFields().Length, described, $"{cName}: every managed field has a native counterpart");
         }
+    }
+
+    /// <summary>The function table by slot name: two swapped slots in <see cref="ApiTable"/> (which the
+    /// compiler cannot see: many share a signature) fail here, naming the slot.</summary>
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    [DataRow("cuda")]
+    public void TheApiTableMatchesPgApiSlotBySlot(string backend)
+    {
+        var slots = ApiTableTests.Slots(ApiTableTests.Library(backend));
+        var managed = typeof(ApiTable).GetFields();
+        foreach (var slot in slots)
+        {
+            var field = managed.SingleOrDefault(f => ApiTableTests.SameName(f.Name, slot.Field!));
+            Assert.IsNotNull(field, $"managed/Paged.Runtime/Interop/NativeStructs.cs: ApiTable lacks pg_api.{slot.Field}");
+            Assert.AreEqual(slot.Offset, (int)Marshal.OffsetOf<ApiTable>(field.Name), $"ApiTable.{field.Name}: offset of pg_api.{slot.Field} (slots out of order?)");
+            Assert.AreEqual(slot.Size, field.FieldType.IsPointer || field.FieldType.IsFunctionPointer ? IntPtr.Size : Marshal.SizeOf(field.FieldType), $"ApiTable.{field.Name}: size of pg_api.{slot.Field}");
+        }
+
+        Assert.AreEqual(slots.Count, managed.Length, "ApiTable has fields pg_api lacks: " +
+            string.Join(", ", managed.Where(f => !slots.Any(s => ApiTableTests.SameName(f.Name, s.Field!))).Select(f => f.Name)));
     }
 }

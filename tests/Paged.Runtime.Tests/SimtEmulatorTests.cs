@@ -12,7 +12,7 @@ namespace Paged.Runtime.Tests;
 [TestClass]
 public sealed partial class SimtEmulatorTests
 {
-    private static readonly string RepoRoot = FindRepoRoot();
+    internal static readonly string RepoRoot = FindRepoRoot();
 
     private static string NativeProgram(string name)
     {
