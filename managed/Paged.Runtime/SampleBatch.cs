@@ -218,6 +218,7 @@ public sealed unsafe class SampleBatch : IDisposable
     /// <summary>Second half of <see cref="Run"/>: the sample op over the staged (and flushed) rows, then one read-back.</summary>
     public void RunStaged(nint logits, int vocabSize, int rowStride)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int n = NumRows;
         if (n == 0)
             return;
