@@ -15,7 +15,7 @@ public class SamplingBenchmarks : IDisposable
 {
     private DeviceContext _ctx = null!;
     private DeviceBuffer _logits = null!;
-    private SampleBatch _batch = null!;
+    private SampleOpBatch _batch = null!;
     private SampleRow[] _rows = [];
     private float[] _host = [];
     private float[] _probs = [];
@@ -43,7 +43,7 @@ public class SamplingBenchmarks : IDisposable
         }
 
         _logits = _ctx.Upload<float>(_host);
-        _batch = new SampleBatch(_ctx);
+        _batch = new SampleOpBatch(_ctx);
         _probs = new float[Vocab];
         _keys = new float[Vocab];
         _ids = new int[Vocab];

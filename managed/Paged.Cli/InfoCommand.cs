@@ -1,6 +1,7 @@
 using System.Globalization;
-using Paged.Models;
 using Paged.Models.Tokenization;
+using Paged.Models;
+using Paged.Runtime.Interop;
 
 namespace Paged.Cli;
 

@@ -1,7 +1,8 @@
-using Paged.Models;
 using Paged.Models.Gguf;
 using Paged.Models.Hf;
 using Paged.Models.Weights;
+using Paged.Models;
+using Paged.Runtime.Interop;
 
 namespace Paged.Cli;
 

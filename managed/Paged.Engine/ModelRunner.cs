@@ -14,7 +14,7 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
     private readonly StepBatch _batch;
-    private readonly SamplingBatch _sampling;
+    private readonly SequenceSampler _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
     // The step's one packed host-to-device copy: copy pairs, the forward pass's index arrays and the
@@ -52,7 +52,7 @@ internal sealed class ModelRunner : IModelExecutor
     public ModelRunner(ICausalLM model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
     {
         _context = ownedContext;
-        _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
+        _sampling = new SequenceSampler(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
         _host = new HostKvStore(model.Context, swapSlots, cache.BytesPerBlock);

@@ -101,9 +101,6 @@ public sealed class Sequence
     /// <summary>Prompt tokens already charged to the tenant (fair policy): recomputation is not charged twice.</summary>
     internal int ChargedPromptTokens { get; set; }
 
-    /// <summary>Position in the scheduler's running list (kept current by the scheduler).</summary>
-    internal int RunningIndex { get; set; } = -1;
-
     internal void Append(int token) => _tokens.Add(token);
 
     internal List<int> TokenList => _tokens;

@@ -1,4 +1,5 @@
 using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models;
 

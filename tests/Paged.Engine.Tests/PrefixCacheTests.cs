@@ -55,8 +55,8 @@ public sealed class PrefixCacheTests
         var a = Seq(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
         Compute(kv, a, plan);
         CollectionAssert.AreEqual(new[] { 0, 1, 2 }, a.BlockTable);
-        Assert.IsTrue(kv.Cache!.IsCached(0) && kv.Cache.IsCached(1) && !kv.Cache.IsCached(2));
-        CollectionAssert.AreEqual(new[] { 4, 5, 6, 7 }, kv.Cache.TokensOf(1).ToArray());
+        Assert.IsTrue(kv.PrefixCache!.IsCached(0) && kv.PrefixCache.IsCached(1) && !kv.PrefixCache.IsCached(2));
+        CollectionAssert.AreEqual(new[] { 4, 5, 6, 7 }, kv.PrefixCache.TokensOf(1).ToArray());
 
         var b = Seq(0, 1, 2, 3, 4, 5, 6, 7, 42, 43);
         Assert.AreEqual(2, kv.FindCachedPrefix(b, out int revived));
@@ -71,9 +71,9 @@ public sealed class PrefixCacheTests
         Assert.AreEqual(1, kv.FindCachedPrefix(c, out _));
         Compute(kv, c, plan);
         CollectionAssert.AreEqual(new[] { 0, 4 }, c.BlockTable);
-        Assert.IsFalse(kv.Cache.IsCached(4), "block 4 holds the same tokens as block 1, which keeps the key");
-        Assert.AreEqual(4, kv.Cache.Queries, "a: 1 miss; b: 2 hits; c: 1 hit");
-        Assert.AreEqual(3, kv.Cache.Hits);
+        Assert.IsFalse(kv.PrefixCache.IsCached(4), "block 4 holds the same tokens as block 1, which keeps the key");
+        Assert.AreEqual(4, kv.PrefixCache.Queries, "a: 1 miss; b: 2 hits; c: 1 hit");
+        Assert.AreEqual(3, kv.PrefixCache.Hits);
         Assert.AreEqual(0, plan.Copies.Count);
     }
 
@@ -100,8 +100,8 @@ public sealed class PrefixCacheTests
         var d = Seq([.. Enumerable.Range(100, 5 * 4)]);
         Compute(kv, d, plan);
         CollectionAssert.AreEqual(new[] { 2, 3, 4, 5, 1 }, d.BlockTable);
-        CollectionAssert.AreEqual(new[] { 116, 117, 118, 119 }, kv.Cache!.TokensOf(1).ToArray(), "block 1 now caches d's last block");
-        Assert.IsTrue(kv.Cache.IsCached(0));
+        CollectionAssert.AreEqual(new[] { 116, 117, 118, 119 }, kv.PrefixCache!.TokensOf(1).ToArray(), "block 1 now caches d's last block");
+        Assert.IsTrue(kv.PrefixCache.IsCached(0));
         kv.Free(d);
         var e = Seq(0, 1, 2, 3, 4, 5, 6, 7, 8);
         Assert.AreEqual(1, kv.FindCachedPrefix(e, out _), "the first block survived, the second was evicted");
@@ -114,12 +114,12 @@ public sealed class PrefixCacheTests
         var plan = new StepPlan();
         var a = Seq(1, 2, 3);
         Compute(kv, a, plan);
-        Assert.IsTrue(kv.Cache!.IsCached(a.BlockTable[0]));
+        Assert.IsTrue(kv.PrefixCache!.IsCached(a.BlockTable[0]));
         var b = Seq(5, 6, 7);
         Assert.AreEqual(0, kv.FindCachedPrefix(b, out _), "same key, other tokens: no hit");
         Compute(kv, b, plan);
         Assert.AreNotEqual(a.BlockTable[0], b.BlockTable[0]);
-        Assert.IsFalse(kv.Cache.IsCached(b.BlockTable[0]), "the colliding key stays with the first block");
+        Assert.IsFalse(kv.PrefixCache.IsCached(b.BlockTable[0]), "the colliding key stays with the first block");
         var c = Seq(1, 2, 9);
         Assert.AreEqual(1, kv.FindCachedPrefix(c, out _), "the genuine prefix still hits");
     }
@@ -174,6 +174,6 @@ public sealed class PrefixCacheTests
         Assert.AreEqual(0, kv.FindCachedPrefix(b, out _));
         Compute(kv, b, plan);
         Assert.IsFalse(a.BlockTable.Intersect(b.BlockTable).Any());
-        Assert.IsNull(kv.Cache);
+        Assert.IsNull(kv.PrefixCache);
     }
 }

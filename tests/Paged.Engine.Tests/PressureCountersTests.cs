@@ -53,7 +53,7 @@ public sealed class PressureCountersTests
         var story = new List<(string, SamplingParams)> { (Story + " One day", new SamplingParams { MaxTokens = 20 }) };
         var others = GoldenTests.Requests(GoldenTests.LoadGolden());
         using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, new EngineOptions { MaxNumSeqs = 8, NumKvBlocks = 40 });
-        var cache = engine.Scheduler.Kv.Cache!;
+        var cache = engine.Scheduler.Kv.PrefixCache!;
 
         var first = engine.Generate(story);
         Assert.AreEqual(0, first[0].CachedPromptTokens);

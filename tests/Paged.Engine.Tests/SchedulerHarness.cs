@@ -147,7 +147,7 @@ internal sealed class SchedulerHarness
         }
 
         Assert.AreEqual(filled, pool.FilledSlotsInUse, "filled-slot total");
-        if (kv.Cache is { } cache)
+        if (kv.PrefixCache is { } cache)
         {
             for (int b = 0; b < pool.NumBlocks; b++)
             {

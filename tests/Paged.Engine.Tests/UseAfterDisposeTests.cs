@@ -63,7 +63,7 @@ public sealed class UseAfterDisposeTests
         var staging = new StagingBuffer(context);
         staging.Stage<int>([1, 2]);
         staging.Flush();
-        var sampling = new SampleBatch(context);
+        var sampling = new SampleOpBatch(context);
         foreach (var d in new IDisposable[] { device, host, staging, sampling })
         {
             d.Dispose();
@@ -84,6 +84,6 @@ public sealed class UseAfterDisposeTests
         Assert.ThrowsExactly<ObjectDisposedException>(() => staging.Stage<int>([3]), "staging after disposal must not allocate a new host buffer");
 
         // TopIds/TopLogprobs read the last run's host copy (spans): reflection skips them.
-        CollectionAssert.AreEquivalent(new[] { nameof(SampleBatch.TopIds), nameof(SampleBatch.TopLogprobs) }, DisposedCalls.AssertEveryMethodThrows(sampling, nameof(SampleBatch.Dispose)).ToArray());
+        CollectionAssert.AreEquivalent(new[] { nameof(SampleOpBatch.TopIds), nameof(SampleOpBatch.TopLogprobs) }, DisposedCalls.AssertEveryMethodThrows(sampling, nameof(SampleOpBatch.Dispose)).ToArray());
     }
 }

@@ -1,4 +1,5 @@
 using Paged.Models.Hf;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Tests;
 

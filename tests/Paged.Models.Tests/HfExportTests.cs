@@ -1,6 +1,7 @@
 using Paged.Models.Gguf;
 using Paged.Models.Hf;
 using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Tests;
 

@@ -1,6 +1,7 @@
 using Paged.Models.Gguf;
-using Paged.Models.Weights;
 using Paged.Models.Tokenization;
+using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Tests;
 

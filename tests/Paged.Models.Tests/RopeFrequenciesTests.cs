@@ -1,3 +1,5 @@
+using Paged.Runtime.Interop;
+
 namespace Paged.Models.Tests;
 
 /// <summary>

@@ -188,7 +188,7 @@ public sealed partial class AddressSpaceTests
     {
         using var ctx = SimtWithKernelGuardsOnly();
         using var lb = ctx.Upload<float>(new float[64]);
-        using var batch = new SampleBatch(ctx);
+        using var batch = new SampleOpBatch(ctx);
         var e = Assert.ThrowsExactly<BackendException>(() => batch.Run(lb.Address, 64, 64, [new SampleRow { Temperature = 1 }, new SampleRow { Temperature = 1, TopP = 0 }]));
         StringAssert.Contains(e.Message, "top_p[1]");
         e = Assert.ThrowsExactly<BackendException>(() => batch.Run(lb.Address, 64, 64, [new SampleRow { Temperature = 1, LogitBias = new Dictionary<int, float> { [64] = 1 } }]));

@@ -19,12 +19,12 @@ public sealed class SamplingOpTests
         return a;
     }
 
-    private static (int[] Tokens, float[] Logprobs, SampleRowStatus[] Status, SampleBatch Batch) Run(
+    private static (int[] Tokens, float[] Logprobs, SampleRowStatus[] Status, SampleOpBatch Batch) Run(
         DeviceContext ctx, float[] logits, int vocab, IReadOnlyList<SampleRow> rows, int stride = 0)
     {
         stride = stride == 0 ? vocab : stride;
         using var lb = ctx.Upload<float>(logits);
-        var batch = new SampleBatch(ctx);
+        var batch = new SampleOpBatch(ctx);
         batch.Run(lb.Address, vocab, stride, rows);
         return (batch.Tokens.ToArray(), batch.Logprobs.ToArray(), batch.Status.ToArray(), batch);
     }
@@ -129,7 +129,7 @@ public sealed class SamplingOpTests
             var s = SamplingReference.Process(raw, bias, stops, step < 5, prompt, output, 1.3f, 0.4f, 0.25f);
             var expected = SamplingReference.LogSoftmax(s, temperature == 0 ? 1 : temperature);
             using var lb = ctx.Upload<float>(raw);
-            using var batch = new SampleBatch(ctx);
+            using var batch = new SampleOpBatch(ctx);
             batch.Run(lb.Address, vocab, vocab, [row]);
             Assert.AreEqual(SampleRowStatus.Ok, batch.Status[0]);
             var ids = batch.TopIds(0, vocab).ToArray();
@@ -171,7 +171,7 @@ public sealed class SamplingOpTests
             {
                 var row = new SampleRow { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, NumLogprobs = 20, ProcessedLogprobs = processed, Seed = 5, Step = 17 };
                 using var lb = ctx.Upload<float>(raw);
-                using var batch = new SampleBatch(ctx);
+                using var batch = new SampleOpBatch(ctx);
                 batch.Run(lb.Address, vocab, vocab, [row]);
                 string what = $"T={temperature} k={topK} p={topP} minp={minP} processed={processed}";
                 Assert.AreEqual(SampleRowStatus.Ok, batch.Status[0], what);
@@ -239,7 +239,7 @@ public sealed class SamplingOpTests
     {
         var ctx = Backends.Context(backend);
         using var lb = ctx.Upload<float>(new float[64]);
-        using var batch = new SampleBatch(ctx);
+        using var batch = new SampleOpBatch(ctx);
         var e = Assert.ThrowsExactly<BackendException>(() => batch.Run(lb.Address, 64, 64, [new SampleRow { Temperature = -1 }]));
         StringAssert.Contains(e.Message, "temperature[0]");
         e = Assert.ThrowsExactly<BackendException>(() => batch.Run(lb.Address, 64, 64, [new SampleRow { Temperature = 1 }, new SampleRow { Temperature = 1, TopP = 0 }]));
@@ -423,7 +423,7 @@ public sealed class SamplingOpTests
             raw.CopyTo(logits, i * c.Vocab);
         var counts = new long[c.Vocab];
         using var lb = ctx.Upload<float>(logits);
-        using var batch = new SampleBatch(ctx);
+        using var batch = new SampleOpBatch(ctx);
         for (int start = 0; start < draws; start += replicas)
         {
             var rows = Enumerable.Range(0, replicas).Select(i => new SampleRow

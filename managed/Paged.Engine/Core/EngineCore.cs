@@ -215,7 +215,7 @@ public sealed class EngineCore : IDisposable
     private void RecordPlan(StepPlan plan)
     {
         _lastPlan = (plan.NumTokens, plan.NumPromptTokens, plan.Preempted.Count);
-        var cache = _scheduler.Kv.Cache;
+        var cache = _scheduler.Kv.PrefixCache;
         Counters.PrefixQueries = cache?.Queries ?? 0;
         Counters.PrefixHits = cache?.Hits ?? 0;
     }

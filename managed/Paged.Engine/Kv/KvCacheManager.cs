@@ -15,7 +15,7 @@ public sealed class KvCacheManager
     {
         ArgumentOutOfRangeException.ThrowIfNegative(swapSlots);
         Pool = new BlockPool(numBlocks, blockSize);
-        Cache = prefixCaching ? new PrefixCache(numBlocks, blockSize, hasher) : null;
+        PrefixCache = prefixCaching ? new PrefixCache(numBlocks, blockSize, hasher) : null;
         BlockSize = blockSize;
         NumHostSlots = swapSlots;
         _freeHostSlots = new Stack<int>(swapSlots);
@@ -26,7 +26,7 @@ public sealed class KvCacheManager
     public BlockPool Pool { get; }
 
     /// <summary>Null when prefix caching is off.</summary>
-    public PrefixCache? Cache { get; }
+    public PrefixCache? PrefixCache { get; }
 
     public int BlockSize { get; }
 
@@ -44,7 +44,7 @@ public sealed class KvCacheManager
     public int FindCachedPrefix(Sequence seq, out int revivedFree)
     {
         revivedFree = 0;
-        if (Cache is null || seq.BlockTable.Count != 0)
+        if (PrefixCache is null || seq.BlockTable.Count != 0)
             return 0;
         int max = (seq.Length - 1) / BlockSize;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
@@ -52,7 +52,7 @@ public sealed class KvCacheManager
         for (int i = 0; i < max; i++)
         {
             EnsureKey(seq, i, tokens);
-            int b = Cache.Find(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+            int b = PrefixCache.Find(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
             if (b < 0)
                 break;
             if (Pool.IsFree(b))
@@ -66,14 +66,14 @@ public sealed class KvCacheManager
     /// <summary>Attaches the first <paramref name="hits"/> cached blocks found by <see cref="FindCachedPrefix"/>; counts the lookups.</summary>
     public void AttachCachedPrefix(Sequence seq, int hits)
     {
-        if (Cache is null)
+        if (PrefixCache is null)
             return;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
         int max = (seq.Length - 1) / BlockSize;
         for (int i = 0; i < max; i++)
         {
             EnsureKey(seq, i, tokens);
-            int b = Cache.Lookup(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+            int b = PrefixCache.Lookup(seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
             if (i >= hits)
                 break;
             if (b < 0)
@@ -127,7 +127,7 @@ public sealed class KvCacheManager
     private int AllocateFresh()
     {
         int b = Pool.AllocateFresh();
-        Cache?.Forget(b);
+        PrefixCache?.Forget(b);
         return b;
     }
 
@@ -138,7 +138,7 @@ public sealed class KvCacheManager
         for (int i = table.Count - 1; i >= 0; i--)
         {
             int b = table[i];
-            Pool.Release(b, keepLonger: Cache is not null && Cache.IsCached(b));
+            Pool.Release(b, keepLonger: PrefixCache is not null && PrefixCache.IsCached(b));
         }
 
         table.Clear();
@@ -151,13 +151,13 @@ public sealed class KvCacheManager
         var table = seq.BlockTable;
         for (int i = oldComputed / BlockSize; i < table.Count && i * BlockSize < computed; i++)
             Pool.SetFilled(table[i], Math.Min(BlockSize, computed - (i * BlockSize)));
-        if (Cache is null)
+        if (PrefixCache is null)
             return;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
         for (int i = oldComputed / BlockSize; i < computed / BlockSize; i++)
         {
             EnsureKey(seq, i, tokens);
-            Cache.Register(table[i], seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
+            PrefixCache.Register(table[i], seq.BlockKeys[i], ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize));
         }
     }
 
@@ -238,7 +238,7 @@ public sealed class KvCacheManager
         while (keys.Count <= block)
         {
             int i = keys.Count;
-            keys.Add(Cache!.Key(ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize), seq.Request.ExtraKey));
+            keys.Add(PrefixCache!.Key(ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize), seq.Request.ExtraKey));
         }
     }
 }

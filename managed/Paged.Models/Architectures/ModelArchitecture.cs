@@ -1,5 +1,6 @@
 using Paged.Models.Decoders;
 using Paged.Models.Hf;
+using Paged.Runtime.Interop;
 using Paged.Runtime;
 
 namespace Paged.Models.Architectures;

@@ -111,7 +111,7 @@ internal sealed class DecoderModel : ICausalLM
             {
                 Q = ws.Qkv.Address, K = ws.Qkv.At<float>(qDim), Positions = ws.Positions.Address, NumTokens = T,
                 NumHeads = c.NumHeads, NumKvHeads = c.NumKvHeads, HeadSize = c.HeadSize, RotaryDim = c.HeadSize,
-                QStride = qkvWidth, KStride = qkvWidth, Style = (Paged.Runtime.Interop.RopeStyle)(int)c.RopeStyle,
+                QStride = qkvWidth, KStride = qkvWidth, Style = c.RopeStyle,
                 Theta = c.RopeTheta, DType = DType.F32, InvFreq = _w.RopeInvFreq?.Address ?? 0,
             });
             _ctx.CacheWrite(new CacheWriteArgs

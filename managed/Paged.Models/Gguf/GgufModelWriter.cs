@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Paged.Models.Hf;
 using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Gguf;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Hf;
 

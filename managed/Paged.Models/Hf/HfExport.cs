@@ -1,5 +1,6 @@
 using System.Text;
 using Paged.Models.Weights;
+using Paged.Runtime.Interop;
 
 namespace Paged.Models.Hf;
 

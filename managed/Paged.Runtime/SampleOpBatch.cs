@@ -3,7 +3,7 @@ using Paged.Runtime.Interop;
 
 namespace Paged.Runtime;
 
-/// <summary>One row's sampling parameters for <see cref="SampleBatch"/> (see pg_sample_args in paged.h).</summary>
+/// <summary>One row's sampling parameters for <see cref="SampleOpBatch"/> (see pg_sample_args in paged.h).</summary>
 public sealed class SampleRow
 {
     /// <summary>0 = greedy.</summary>
@@ -58,7 +58,7 @@ public sealed class SampleRow
 /// uploads them, runs the op and copies back only the small outputs (tokens, logprobs, statuses).
 /// Buffers grow on demand and are reused. Not thread-safe.
 /// </summary>
-public sealed unsafe class SampleBatch : IDisposable
+public sealed unsafe class SampleOpBatch : IDisposable
 {
     private readonly DeviceContext _ctx;
     private readonly Column<float> _temperature = new(), _topP = new(), _minP = new(), _rep = new(), _freq = new(), _pres = new(), _biasValues = new();
@@ -73,7 +73,7 @@ public sealed unsafe class SampleBatch : IDisposable
     private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt;
     private bool _disposed;
 
-    public SampleBatch(DeviceContext context)
+    public SampleOpBatch(DeviceContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         _ctx = context;

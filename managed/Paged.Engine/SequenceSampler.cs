@@ -8,16 +8,16 @@ namespace Paged.Engine;
 /// seed, step = tokens generated so far, penalty history, stop ids for min_tokens, logit bias), runs
 /// it on the logits where the forward pass left them, and hands back each row's token, logprobs or error.
 /// </summary>
-internal sealed class SamplingBatch : IDisposable
+internal sealed class SequenceSampler : IDisposable
 {
-    private readonly SampleBatch _op;
+    private readonly SampleOpBatch _op;
     private readonly IReadOnlyList<int> _modelStopIds;
     private readonly List<SampleRow> _rows = [];
     private readonly List<Sequence> _seqs = [];
 
-    public SamplingBatch(DeviceContext context, IReadOnlyList<int> modelStopIds)
+    public SequenceSampler(DeviceContext context, IReadOnlyList<int> modelStopIds)
     {
-        _op = new SampleBatch(context);
+        _op = new SampleOpBatch(context);
         _modelStopIds = modelStopIds;
     }
 
