@@ -23,8 +23,8 @@ internal static class ThroughputBenchCommand
         var requests = new List<(int[] Prompt, int Output)>();
         for (int i = 0; i < o.NumPrompts; i++)
         {
-            int input = Spread(o.PromptTokens, o.RangeRatio, random);
-            int output = Spread(o.GenTokens, o.RangeRatio, random);
+            int input = ServeBench.ServeWorkload.Spread(o.PromptTokens, o.RangeRatio, random);
+            int output = ServeBench.ServeWorkload.Spread(o.GenTokens, o.RangeRatio, random);
             if (input + output > engine.MaxContext)
                 throw new ArgumentException($"a request of {input} prompt + {output} output tokens exceeds the context of {engine.MaxContext}: lower the lengths or --range-ratio");
             var ids = new int[input];
@@ -58,12 +58,5 @@ internal static class ThroughputBenchCommand
         Console.WriteLine($"requests_per_s={requests.Count / seconds:F2} output_tok_s={outputTokens / seconds:F1} total_tok_s={(promptTokens + outputTokens) / seconds:F1} " +
                           $"requests={requests.Count} seconds={seconds:F3} steps={engine.Counters.Steps} execute_s={engine.Counters.ExecuteSeconds:F3} batching={(o.StaticBatching ? "static" : "continuous")} device=\"{engine.DeviceName}\"");
         return 0;
-    }
-
-    private static int Spread(int len, double ratio, Random random)
-    {
-        int lo = Math.Max(1, (int)Math.Floor(len * (1 - ratio)));
-        int hi = Math.Max(lo, (int)Math.Ceiling(len * (1 + ratio)));
-        return random.Next(lo, hi + 1);
     }
 }

@@ -82,7 +82,8 @@ public static class ServeWorkload
         throw new ArgumentException($"--random-token-range expects LO:HI with 0 <= LO < HI (got '{text}')");
     }
 
-    private static int Spread(int len, double ratio, Random random)
+    /// <summary>A length uniform in [len*(1-ratio), len*(1+ratio)], at least 1.</summary>
+    internal static int Spread(int len, double ratio, Random random)
     {
         int lo = Math.Max(1, (int)Math.Floor(len * (1 - ratio)));
         int hi = Math.Max(lo, (int)Math.Ceiling(len * (1 + ratio)));
