@@ -8,7 +8,8 @@ namespace pg::cpu {
 bool cpu_has_avx2_fma() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    // F16C too (every AVX2 CPU has it): the GEMM widens f16 weights with vcvtph2ps.
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
     return false;
 #endif

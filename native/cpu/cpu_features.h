@@ -3,7 +3,7 @@
 #pragma once
 
 namespace pg::cpu {
-bool cpu_has_avx2_fma();  // hardware support
+bool cpu_has_avx2_fma();  // hardware support (AVX2, FMA and F16C)
 bool use_avx2();          // hardware support and not disabled by PAGED_CPU_NO_AVX2
 void clear_upper_vector_state();  // vzeroupper when the CPU has AVX; nothing otherwise
 }  // namespace pg::cpu

@@ -2,17 +2,38 @@
 // Register tile of MB rows of x by R rows of w, each output accumulated as an 8-lane vector along K
 // and reduced at the end. Loads per tile step: MB + R vectors for MB * R FMAs (4x3: 7 loads per
 // 12 FMAs), so the kernel runs at FMA throughput with x rows in L1 and the w chunk in L2; for M = 1
-// it streams 8 w rows at once (memory bound). No packing: w is used in its [N, K] layout.
+// it streams 8 w rows at once (memory bound). No packing: w is used in its [N, K] layout. Half
+// weights (bf16: a shift; f16: vcvtph2ps) are widened to fp32 in registers as they are loaded, so a
+// bf16 model streams half the bytes of an fp32 one; products and sums stay fp32.
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "gemm.h"
 
-#define PG_AVX2 __attribute__((target("avx2,fma")))
+#define PG_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace pg::cpu {
 
 namespace {
+
+struct Bf16 {
+    uint16_t bits;
+};
+struct F16 {
+    uint16_t bits;
+};
+
+// 8 consecutive weights widened to fp32.
+PG_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+PG_AVX2 inline __m256 load8(const Bf16* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+PG_AVX2 inline __m256 load8(const F16* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
 
 alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
@@ -24,9 +45,18 @@ PG_AVX2 inline __m128 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
 }
 
+// The last n < 8 weights of a row, zero-padded; never reads past the row.
+PG_AVX2 inline __m256 load_tail(const float* p, __m256i mask, int64_t) { return _mm256_maskload_ps(p, mask); }
+template <class W>
+PG_AVX2 inline __m256 load_tail(const W* p, __m256i, int64_t n) {
+    W tmp[8] = {};
+    std::memcpy(tmp, p, size_t(n) * sizeof(W));
+    return load8(tmp);
+}
+
 // out[0..MB) x [0..R) tile; x, w, out (and bias, when given) already offset to the tile's corner.
-template <int MB, int R>
-PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float* out, int64_t ldo,
+template <int MB, int R, class W>
+PG_AVX2 void tile(const float* x, int64_t ldx, const W* w, int64_t k, float* out, int64_t ldo,
                   bool accumulate, const float* bias) {
     __m256 acc[MB][R];
     for (int i = 0; i < MB; ++i)
@@ -34,7 +64,7 @@ PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float*
     int64_t kk = 0;
     for (; kk + 8 <= k; kk += 8) {
         __m256 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = _mm256_loadu_ps(w + r * k + kk);
+        for (int r = 0; r < R; ++r) wv[r] = load8(w + r * k + kk);
         for (int i = 0; i < MB; ++i) {
             const __m256 xv = _mm256_loadu_ps(x + i * ldx + kk);
             for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
@@ -44,7 +74,7 @@ PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float*
         const __m256i mask =
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - (k - kk)));
         __m256 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = _mm256_maskload_ps(w + r * k + kk, mask);
+        for (int r = 0; r < R; ++r) wv[r] = load_tail(w + r * k + kk, mask, k - kk);
         for (int i = 0; i < MB; ++i) {
             const __m256 xv = _mm256_maskload_ps(x + i * ldx + kk, mask);
             for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
@@ -72,28 +102,38 @@ PG_AVX2 void tile(const float* x, int64_t ldx, const float* w, int64_t k, float*
 }
 
 // All columns [n0, n1) for MB rows of x: R-wide tiles, then single columns.
-template <int MB, int R>
+template <int MB, int R, class W>
 PG_AVX2 void row_block(const GemmArgs& a, const float* x, float* out, int64_t n0, int64_t n1) {
     int64_t n = n0;
     const float* bias = a.bias;
+    const W* w = static_cast<const W*>(a.w);
     for (; n + R <= n1; n += R)
-        tile<MB, R>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
+        tile<MB, R>(x, a.ldx, w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
     for (; n < n1; ++n)
-        tile<MB, 1>(x, a.ldx, a.w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
+        tile<MB, 1>(x, a.ldx, w + n * a.k, a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
+}
+
+template <class W>
+PG_AVX2 void columns(const GemmArgs& a, int64_t n0, int64_t n1) {
+    int64_t m = 0;
+    for (; m + 4 <= a.m; m += 4) row_block<4, 3, W>(a, a.x + m * a.ldx, a.out + m * a.ldo, n0, n1);
+    const float* x = a.x + m * a.ldx;
+    float* out = a.out + m * a.ldo;
+    switch (a.m - m) {
+        case 3: row_block<3, 4, W>(a, x, out, n0, n1); break;
+        case 2: row_block<2, 4, W>(a, x, out, n0, n1); break;
+        case 1: row_block<1, 8, W>(a, x, out, n0, n1); break;
+        default: break;
+    }
 }
 
 }  // namespace
 
 PG_AVX2 void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1) {
-    int64_t m = 0;
-    for (; m + 4 <= a.m; m += 4) row_block<4, 3>(a, a.x + m * a.ldx, a.out + m * a.ldo, n0, n1);
-    const float* x = a.x + m * a.ldx;
-    float* out = a.out + m * a.ldo;
-    switch (a.m - m) {
-        case 3: row_block<3, 4>(a, x, out, n0, n1); break;
-        case 2: row_block<2, 4>(a, x, out, n0, n1); break;
-        case 1: row_block<1, 8>(a, x, out, n0, n1); break;
-        default: break;
+    switch (a.w_dtype) {
+        case PG_DTYPE_BF16: columns<Bf16>(a, n0, n1); break;
+        case PG_DTYPE_F16: columns<F16>(a, n0, n1); break;
+        default: columns<float>(a, n0, n1); break;
     }
 }
 

@@ -1,4 +1,5 @@
-// matmul: validation, then the N range split into fixed 48-column chunks run on the pool.
+// matmul: validation, then the N range split into fixed 48-column chunks run on the pool. Weights
+// may be f32, f16 or bf16 (converted as they are loaded); x, out and the bias are f32.
 #include <cinttypes>
 
 #include "checks.h"
@@ -19,11 +20,17 @@ constexpr int64_t kChunkColumns = 48;
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
     const char* op = "matmul";
     PG_TRY(check_ctx(op, ctx));
-    PG_TRY(check_matmul_shape(a, kF32Only));
+    constexpr uint32_t kWeightDtypes = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16);
+    PG_TRY(check_matmul_shape(a, kWeightDtypes));
+    // Half-precision weights are read in place (single-sequence decode is bound by weight bytes);
+    // activations stay fp32.
+    if (a->x_dtype != PG_DTYPE_F32 || a->out_dtype != PG_DTYPE_F32)
+        return fail(PG_ERR_DTYPE, "%s: x_dtype = %s, out_dtype = %s: this backend takes f32 x and out (w may be f32, f16 or bf16)",
+                    op, dtype_name(a->x_dtype), dtype_name(a->out_dtype));
     if (a->m == 0) return PG_OK;
 
-    const GemmArgs g{static_cast<const float*>(a->x), a->ldx, static_cast<const float*>(a->w),
-                     static_cast<float*>(a->out), a->ldo, a->m, a->k, a->accumulate != 0, a->bias};
+    const GemmArgs g{static_cast<const float*>(a->x), a->ldx, a->w, static_cast<float*>(a->out), a->ldo,
+                     a->m, a->k, a->accumulate != 0, a->bias, a->w_dtype};
     auto kernel = ctx->avx2 ? gemm_columns_avx2 : gemm_columns_generic;
     const int64_t n = a->n;
     const int64_t flops = 2 * int64_t(a->m) * n * a->k;

@@ -92,6 +92,71 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
     expect(std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0, "gemm big 1 vs 2 threads");
 }
 
+// Rounds to bf16 (ties to even) / f16 bits; widened back exactly for the reference.
+uint16_t to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+float from_bf16(uint16_t h) {
+    const uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// Half-precision weights (x, out fp32) against a double reference on the widened weights, and the
+// same bits from 1 and 2 threads. f16 weights are exact small multiples of 2^-10 here (no f16
+// rounding needed on the host): |w| <= 1 in steps of 1/1024.
+void check_gemm_half(pg_context* c1, pg_context* c2, const char* label) {
+    std::mt19937 rng(7);
+    const int sizes[] = {1, 3, 9, 17, 65};
+    double worst = 0;
+    bool identical = true;
+    for (int dt : {PG_DTYPE_BF16, PG_DTYPE_F16})
+        for (int m : sizes)
+            for (int n : sizes)
+                for (int k : {1, 7, 8, 33, 100}) {
+                    auto x = randv(size_t(m) * k, rng), wf = randv(size_t(n) * k, rng);
+                    std::vector<uint16_t> wh(wf.size());
+                    for (size_t i = 0; i < wf.size(); ++i) {
+                        if (dt == PG_DTYPE_BF16) {
+                            wh[i] = to_bf16(wf[i]);
+                            wf[i] = from_bf16(wh[i]);
+                        } else {
+                            const int q = int(std::lround(wf[i] * 1024.0f));  // |q| <= 1024
+                            wf[i] = float(q) / 1024.0f;
+                            const uint16_t sign = q < 0 ? 0x8000u : 0u;
+                            const int aq = q < 0 ? -q : q;
+                            // aq / 1024 as binary16: normal numbers 2^(e-15) * (1 + f / 1024).
+                            uint16_t bits = 0;
+                            if (aq != 0) {
+                                int e = 0;
+                                while ((aq >> e) > 1) ++e;                    // aq in [2^e, 2^(e+1))
+                                const int frac = ((aq << (10 - e)) & 0x3ff);  // exact: e <= 10
+                                bits = uint16_t(((e - 10 + 15) << 10) | frac);
+                            }
+                            wh[i] = uint16_t(sign | bits);
+                        }
+                    }
+                    std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
+                    pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, dt, 0, nullptr};
+                    expect(api->matmul(c1, &a) == PG_OK, "matmul half weights");
+                    a.out = o2.data();
+                    expect(api->matmul(c2, &a) == PG_OK, "matmul half weights");
+                    for (int i = 0; i < m; ++i)
+                        for (int j = 0; j < n; ++j) {
+                            double ref = 0;
+                            for (int kk = 0; kk < k; ++kk) ref += double(x[size_t(i) * k + kk]) * wf[size_t(j) * k + kk];
+                            worst = std::fmax(worst, std::fabs(ref - o1[size_t(i) * n + j]));
+                        }
+                    if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) identical = false;
+                }
+    std::printf("gemm %-8s half weights (bf16, f16) max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label,
+                worst, identical ? "yes" : "NO");
+    expect(worst < 1e-4 && identical, "gemm half weights accuracy/determinism");
+}
+
 struct AttnCase {
     int kvh, bs, hs, heads;
     std::vector<int> seq_lens, q_lens;
@@ -379,6 +444,7 @@ int main() {
         pg_context* c2 = make_ctx(2, avx2 != 0);
         const char* label = avx2 ? "avx2" : "generic";
         check_gemm(c1, c2, label);
+        check_gemm_half(c1, c2, label);
         check_attention(c1, c2, label);
         api->context_destroy(c1);
         api->context_destroy(c2);

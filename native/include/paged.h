@@ -126,8 +126,8 @@ typedef struct pg_matmul_args {
     int32_t ldx;        /* >= k */
     int32_t ldo;        /* >= n */
     int32_t accumulate; /* 0: out = x w^T; 1: out += x w^T */
-    int32_t x_dtype;
-    int32_t w_dtype;
+    int32_t x_dtype;    /* cpu: f32 x and out with f32, f16 or bf16 w (half weights read in place, */
+    int32_t w_dtype;    /*      widened in registers, fp32 sums); cuda/simt: one dtype for all three */
     int32_t out_dtype;
     const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */
 } pg_matmul_args;

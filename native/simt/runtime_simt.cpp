@@ -115,7 +115,7 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
     PG_TRY(check_side("matmul", "out", a->out, 1, true));
     auto run = [&](const float* x, int64_t ldx, const float* w, float* out, int64_t ldo) {
         // The bias is not the seam's business: matmul.cu adds it with its own kernel first.
-        const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0, nullptr};
+        const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0, nullptr, PG_DTYPE_F32};
         if (ctx->avx2) pg::cpu::gemm_columns_avx2(g, 0, a->n);
         else pg::cpu::gemm_columns_generic(g, 0, a->n);
     };

@@ -13,6 +13,7 @@ internal sealed class GgufTestWriter
 
     public GgufTestWriter UInt32(string key, uint v) => Add(key, w => { w.Write(4u); w.Write(v); });
     public GgufTestWriter Float32(string key, float v) => Add(key, w => { w.Write(6u); w.Write(v); });
+    public GgufTestWriter Bool(string key, bool v) => Add(key, w => { w.Write(7u); w.Write(v); });
     public GgufTestWriter String(string key, string v) => Add(key, w => { w.Write(8u); WriteString(w, v); });
 
     public GgufTestWriter Strings(string key, IReadOnlyList<string> values) => Add(key, w =>

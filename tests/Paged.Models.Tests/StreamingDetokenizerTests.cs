@@ -6,11 +6,14 @@ namespace Paged.Models.Tests;
 [TestClass]
 public sealed class StreamingDetokenizerTests
 {
+    internal static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, bool skipSpecialTokens) =>
+        Stream(tokenizer, ids, null, skipSpecialTokens);
+
     private static readonly Lazy<SentencePieceTokenizer> Tok = new(() => Llama2cTokenizerFile.Load(TestPaths.Tok512, 512));
 
-    private static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, List<string>? parts = null)
+    internal static string Stream(ITokenizer tokenizer, IEnumerable<int> ids, List<string>? parts = null, bool skipSpecialTokens = true)
     {
-        var detok = new StreamingDetokenizer(tokenizer);
+        var detok = new StreamingDetokenizer(tokenizer, skipSpecialTokens);
         var sb = new StringBuilder();
         foreach (int id in ids)
         {
@@ -85,5 +88,34 @@ public sealed class StreamingDetokenizerTests
         var tokenizer = Tok.Value;
         int[] ids = [0xFF + 3, 0x41 + 3, 0xC3 + 3, 0x28 + 3, 0xE2 + 3, 0x82 + 3, 0x41 + 3, 0xF0 + 3, 0x9F + 3];
         Assert.AreEqual(tokenizer.Decode(ids), Stream(tokenizer, ids));
+    }
+
+    /// <summary>
+    /// Byte-level BPE (tiny-llama3, whose small vocabulary splits most non-Latin characters over several tokens): every
+    /// streamed part is whole characters, and the parts concatenate to the full decode and to the original text.
+    /// </summary>
+    [TestMethod]
+    public void Byte_level_tokens_never_split_a_character()
+    {
+        var tokenizer = HfTokenizerGoldenTests.For("tiny-llama3");
+        int heldBack = 0;
+        foreach (string line in MultilingualCorpus.Lines)
+        {
+            var ids = tokenizer.Encode(line, addBos: true);
+            var parts = new List<string>();
+            string all = Stream(tokenizer, ids, parts, skipSpecialTokens: false);
+            Assert.AreEqual(tokenizer.Decode(ids, skipSpecialTokens: false), all, line);
+            Assert.AreEqual("<|begin_of_text|>" + line, all);
+            Assert.AreEqual(line, Stream(tokenizer, ids));
+            foreach (string part in parts)
+            {
+                Assert.IsFalse(part.Contains('\uFFFD', StringComparison.Ordinal), $"a replacement character was emitted for \"{line}\"");
+                Assert.IsFalse(part.Length > 0 && (char.IsLowSurrogate(part[0]) || char.IsHighSurrogate(part[^1])), $"a surrogate pair was split in \"{line}\"");
+            }
+
+            heldBack += ids.Where((id, i) => parts[i].Length == 0 && tokenizer.PieceBytes(id).Length > 0).Count();
+        }
+
+        Assert.IsTrue(heldBack > 50, $"only {heldBack} tokens ended inside a character; the corpus should exercise holding back");
     }
 }

@@ -11,6 +11,7 @@ internal static class TestPaths
     public static string Gguf => Path.Combine(ModelDir, "stories260K.gguf");
     public static string Tok512 => Path.Combine(ModelDir, "tok512.bin");
     public static string Golden => Path.Combine(Shared, "golden", "stories260K_greedy.jsonl");
+    public static string HfTiny => Path.Combine(Shared, "models", "hf-tiny");
 
     private static string FindShared()
     {

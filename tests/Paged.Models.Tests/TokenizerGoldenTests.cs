@@ -7,14 +7,14 @@ namespace Paged.Models.Tests;
 public sealed class TokenizerGoldenTests
 {
     private static SentencePieceTokenizer? s_bin;
-    private static SentencePieceTokenizer? s_gguf;
+    private static ITokenizer? s_gguf;
 
     private static SentencePieceTokenizer Bin => s_bin ??= Llama2cTokenizerFile.Load(TestPaths.Tok512, 512);
-    private static SentencePieceTokenizer Gguf => s_gguf ??= GgufTokenizer.FromGguf(GgufFile.Open(TestPaths.Gguf));
+    private static ITokenizer Gguf => s_gguf ??= GgufTokenizer.FromGguf(GgufFile.Open(TestPaths.Gguf));
 
     public static IEnumerable<object[]> Tokenizers() => [["bin"], ["gguf"]];
 
-    private static SentencePieceTokenizer Get(string which) => which == "bin" ? Bin : Gguf;
+    private static ITokenizer Get(string which) => which == "bin" ? Bin : Gguf;
 
     [TestMethod]
     [DynamicData(nameof(Tokenizers))]

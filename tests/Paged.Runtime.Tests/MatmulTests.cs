@@ -38,7 +38,42 @@ public sealed class MatmulTests
     [DataRow("cuda", 5, 131, 33)]
     public void Matmul_WithBias_MatchesReference(string backend, int m, int n, int k) => Run(backend, m, n, k, withBias: true);
 
-    private static void Run(string backend, int m, int n, int k, bool withBias)
+    // bf16 / f16 weights on the CPU backend (x and out fp32): the weights are widened exactly, so the
+    // reference is the fp32 one on the widened weights, with the same tolerance. K values that are not a
+    // multiple of 8 exercise the zero-padded tail load of half weights.
+    [TestMethod]
+    [DataRow("cpu", DType.BF16, 1, 1, 1)]
+    [DataRow("cpu", DType.BF16, 1, 257, 100)]
+    [DataRow("cpu", DType.BF16, 2, 33, 31)]
+    [DataRow("cpu", DType.BF16, 5, 131, 33)]
+    [DataRow("cpu", DType.BF16, 64, 256, 72)]
+    [DataRow("cpu", DType.F16, 1, 7, 16)]
+    [DataRow("cpu", DType.F16, 3, 50, 65)]
+    [DataRow("cpu", DType.F16, 17, 65, 33)]
+    public void Matmul_HalfWeights_MatchesReference(string backend, DType wType, int m, int n, int k) =>
+        Run(backend, m, n, k, withBias: m % 2 == 1, wType);
+
+    [TestMethod]
+    [DataRow("cpu")]
+    public void Matmul_HalfActivationsAreRejectedOnTheCpu(string backend)
+    {
+        var ctx = Backends.Context(backend);
+        using var b = ctx.Allocate<float>(256);
+        using var o = ctx.Allocate<float>(256);
+        var args = new MatmulArgs { Out = o.Address, X = b.Address, W = b.Address, M = 2, N = 4, K = 8, Ldx = 8, Ldo = 4, XDType = DType.BF16, WDType = DType.BF16 };
+        var e = Assert.ThrowsExactly<BackendException>(() => ctx.Matmul(args));
+        Assert.AreEqual(Status.DType, e.Status);
+        StringAssert.Contains(e.Message, "x_dtype");
+    }
+
+    /// <summary>Rounds to the nearest bf16 (ties to even) and returns its bits.</summary>
+    internal static ushort ToBf16(float f)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        return (ushort)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
+    }
+
+    private static void Run(string backend, int m, int n, int k, bool withBias, DType wType = DType.F32)
     {
         var ctx = Backends.Context(backend);
         var bias = TestData.Uniform(n, 50 + n, scale: 3f);
@@ -48,6 +83,14 @@ public sealed class MatmulTests
             int ldx = k + 3, ldo = n + 5; // strided rows: padding must be neither read nor written
             var x = TestData.Uniform(m * ldx, 10 + m);
             var w = TestData.Uniform(n * k, 20 + n);
+            var wHalf = new ushort[w.Length];
+            for (int i = 0; i < w.Length; i++)
+            {
+                wHalf[i] = wType == DType.BF16 ? ToBf16(w[i]) : BitConverter.HalfToUInt16Bits((Half)w[i]);
+                if (wType != DType.F32) // the reference uses exactly the weights the backend reads
+                    w[i] = wType == DType.BF16 ? BitConverter.UInt32BitsToSingle((uint)wHalf[i] << 16) : (float)BitConverter.UInt16BitsToHalf(wHalf[i]);
+            }
+
             var o = TestData.Uniform(m * ldo, 30 + k);
             var expected = (float[])o.Clone();
             for (int i = 0; i < m; i++)
@@ -62,14 +105,14 @@ public sealed class MatmulTests
             }
 
             using var xb = ctx.Upload<float>(x);
-            using var wb = ctx.Upload<float>(w);
+            using var wb = wType == DType.F32 ? ctx.Upload<float>(w) : ctx.Upload<ushort>(wHalf);
             using var ob = ctx.Upload<float>(o);
             ctx.Matmul(new MatmulArgs
             {
                 Out = ob.Address, X = xb.Address, W = wb.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
-                Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0,
+                Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0, WDType = wType,
             });
-            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * (k + 3), 1e-5, $"matmul {m}x{n}x{k} accumulate={accumulate} bias={withBias}");
+            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * (k + 3), 1e-5, $"matmul {m}x{n}x{k} w={wType} accumulate={accumulate} bias={withBias}");
         }
     }
 

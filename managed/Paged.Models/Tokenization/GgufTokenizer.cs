@@ -3,17 +3,24 @@ using Paged.Models.Gguf;
 
 namespace Paged.Models.Tokenization;
 
-/// <summary>Builds a tokenizer from a GGUF file's tokenizer.ggml.* metadata (SentencePiece "llama" vocabularies only).</summary>
+/// <summary>Builds a tokenizer from a GGUF file's tokenizer.ggml.* metadata: SentencePiece "llama" or byte-level BPE "gpt2".</summary>
 public static class GgufTokenizer
 {
-    public static SentencePieceTokenizer FromGguf(GgufFile file)
+    public static ITokenizer FromGguf(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
         string model = file.GetString("tokenizer.ggml.model") ?? "(missing)";
-        if (model != "llama")
+        return model switch
         {
-            throw ModelFormatException.For(file.Path, $"tokenizer.ggml.model is {model}; only SentencePiece \"llama\" vocabularies are supported (pass --tokenizer)");
-        }
+            "llama" => SentencePiece(file),
+            "gpt2" => GgufByteLevelTokenizer.Build(file),
+            _ => throw ModelFormatException.For(file.Path,
+                $"tokenizer.ggml.model is {model}; only SentencePiece \"llama\" and byte-level BPE \"gpt2\" vocabularies are supported (pass --tokenizer)"),
+        };
+    }
+
+    private static SentencePieceTokenizer SentencePiece(GgufFile file)
+    {
 
         string[] pieces = file.GetArray<string>("tokenizer.ggml.tokens")
             ?? throw ModelFormatException.For(file.Path, "metadata tokenizer.ggml.tokens is missing");
@@ -47,6 +54,15 @@ public static class GgufTokenizer
         int bos = file.TryGetInt("tokenizer.ggml.bos_token_id", out int b) ? b : 1;
         int eos = file.TryGetInt("tokenizer.ggml.eos_token_id", out int e) ? e : 2;
         int unk = file.TryGetInt("tokenizer.ggml.unknown_token_id", out int u) ? u : 0;
-        return new SentencePieceTokenizer(pieces, scores, types, bos, eos, unk, file.Path);
+        return new SentencePieceTokenizer(pieces, scores, types, bos, eos, unk, file.Path, matchSpecialPieces: true)
+        {
+            ChatTemplate = file.GetString("tokenizer.chat_template"),
+            AddsBos = Flag(file, "tokenizer.ggml.add_bos_token") ?? true,
+        };
     }
+
+    /// <summary>A bool metadata value, or null when absent.</summary>
+    internal static bool? Flag(GgufFile file, string key) =>
+        !file.Metadata.TryGetValue(key, out var raw) ? null
+        : raw as bool? ?? throw ModelFormatException.For(file.Path, $"metadata {key} should be a bool but is {raw.GetType().Name}");
 }

@@ -8,16 +8,26 @@ namespace Paged.Models.Tokenization;
 /// SentencePiece BPE tokenizer (byte fallback, dummy prefix) over a (piece, score, type) vocabulary. Encoding is done by
 /// Microsoft.ML.Tokenizers' LlamaTokenizer built from an in-memory ModelProto; decoding follows llama2.c.
 /// </summary>
-public sealed class SentencePieceTokenizer : ITokenizer
+public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
 {
     private readonly LlamaTokenizer _encoder;
-    private readonly byte[][] _pieceBytes;
-    private readonly TokenPieceType[] _types;
+    private readonly AddedTokenMatcher? _specialMatcher;
 
     /// <param name="pieces">Pieces with spaces spelled U+2581; byte pieces as "&lt;0xNN&gt;".</param>
     /// <param name="source">The file the vocabulary came from, for error messages.</param>
     public SentencePieceTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<TokenPieceType> types,
         int bosId, int eosId, int unkId, string source)
+        : this(pieces, scores, types, bosId, eosId, unkId, source, matchSpecialPieces: false)
+    {
+    }
+
+    /// <param name="matchSpecialPieces">
+    /// Match control, user-defined and unknown pieces in the text first, as llama.cpp (parse_special) and HF do; each text
+    /// run after one gets its own dummy-prefix space. False for llama2.c vocabularies, whose prompts are plain text.
+    /// </param>
+    public SentencePieceTokenizer(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<TokenPieceType> types,
+        int bosId, int eosId, int unkId, string source, bool matchSpecialPieces)
+        : base(pieces?.Count ?? throw new ArgumentNullException(nameof(pieces)))
     {
         ArgumentNullException.ThrowIfNull(pieces);
         ArgumentNullException.ThrowIfNull(scores);
@@ -39,8 +49,8 @@ public sealed class SentencePieceTokenizer : ITokenizer
         BosId = bosId;
         EosId = eosId;
         UnknownId = unkId;
-        _types = [.. types];
-        _pieceBytes = new byte[pieces.Count][];
+        BosToken = pieces[bosId];
+        EosToken = pieces[eosId];
         var seen = new HashSet<string>(pieces.Count, StringComparer.Ordinal);
         for (int i = 0; i < pieces.Count; i++)
         {
@@ -49,56 +59,81 @@ public sealed class SentencePieceTokenizer : ITokenizer
                 throw ModelFormatException.For(source, $"tokenizer piece {i} (\"{pieces[i]}\") appears more than once");
             }
 
-            _pieceBytes[i] = ComputeBytes(source, i, pieces[i], _types[i]);
+            SetPiece(i, ComputeBytes(source, i, pieces[i], types[i]), types[i]);
         }
 
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (matchSpecialPieces)
+        {
+            var added = new List<AddedToken>();
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                if (types[i] is TokenPieceType.Control or TokenPieceType.UserDefined or TokenPieceType.Unknown)
+                {
+                    added.Add(new AddedToken(i, pieces[i], Special: types[i] != TokenPieceType.UserDefined));
+                    if (types[i] != TokenPieceType.UserDefined)
+                    {
+                        special[pieces[i]] = i;
+                    }
+                }
+            }
+
+            _specialMatcher = new AddedTokenMatcher(added);
+        }
+
+        SpecialTokens = special;
         byte[] proto = SentencePieceModelProto.Build(pieces, scores, types, unkId, bosId, eosId);
         using var stream = new MemoryStream(proto, writable: false);
         _encoder = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
     }
 
     public string Source { get; }
-    public int VocabSize => _pieceBytes.Length;
     public int BosId { get; }
     public int EosId { get; }
     public int UnknownId { get; }
+    /// <summary>True unless the file says otherwise (GGUF tokenizer.ggml.add_bos_token).</summary>
+    public bool AddsBos { get; init; } = true;
+    public string? BosToken { get; }
+    public string? EosToken { get; }
+
+    /// <summary>The control and unknown pieces matched in text; empty for llama2.c vocabularies (plain-text prompts).</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; }
+    public string? ChatTemplate { get; init; }
+    public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.AfterBos;
 
     public IReadOnlyList<int> Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (text.Length == 0)
+        addBos &= AddsBos;
+        if (_specialMatcher is null || text.Length == 0)
         {
-            return addBos ? [BosId] : [];
+            return text.Length == 0 ? (addBos ? [BosId] : []) : EncodeText(text, addBos);
         }
 
-        return _encoder.EncodeToIds(text, addBeginningOfSentence: addBos, addEndOfSentence: false,
+        var ids = new List<int>();
+        if (addBos)
+        {
+            ids.Add(BosId);
+        }
+
+        foreach (var segment in _specialMatcher.Split(text))
+        {
+            if (segment.Id >= 0)
+            {
+                ids.Add(segment.Id);
+            }
+            else
+            {
+                ids.AddRange(EncodeText(segment.Text, addBos: false));
+            }
+        }
+
+        return ids;
+    }
+
+    private IReadOnlyList<int> EncodeText(string text, bool addBos) =>
+        _encoder.EncodeToIds(text, addBeginningOfSentence: addBos, addEndOfSentence: false,
             considerPreTokenization: true, considerNormalization: true);
-    }
-
-    public string Decode(IEnumerable<int> ids)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new List<byte>();
-        bool previousWasBos = false;
-        foreach (int id in ids)
-        {
-            bytes.AddRange(PieceDecoding.BytesFor(this, id, previousWasBos));
-            previousWasBos = id == BosId;
-        }
-
-        return Encoding.UTF8.GetString([.. bytes]);
-    }
-
-    public ReadOnlySpan<byte> PieceBytes(int id) => _pieceBytes[CheckId(id)];
-
-    public TokenPieceType PieceType(int id) => _types[CheckId(id)];
-
-    private int CheckId(int id)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(id);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(id, _pieceBytes.Length);
-        return id;
-    }
 
     private static byte[] ComputeBytes(string source, int id, string piece, TokenPieceType type)
     {

@@ -3,36 +3,35 @@ using System.Text;
 namespace Paged.Models.Tokenization;
 
 /// <summary>
-/// Turns a stream of token ids into text incrementally. Incomplete UTF-8 sequences (e.g. an emoji spread over byte
-/// pieces) are held back until complete; the concatenation of all <see cref="Append"/> results and <see cref="Flush"/>
-/// equals <see cref="ITokenizer.Decode"/> of all ids.
+/// Turns a stream of token ids into text incrementally. Incomplete UTF-8 sequences (an emoji spread over byte pieces or
+/// over byte-level BPE tokens) are held back until complete; the concatenation of all <see cref="Append"/> results and
+/// <see cref="Flush"/> equals <see cref="ITokenizer.Decode(IEnumerable{int}, bool)"/> of all ids.
 /// </summary>
 public sealed class StreamingDetokenizer
 {
     private readonly ITokenizer _tokenizer;
+    private readonly bool _skipSpecialTokens;
     private readonly Decoder _decoder = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetDecoder();
+    private PieceDecoding _pieces;
     private char[] _chars = new char[64];
-    private bool _previousWasBos;
 
-    public StreamingDetokenizer(ITokenizer tokenizer)
+    /// <param name="skipSpecialTokens">Leave special tokens out of the text (the OpenAI API's and vLLM's default).</param>
+    public StreamingDetokenizer(ITokenizer tokenizer, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
+        _skipSpecialTokens = skipSpecialTokens;
+        _pieces = new PieceDecoding(tokenizer, skipSpecialTokens);
     }
 
     /// <summary>Adds one token; returns the text it completes (possibly empty).</summary>
-    public string Append(int id)
-    {
-        var bytes = PieceDecoding.BytesFor(_tokenizer, id, _previousWasBos);
-        _previousWasBos = id == _tokenizer.BosId;
-        return Convert(bytes, flush: false);
-    }
+    public string Append(int id) => Convert(_pieces.Next(id), flush: false);
 
     /// <summary>Emits whatever is buffered; an incomplete trailing sequence becomes U+FFFD. The detokenizer can then be reused.</summary>
     public string Flush()
     {
-        string rest = Convert([], flush: true);
-        _previousWasBos = false;
+        string rest = Convert(_pieces.Finish(), flush: true);
+        _pieces = new PieceDecoding(_tokenizer, _skipSpecialTokens);
         return rest;
     }
 
