@@ -29,13 +29,17 @@ internal static class GenerateCommand
             N = o.N,
         };
         sampling.Validate();
-        var requests = prompts.Select(p => (p.Prompt, p.N is int n ? sampling with { N = n } : sampling, p.Attributes)).ToList();
+        var requests = prompts.Select(p => new GenerationRequest { Prompt = p.Prompt, Sampling = p.N is int n ? sampling with { N = n } : sampling, Attributes = p.Attributes }).ToList();
         foreach (var r in requests)
-            r.Item2.Validate();
+            r.Sampling.Validate();
+        if (!double.IsFinite(o.ProgressInterval) || o.ProgressInterval < 0)
+            throw new ArgumentException($"--progress-interval must be a number of seconds >= 0 (got {o.ProgressInterval})");
 
         using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
+        // Progress for batches only: one prompt has nothing to count.
+        var progress = new BatchProgress(requests.Count, requests.Count > 1 ? BatchProgress.Choose(o.NoProgress) : ProgressMode.Off, TimeSpan.FromSeconds(o.ProgressInterval));
         var start = Stopwatch.GetTimestamp();
-        var results = engine.Generate(requests);
+        var results = progress.Run(() => engine.Generate(requests, r => progress.Finished(r.Completions.Sum(c => (long)c.TokenIds.Count))));
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         using (var output = OpenOutput(o.Output))

@@ -127,6 +127,12 @@ public sealed class GenerateOptions : EngineVerbOptions
 
     [Option("output", HelpText = "Write results to this file instead of stdout.")]
     public string? Output { get; set; }
+
+    [Option("no-progress", Default = false, HelpText = "Show no progress (by default, with several prompts: a bar on a terminal, else periodic lines; always on stderr).")]
+    public bool NoProgress { get; set; }
+
+    [Option("progress-interval", Default = 5.0, HelpText = "Seconds between progress lines when stderr is not a terminal (0 = a line per finished request).")]
+    public double ProgressInterval { get; set; }
 }
 
 [Verb("info", HelpText = "Print a model's configuration.")]

@@ -227,7 +227,10 @@ public sealed class LlmEngine : IDisposable
     }
 
     /// <summary>Runs the requests to completion; final outputs in input order. Every request is validated before any is queued.</summary>
-    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests)
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests) => Generate(requests, null);
+
+    /// <summary>As <see cref="Generate(IReadOnlyList{GenerationRequest})"/>, calling <paramref name="finished"/> with each request's final output as it finishes (progress reporting).</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests, Action<RequestOutput>? finished)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -239,7 +242,10 @@ public sealed class LlmEngine : IDisposable
             foreach (var o in Step())
             {
                 if (o.Finished)
+                {
                     final[o.RequestId] = o;
+                    finished?.Invoke(o);
+                }
             }
         }
 

@@ -17,6 +17,7 @@ public abstract class ContextMemory : SafeHandle
         Context = context;
         SetHandle(ptr);
         Bytes = bytes;
+        LiveHandles.Allocated(bytes);
     }
 
     /// <summary>Size in bytes.</summary>
@@ -42,6 +43,7 @@ public abstract class ContextMemory : SafeHandle
     protected override bool ReleaseHandle()
     {
         Free(handle);
+        LiveHandles.Freed(Bytes);
         Context.DangerousRelease();
         return true;
     }

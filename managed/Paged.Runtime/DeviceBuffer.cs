@@ -19,6 +19,7 @@ public sealed unsafe class DeviceBuffer : ContextMemory
     /// <summary>Copies host data to the start of this buffer (or at element offset).</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> source, long elementOffset = 0) where T : unmanaged
     {
+        ObjectDisposedException.ThrowIf(IsClosed, this); // also for an empty copy
         long bytes = (long)source.Length * sizeof(T);
         CheckRange(elementOffset * sizeof(T), bytes);
         if (bytes == 0)
@@ -30,6 +31,7 @@ public sealed unsafe class DeviceBuffer : ContextMemory
     /// <summary>Copies from this buffer (at element offset) into host memory.</summary>
     public void CopyTo<T>(Span<T> destination, long elementOffset = 0) where T : unmanaged
     {
+        ObjectDisposedException.ThrowIf(IsClosed, this); // also for an empty copy
         long bytes = (long)destination.Length * sizeof(T);
         CheckRange(elementOffset * sizeof(T), bytes);
         if (bytes == 0)

@@ -16,6 +16,7 @@ public sealed unsafe class DeviceContext : SafeHandle
         nint ctx;
         backend.Check(backend.Api->ContextCreate(&options, &ctx), "context_create");
         SetHandle(ctx);
+        LiveHandles.ContextCreated();
     }
 
     public Backend Backend { get; }
@@ -44,7 +45,11 @@ public sealed unsafe class DeviceContext : SafeHandle
         }
     }
 
-    protected override bool ReleaseHandle() => Api->ContextDestroy(handle) == Status.Ok;
+    protected override bool ReleaseHandle()
+    {
+        LiveHandles.ContextDestroyed();
+        return Api->ContextDestroy(handle) == Status.Ok;
+    }
 
     /// <summary>Allocates <paramref name="bytes"/> of device memory.</summary>
     public DeviceBuffer Allocate(long bytes)

@@ -71,6 +71,7 @@ public sealed unsafe class SampleBatch : IDisposable
     private DeviceBuffer? _outputs;
     private byte[] _results = [];
     private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt;
+    private bool _disposed;
 
     public SampleBatch(DeviceContext context)
     {
@@ -100,6 +101,7 @@ public sealed unsafe class SampleBatch : IDisposable
     public void Run(nint logits, int vocabSize, int rowStride, IReadOnlyList<SampleRow> rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int n = rows.Count;
         NumRows = n;
         if (n == 0)
@@ -237,6 +239,7 @@ public sealed unsafe class SampleBatch : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _inputs.Dispose();
         _outputs?.Dispose();
     }

@@ -15,6 +15,7 @@ public sealed unsafe class StagingBuffer : IDisposable
     private DeviceBuffer? _device;
     private long _used;
     private long _syncsAtFlush = -1;
+    private bool _disposed;
 
     public StagingBuffer(DeviceContext context)
     {
@@ -29,6 +30,7 @@ public sealed unsafe class StagingBuffer : IDisposable
     /// host has not waited since (the engine always has: it read the sampled tokens), wait now.</summary>
     public void Clear()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_syncsAtFlush >= 0 && _ctx.Counters.HostSyncs == _syncsAtFlush)
             _ctx.Synchronize();
         _syncsAtFlush = -1;
@@ -38,6 +40,7 @@ public sealed unsafe class StagingBuffer : IDisposable
     /// <summary>Appends <paramref name="data"/>; returns its byte offset (for <see cref="Address"/> after <see cref="Flush"/>).</summary>
     public long Stage<T>(ReadOnlySpan<T> data) where T : unmanaged
     {
+        ObjectDisposedException.ThrowIf(_disposed, this); // else it would allocate a new host buffer after disposal
         long offset = (_used + Alignment - 1) / Alignment * Alignment;
         long bytes = (long)data.Length * sizeof(T);
         EnsureHost(offset + Math.Max(bytes, 1));
@@ -49,6 +52,7 @@ public sealed unsafe class StagingBuffer : IDisposable
     /// <summary>One host-to-device copy of everything staged since <see cref="Clear"/>.</summary>
     public void Flush()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_used == 0)
             return;
         if (_device is null || _device.Bytes < _used)
@@ -64,6 +68,7 @@ public sealed unsafe class StagingBuffer : IDisposable
     /// <summary>The device address of the array staged at <paramref name="offset"/> (valid after <see cref="Flush"/>).</summary>
     public nint Address(long offset)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_device is null || offset >= _used)
             throw new InvalidOperationException($"offset {offset} was not staged and flushed");
         return _device.Address + (nint)offset;
@@ -86,6 +91,7 @@ public sealed unsafe class StagingBuffer : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _host?.Dispose();
         _device?.Dispose();
     }

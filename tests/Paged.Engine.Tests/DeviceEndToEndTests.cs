@@ -15,7 +15,7 @@ public sealed class DeviceEndToEndTests
 
     public static IEnumerable<object[]> DeviceRows => Devices.Select(d => new object[] { d });
 
-    private static void RequireDevice(string device)
+    internal static void RequireDevice(string device)
     {
         if (!Paged.Runtime.Backend.IsAvailable(device))
             Assert.Inconclusive($"libpaged_{device}.so is not built");

@@ -74,6 +74,7 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
     /// <summary>A snapshot taken on the engine's thread after every command sent before this call was handled (an abort's blocks are then free).</summary>
     public Task<EngineSnapshot> GetSnapshotAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var done = new TaskCompletionSource<EngineSnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
         return _inbox.Writer.TryWrite(new Barrier(done)) ? done.Task.WaitAsync(cancellationToken) : Task.FromResult(_snapshot);
     }
