@@ -15,7 +15,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions, ServeOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions, ServeOptions, RunBatchOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -24,6 +24,7 @@ public static class Cli
                 (BenchOptions o) => o.Suite == BenchSuite.Kernels ? KernelBenchCommand.Run(o) : BenchCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 (ServeOptions o) => ServeCommand.Run(o),
+                (RunBatchOptions o) => RunBatchCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }
         catch (Exception e) when (IsUserError(e))
