@@ -53,6 +53,7 @@ public sealed class RunBatchTests
             var r = CliRunner.Run("run-batch", "--model", CliRunner.Model, "-i", inputPath, "-o", outputPath, "--max-num-seqs", "2", "--progress-interval", "0");
             Assert.AreEqual(1, r.ExitCode, "some lines failed: " + r.Stderr);
             StringAssert.Contains(r.Stderr, "10 requests, 3 succeeded, 7 failed");
+            StringAssert.Contains(r.Stderr, "progress: 10/10 requests", "every line, bad ones included, counts as done");
             Assert.DoesNotContain("   at ", r.Stderr, "no stack trace");
 
             // One result per non-blank input line, in input order.
