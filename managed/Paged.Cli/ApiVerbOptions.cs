@@ -6,7 +6,7 @@ namespace Paged.Cli;
 /// <summary>Options of the verbs that answer OpenAI API requests (<c>serve</c>, <c>run-batch</c>).</summary>
 public abstract class ApiVerbOptions : EngineVerbOptions
 {
-    [Option("served-model-name", HelpText = "Model name requests may give in 'model' (another name is a 404 error; default: the model file's name).")]
+    [Option("served-model-name", HelpText = "Model name requests give in 'model' and /v1/models lists (another name is a 404 error; default: the model file's name).")]
     public string? ServedModelName { get; set; }
 
     [Option("chat-template", HelpText = "Jinja2 chat template file (default: the GGUF's tokenizer.chat_template, else a plain User:/Assistant: template).")]

@@ -32,6 +32,10 @@ internal static class BatchOutput
     public static JsonObject FromLineError(BatchLine line) =>
         Line(line.CustomId, null, Error(line.Error!.Code, line.Error.Message, line.LineNumber));
 
+    /// <summary>A line the batch was interrupted (Ctrl+C, SIGTERM) before it finished.</summary>
+    public static JsonObject Cancelled(BatchLine line) =>
+        Line(line.CustomId, null, Error("cancelled", "the batch was interrupted (Ctrl+C or SIGTERM) before this request finished", line.LineNumber));
+
     private static JsonObject Line(string? customId, JsonObject? response, JsonObject? error) => new()
     {
         ["id"] = $"batch_req_{Guid.NewGuid():N}",

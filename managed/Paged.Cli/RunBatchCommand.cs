@@ -9,7 +9,9 @@ namespace Paged.Cli;
 /// <c>paged run-batch -i IN.jsonl -o OUT.jsonl</c>: every request line of an OpenAI batch file goes through the
 /// server's endpoints (<see cref="LocalApi"/>) on ONE engine, so the lines batch continuously; at most
 /// --max-concurrent-requests run at once (the engine's admission queue never overflows). Results are written in
-/// input order as they become ready. Exit status 0 when every line succeeded, 1 when any failed.
+/// input order as they become ready. Ctrl+C or SIGTERM stops reading, cancels the running lines (reported as
+/// cancelled) and keeps every result so far. Exit status 0 when every line succeeded, 1 when any failed, 130 when
+/// interrupted.
 /// </summary>
 internal static class RunBatchCommand
 {
@@ -32,18 +34,19 @@ internal static class RunBatchCommand
         var api = new LocalApi(engine, template, options);
         var progress = new BatchProgress(total, BatchProgress.Choose(o.NoProgress), TimeSpan.FromSeconds(o.ProgressInterval));
         long start = Stopwatch.GetTimestamp();
-        int failed = progress.RunAsync(() => RunAsync(api, o.Input, o.Output, concurrency, progress)).GetAwaiter().GetResult();
+        using var stop = new StopSignal();
+        var (lines, failed) = progress.RunAsync(() => RunAsync(api, o.Input, o.Output, concurrency, progress, stop.Token)).GetAwaiter().GetResult();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         engine.ShutdownAsync(drain: false, CancellationToken.None).GetAwaiter().GetResult();
 
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"run-batch: {total} requests, {total - failed} succeeded, {failed} failed; {progress.Tally.Tokens} tokens in {seconds:F2} s "
-            + $"({progress.Tally.Tokens / Math.Max(seconds, 1e-9):F1} tok/s); results in {o.Output}"));
-        return failed == 0 ? 0 : 1;
+            $"run-batch: {(stop.Token.IsCancellationRequested ? $"interrupted after {lines} of " : "")}{total} requests, {lines - failed} succeeded, {failed} failed; "
+            + $"{progress.Tally.Tokens} tokens in {seconds:F2} s ({progress.Tally.Tokens / Math.Max(seconds, 1e-9):F1} tok/s); results in {o.Output}"));
+        return stop.Token.IsCancellationRequested ? 130 : failed == 0 ? 0 : 1;
     }
 
-    /// <summary>Reads, submits and writes every line; returns how many failed.</summary>
-    private static async Task<int> RunAsync(LocalApi api, string inputPath, string outputPath, int concurrency, BatchProgress progress)
+    /// <summary>Reads, submits and writes every line (until <paramref name="stop"/>); returns how many lines were answered and how many failed.</summary>
+    private static async Task<(int Lines, int Failed)> RunAsync(LocalApi api, string inputPath, string outputPath, int concurrency, BatchProgress progress, CancellationToken stop)
     {
         using var input = new StreamReader(inputPath);
         var output = new StreamWriter(outputPath, append: false);
@@ -56,7 +59,7 @@ internal static class RunBatchCommand
             int failed = 0;
             int lineNumber = 0;
             int index = 0;
-            while (await input.ReadLineAsync().ConfigureAwait(false) is { } text)
+            while (!stop.IsCancellationRequested && await input.ReadLineAsync(CancellationToken.None).ConfigureAwait(false) is { } text)
             {
                 lineNumber++;
                 if (string.IsNullOrWhiteSpace(text))
@@ -71,34 +74,53 @@ internal static class RunBatchCommand
                     continue;
                 }
 
-                await slots.WaitAsync().ConfigureAwait(false);
-                running.Add(Task.Run(async () =>
+                try
                 {
-                    try
-                    {
-                        var result = await InvokeAsync(api, line).ConfigureAwait(false);
-                        if (result.StatusCode != 200)
-                            Interlocked.Increment(ref failed);
-                        results.Add(at, BatchOutput.FromResult(line, result));
-                        progress.Finished(result.CompletionTokens);
-                    }
-                    finally
-                    {
-                        slots.Release();
-                    }
-                }));
+                    await slots.WaitAsync(stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    results.Add(at, BatchOutput.Cancelled(line));
+                    Interlocked.Increment(ref failed);
+                    break;
+                }
+
+                // Called directly, not through Task.Run: InvokeAsync submits before its first await, so the engine
+                // receives the lines in input order.
+                running.Add(RunLineAsync(line, at));
+            }
+
+            async Task RunLineAsync(BatchLine line, int at)
+            {
+                try
+                {
+                    var result = await InvokeAsync(api, line, stop).ConfigureAwait(false);
+                    if (result?.StatusCode != 200)
+                        Interlocked.Increment(ref failed);
+                    results.Add(at, result is null ? BatchOutput.Cancelled(line) : BatchOutput.FromResult(line, result));
+                    progress.Finished(result?.CompletionTokens ?? 0);
+                }
+                finally
+                {
+                    slots.Release();
+                }
             }
 
             await Task.WhenAll(running).ConfigureAwait(false);
-            return failed;
+            return (index, failed);
         }
     }
 
-    private static async Task<LocalApiResult> InvokeAsync(LocalApi api, BatchLine line)
+    /// <summary>The line's answer; null when the batch was interrupted first.</summary>
+    private static async Task<LocalApiResult?> InvokeAsync(LocalApi api, BatchLine line, CancellationToken stop)
     {
         try
         {
-            return await api.InvokeAsync(line.Url, line.Body).ConfigureAwait(false);
+            return await api.InvokeAsync(line.Url, line.Body, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return null;
         }
 #pragma warning disable CA1031 // one line's unexpected failure is that line's error; the batch goes on
         catch (Exception e)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -110,6 +111,63 @@ public sealed class RunBatchTests
             Assert.AreEqual(2, missing.ExitCode);
             StringAssert.Contains(missing.Stderr, "none.jsonl");
             Assert.DoesNotContain("   at ", missing.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    // SIGTERM mid-batch (sent once the first line has finished, as the progress line on stderr shows): reading
+    // stops, running lines are reported as cancelled, every result so far is kept in input order, exit 130.
+    [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task RunBatch_Sigterm_KeepsResultsSoFarAndReportsCancelledLines()
+    {
+        string dir = Directory.CreateTempSubdirectory("paged-batch-").FullName;
+        try
+        {
+            string inputPath = Path.Combine(dir, "in.jsonl");
+            string outputPath = Path.Combine(dir, "out.jsonl");
+            // Far more work than can finish before the signal: 2000 lines of 400 tokens, one sequence at a time.
+            File.WriteAllLines(inputPath, Enumerable.Range(0, 2000).Select(i =>
+                Request($"r{i}", "/v1/completions", new { prompt = "Once upon a time", max_tokens = 400, ignore_eos = true, temperature = 0 })));
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "paged.dll"), "run-batch", "--model", CliRunner.Model, "-i", inputPath, "-o", outputPath,
+                "--max-num-seqs", "1", "--threads", "1", "--progress-interval", "0" })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = new System.Text.StringBuilder();
+            while (await p.StandardError.ReadLineAsync() is { } line)
+            {
+                stderr.AppendLine(line);
+                if (line.StartsWith("progress: 1/", StringComparison.Ordinal))
+                    break;
+            }
+
+            using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            stderr.Append(await p.StandardError.ReadToEndAsync());
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await p.WaitForExitAsync(timeout.Token);
+            await stdout;
+
+            Assert.AreEqual(130, p.ExitCode, stderr.ToString());
+            var match = System.Text.RegularExpressions.Regex.Match(stderr.ToString(), @"interrupted after (\d+) of 2000 requests");
+            Assert.IsTrue(match.Success, stderr.ToString());
+            var lines = File.ReadAllLines(outputPath).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            Assert.AreEqual(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), lines.Count);
+            Assert.IsLessThan(2000, lines.Count);
+            CollectionAssert.AreEqual(Enumerable.Range(0, lines.Count).Select(i => $"r{i}").ToArray(), lines.Select(l => l["custom_id"]!.GetValue<string>()).ToArray());
+            Assert.IsTrue(lines.Any(l => l["error"] is null), "a line finished before the signal");
+            foreach (var l in lines)
+            {
+                bool ok = l["error"] is null && l["response"]!["status_code"]!.GetValue<int>() == 200;
+                Assert.IsTrue(ok || l["error"]!["code"]!.GetValue<string>() == "cancelled", l.ToJsonString());
+            }
+
+            Assert.IsTrue(lines.Any(l => l["error"] is not null), "the running lines were cancelled");
         }
         finally
         {
