@@ -47,6 +47,18 @@ public sealed class CompletionsTests
     }
 
     [TestMethod]
+    public async Task TheGgufCopyServesTheSameGreedyText()
+    {
+        await using var gguf = await TestServer.StartAsync(modelPath: Path.Combine(TestServer.Shared, "models", "stories260K", "stories260K.gguf"));
+        var body = new { prompt = "Once upon a time", max_tokens = 30, temperature = 0 };
+        var (status, fromGguf) = await gguf.PostAsync("v1/completions", body);
+        Assert.AreEqual(200, status);
+        Assert.AreEqual(
+            (await Complete(body)).GetProperty("choices")[0].GetProperty("text").GetString(),
+            fromGguf.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
+
+    [TestMethod]
     public async Task NTwoGivesTwoIndexedChoicesPerPrompt()
     {
         var json = await Complete(new { prompt = new[] { "A bird", "A fish" }, n = 2, max_tokens = 10, temperature = 1.0, seed = 7 });

@@ -47,12 +47,13 @@ internal sealed partial class TestServer : IAsyncDisposable
 
     public static EngineOptions DefaultEngineOptions => new() { Device = "cpu", NumThreads = 1, MaxNumSeqs = 64 };
 
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engineOptions = null, int maxPending = 1024)
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engineOptions = null, int maxPending = 1024, string? modelPath = null)
     {
         options = (options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0, ServedModelName = ModelName };
         engineOptions ??= DefaultEngineOptions;
-        var weights = ModelLoader.Load(ModelPath);
-        ITokenizer tokenizer = TokenizerLoader.Load(ModelPath, null, weights.Config);
+        modelPath ??= ModelPath;
+        var weights = ModelLoader.Load(modelPath);
+        ITokenizer tokenizer = TokenizerLoader.Load(modelPath, null, weights.Config);
         var gate = new GatedExecutor(ModelRunner.Create(weights, engineOptions, EngineShape.From(weights.Config, engineOptions)));
         var llm = new LlmEngine(gate, weights.Config, tokenizer, engineOptions);
         var engine = new AsyncEngine(llm, new AsyncEngineOptions { MaxPendingRequests = maxPending });
