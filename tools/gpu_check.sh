@@ -62,7 +62,7 @@ pack() {
   cp "$dn/dotnet" "$b/dotnet/"
   cp -r "$dn/host" "$b/dotnet/"
   cp -r "$fx" "$b/dotnet/shared/Microsoft.NETCore.App/"
-  tar -C "$stage" -cJf "$dest/gpu-check-bundle.tar.xz" bundle
+  XZ_OPT="${XZ_OPT:--4 -T0}" tar -C "$stage" -cJf "$dest/gpu-check-bundle.tar.xz" bundle
   rm -rf "$stage"
   ls -l "$dest/gpu-check-bundle.tar.xz"
 }

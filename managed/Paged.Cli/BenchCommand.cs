@@ -18,7 +18,7 @@ internal static class BenchCommand
             throw new ArgumentException("--batch, --prompt-tokens, --gen-tokens and --runs must be >= 1; --warmup >= 0");
 
         var options = EngineFactory.ToEngineOptions(o) with { MaxNumSeqs = Math.Max(o.EffectiveMaxNumSeqs, o.Batch) };
-        using var engine = LlmEngine.Create(o.Model, o.Tokenizer, options);
+        using var engine = EngineFactory.CreateEngine(o, options, needsTokenizer: false);
         if (o.PromptTokens + o.GenTokens > engine.MaxContext)
             throw new ArgumentException($"--prompt-tokens + --gen-tokens = {o.PromptTokens + o.GenTokens} exceeds the context of {engine.MaxContext}");
 
@@ -60,8 +60,10 @@ internal static class BenchCommand
         for (int i = 0; i < o.Batch; i++)
         {
             var ids = new int[o.PromptTokens];
-            ids[0] = engine.Config.BosId;
-            for (int t = 1; t < ids.Length; t++)
+            int first = engine.Config.BosId >= 0 ? 1 : 0;
+            if (first == 1)
+                ids[0] = engine.Config.BosId;
+            for (int t = first; t < ids.Length; t++)
                 ids[t] = 3 + (int)(random.NextUInt64() % (ulong)(vocab - 3));
             engine.AddRequest("", ids, sampling);
         }
@@ -99,7 +101,8 @@ internal static class BenchCommand
         double total = (end - start) / f;
         double execute = engine.Counters.ExecuteSeconds - executeBefore;
         Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0}); " +
-                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits and {launchesPerStep:F1} launches per step");
+                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits, {launchesPerStep:F1} launches and " +
+                                $"{(decodeSteps > 0 ? decodeCounts.HostToDeviceCopies / (double)decodeSteps : 0):F2} uploads per step");
         double decodeTokens = (double)o.Batch * (o.GenTokens - 1);
         return (o.Batch * (double)o.PromptTokens / prefillSeconds,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0,

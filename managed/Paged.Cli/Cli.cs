@@ -1,4 +1,5 @@
 using CommandLine;
+using Paged.Cli.ServeBench;
 using Paged.Models;
 using Paged.Runtime;
 
@@ -15,13 +16,19 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, MakeModelOptions, ServeOptions, RunBatchOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
                 (GenerateOptions o) => GenerateCommand.Run(o),
                 (InfoOptions o) => InfoCommand.Run(o),
-                (BenchOptions o) => o.Suite == BenchSuite.Kernels ? KernelBenchCommand.Run(o) : BenchCommand.Run(o),
+                (BenchOptions o) => o.Suite switch
+                {
+                    BenchSuite.Kernels => KernelBenchCommand.Run(o),
+                    BenchSuite.Throughput => ThroughputBenchCommand.Run(o),
+                    _ => BenchCommand.Run(o),
+                },
+                (BenchServeOptions o) => BenchServeCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 (ServeOptions o) => ServeCommand.Run(o),
                 (RunBatchOptions o) => RunBatchCommand.Run(o),
@@ -34,9 +41,16 @@ public static class Cli
         }
     }
 
-    /// <summary>CommandLineParser wants long names of two or more characters: accept vLLM's --n as --num-samples.</summary>
-    private static string[] NormalizeArgs(string[] args) =>
-        [.. args.Select(a => a == "--n" ? "--num-samples" : a.StartsWith("--n=", StringComparison.Ordinal) ? "--num-samples=" + a[4..] : a)];
+    /// <summary>
+    /// CommandLineParser wants long names of two or more characters: accept vLLM's --n as --num-samples.
+    /// It has no sub-verbs either: 'bench serve' (no engine, no model) is the verb 'bench-serve'.
+    /// </summary>
+    private static string[] NormalizeArgs(string[] args)
+    {
+        if (args.Length >= 2 && args[0] == "bench" && args[1] == "serve")
+            args = ["bench-serve", .. args[2..]];
+        return [.. args.Select(a => a == "--n" ? "--num-samples" : a.StartsWith("--n=", StringComparison.Ordinal) ? "--num-samples=" + a[4..] : a)];
+    }
 
     private static bool IsUserError(Exception e) =>
         e is ArgumentException or ModelFormatException or BackendException or FileNotFoundException

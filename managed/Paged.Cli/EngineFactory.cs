@@ -1,5 +1,7 @@
 using System.Globalization;
 using Paged.Engine;
+using Paged.Models;
+using Paged.Models.Tokenization;
 using Paged.Runtime;
 
 namespace Paged.Cli;
@@ -23,6 +25,28 @@ internal static class EngineFactory
         Policy = o.Policy,
         FairShare = new FairShareOptions { TenantWeights = ParseTenantWeights(o.TenantWeights) },
     };
+
+    /// <summary>
+    /// Loads the model and its tokenizer and builds the engine. A checkpoint directory whose tokenizer cannot be
+    /// loaded still runs token-id prompts (<paramref name="needsTokenizer"/> false) with an ids-only stand-in.
+    /// </summary>
+    public static LlmEngine CreateEngine(EngineVerbOptions o, EngineOptions options, bool needsTokenizer)
+    {
+        using var weights = ModelLoader.Load(o.Model); // mapped files close once the model is on the device
+        ITokenizer tokenizer;
+        try
+        {
+            tokenizer = TokenizerLoader.Load(o.Model, o.Tokenizer, weights.Config);
+        }
+        catch (ModelFormatException e) when (Directory.Exists(o.Model) && o.Tokenizer is null)
+        {
+            if (needsTokenizer)
+                throw new ModelFormatException($"{o.Model}: no tokenizer could be loaded ({e.Message}); give prompts as token ids (--prompt-ids)", e);
+            tokenizer = new IdsOnlyTokenizer(weights.Config, e.Message);
+        }
+
+        return new LlmEngine(weights, tokenizer, options);
+    }
 
     /// <summary>Parses NAME=WEIGHT pairs.</summary>
     public static Dictionary<string, double>? ParseTenantWeights(IEnumerable<string> pairs)

@@ -11,13 +11,16 @@ internal static class GenerateCommand
     public static int Run(GenerateOptions o)
     {
         var prompts = PromptSource.Read(o);
-        var sampling = new SamplingParams
+        using var engine = EngineFactory.CreateEngine(o, EngineFactory.ToEngineOptions(o), needsTokenizer: prompts.Any(p => p.Ids is null));
+        // A value on the command line wins, then the checkpoint's generation_config.json, then the engine default.
+        var defaults = SamplingDefaults.For(engine.Config);
+        var sampling = defaults with
         {
-            Temperature = o.Temperature,
-            TopK = o.TopK,
-            TopP = o.TopP,
-            MinP = o.MinP,
-            RepetitionPenalty = o.RepetitionPenalty,
+            Temperature = o.Temperature ?? defaults.Temperature,
+            TopK = o.TopK ?? defaults.TopK,
+            TopP = o.TopP ?? defaults.TopP,
+            MinP = o.MinP ?? defaults.MinP,
+            RepetitionPenalty = o.RepetitionPenalty ?? defaults.RepetitionPenalty,
             FrequencyPenalty = o.FrequencyPenalty,
             PresencePenalty = o.PresencePenalty,
             MinTokens = o.MinTokens,
@@ -29,13 +32,15 @@ internal static class GenerateCommand
             N = o.N,
         };
         sampling.Validate();
-        var requests = prompts.Select(p => new GenerationRequest { Prompt = p.Prompt, Sampling = p.N is int n ? sampling with { N = n } : sampling, Attributes = p.Attributes }).ToList();
+        var requests = prompts.Select(p => new GenerationRequest
+        {
+            Prompt = p.Prompt, PromptTokenIds = p.Ids, Sampling = p.N is int n ? sampling with { N = n } : sampling, Attributes = p.Attributes,
+        }).ToList();
         foreach (var r in requests)
             r.Sampling.Validate();
         if (!double.IsFinite(o.ProgressInterval) || o.ProgressInterval < 0)
             throw new ArgumentException($"--progress-interval must be a number of seconds >= 0 (got {o.ProgressInterval})");
 
-        using var engine = LlmEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o));
         // Progress for batches only: one prompt has nothing to count.
         var progress = new BatchProgress(requests.Count, requests.Count > 1 ? BatchProgress.Choose(o.NoProgress) : ProgressMode.Off, TimeSpan.FromSeconds(o.ProgressInterval));
         var start = Stopwatch.GetTimestamp();

@@ -29,7 +29,9 @@ internal static class KernelBenchCommand
         if (o.Batch < 1 || o.PromptTokens < 1 || o.Runs < 1 || o.Warmup < 0)
             throw new ArgumentException("--batch, --prompt-tokens and --runs must be >= 1; --warmup >= 0");
         var device = EngineFactory.ResolveDevice(o.Device);
-        var config = ModelLoader.Load(o.Model).Config;
+        ModelConfig config;
+        using (var weights = ModelLoader.Load(o.Model))
+            config = weights.Config;
         using var ctx = Backend.Load(device).CreateContext(o.Threads);
         double peak = o.PeakGbs > 0 ? o.PeakGbs : KnownPeakGbs(ctx.DeviceName);
         Console.Error.WriteLine($"bench kernels: {o.Model} shapes (dim {config.Dim}, heads {config.NumHeads}/{config.NumKvHeads} x {config.HeadSize}, " +

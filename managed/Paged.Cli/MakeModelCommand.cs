@@ -1,31 +1,63 @@
 using Paged.Models;
+using Paged.Models.Gguf;
+using Paged.Models.Hf;
+using Paged.Models.Weights;
 
 namespace Paged.Cli;
 
-/// <summary><c>paged make-model</c>: a random-weight llama2.c checkpoint of a real shape, plus a tokenizer.</summary>
+/// <summary>
+/// <c>paged make-model</c>: a model of a real shape with deterministic random weights (benchmarks need the shape, not
+/// the values), or a conversion of an existing model (<c>--from</c>), in Hugging Face, GGUF or llama2.c format.
+/// </summary>
 internal static class MakeModelCommand
 {
     public static int Run(MakeModelOptions o)
     {
-        var config = o.Shape.ToLowerInvariant() switch
+        var dtype = o.DType.ToLowerInvariant() switch
         {
-            "stories110m" => Shape(dim: 768, hidden: 2048, layers: 12, heads: 12),
-            "stories15m" => Shape(dim: 288, hidden: 768, layers: 6, heads: 6),
-            _ => throw new ArgumentException($"unknown shape '{o.Shape}' (stories110M, stories15M)"),
+            "f32" => WeightDType.F32,
+            "bf16" => WeightDType.BF16,
+            "f16" => WeightDType.F16,
+            _ => throw new ArgumentException($"unknown --dtype '{o.DType}' (f32, bf16, f16)"),
         };
-        Directory.CreateDirectory(o.Out);
-        string model = Path.Combine(o.Out, "model.bin");
-        string tokenizer = Path.Combine(o.Out, "tokenizer.bin");
-        RandomModelWriter.WriteLlama2c(model, config, o.Seed);
-        RandomModelWriter.WriteSyntheticTokenizer(tokenizer, config.VocabSize);
-        Console.WriteLine($"wrote {model} ({new FileInfo(model).Length:N0} bytes) and {tokenizer}");
+        if (o.From is not null && (o.Config ?? o.Shape) is not null)
+            throw new ArgumentException("--from converts a model; it takes no --config");
+        using var source = o.From is null ? null : ModelLoader.Load(o.From);
+        var config = source?.Config ?? ModelShapes.Get(o.Config ?? o.Shape ?? "stories110M");
+        switch (o.Format.ToLowerInvariant())
+        {
+            case "hf":
+                Directory.CreateDirectory(o.Out);
+                var (hfConfig, tensors) = source is null
+                    ? (config with { RopeStyle = RopeStyle.RotateHalf }, HfExport.Random(config, o.Seed))
+                    : HfExport.FromWeights(source);
+                HfCheckpointWriter.Write(o.Out, hfConfig, tensors, dtype);
+                Report(o.Out, Path.Combine(o.Out, HfCheckpoint.SingleFile));
+                break;
+            case "gguf":
+                Directory.CreateDirectory(o.Out);
+                string gguf = Path.Combine(o.Out, "model.gguf");
+                GgufModelWriter.Write(gguf, config, source is null ? GgufModelWriter.Random(config, o.Seed) : GgufModelWriter.FromWeights(source), dtype);
+                Report(o.Out, gguf);
+                break;
+            case "llama2c":
+                if (source is not null)
+                    throw new ArgumentException("--format llama2c writes random weights only");
+                if (dtype != WeightDType.F32)
+                    throw new ArgumentException("llama2.c checkpoints are f32 only");
+                Directory.CreateDirectory(o.Out);
+                string model = Path.Combine(o.Out, "model.bin");
+                RandomModelWriter.WriteLlama2c(model, config, o.Seed);
+                RandomModelWriter.WriteSyntheticTokenizer(Path.Combine(o.Out, "tokenizer.bin"), config.VocabSize);
+                Report(o.Out, model);
+                break;
+            default:
+                throw new ArgumentException($"unknown --format '{o.Format}' (hf, gguf, llama2c)");
+        }
+
         return 0;
     }
 
-    /// <summary>The llama2.c "stories" shapes with the Llama 2 vocabulary size and a 1024-token context.</summary>
-    private static ModelConfig Shape(int dim, int hidden, int layers, int heads) => new()
-    {
-        Dim = dim, HiddenDim = hidden, NumLayers = layers, NumHeads = heads, NumKvHeads = heads,
-        VocabSize = 32000, MaxSeqLen = 1024,
-    };
+    private static void Report(string directory, string weights) =>
+        Console.WriteLine($"wrote {directory}: {Path.GetFileName(weights)} ({new FileInfo(weights).Length:N0} bytes)");
 }

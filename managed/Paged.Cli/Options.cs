@@ -19,7 +19,7 @@ public enum OnOff
 /// <summary>Options every verb that builds an engine shares.</summary>
 public abstract class EngineVerbOptions
 {
-    [Option("model", Required = true, HelpText = "Model file: llama2.c checkpoint (.bin) or GGUF (.gguf).")]
+    [Option("model", Required = true, HelpText = "Model: a Hugging Face checkpoint directory (config.json + *.safetensors), a GGUF file or a llama2.c checkpoint (.bin).")]
     public string Model { get; set; } = "";
 
     [Option("tokenizer", HelpText = "Tokenizer file (llama2.c tokenizer.bin). Default: inside a GGUF, or tok<vocab>.bin / tokenizer.bin beside the model.")]
@@ -77,8 +77,11 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
     public IEnumerable<string> Prompts { get; set; } = [];
 
-    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" field and optional \"n\", \"priority\" and \"tenant\".")]
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\" and \"tenant\".")]
     public string? PromptsFile { get; set; }
+
+    [Option("prompt-ids", HelpText = "A prompt given as comma-separated token ids, e.g. 0,735,734 (repeat the option for several).")]
+    public IEnumerable<string> PromptIds { get; set; } = [];
 
     [Option('n', "num-samples", Default = 1, HelpText = "Completions per prompt (parallel sampling; the prompt is prefilled once). Also --n N.")]
     public int N { get; set; }
@@ -86,20 +89,20 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Option("max-tokens", Default = 256, HelpText = "Most tokens to generate per prompt.")]
     public int MaxTokens { get; set; }
 
-    [Option("temperature", Default = 0f, HelpText = "Sampling temperature; 0 = greedy.")]
-    public float Temperature { get; set; }
+    [Option("temperature", HelpText = "Sampling temperature; 0 = greedy. Default: the model's generation_config.json, else 0 (greedy).")]
+    public float? Temperature { get; set; }
 
-    [Option("top-k", Default = 0, HelpText = "Keep the K most likely tokens (0 or -1 = off).")]
-    public int TopK { get; set; }
+    [Option("top-k", HelpText = "Keep the K most likely tokens (0 or -1 = off). Default: the model's generation_config.json, else 0 (off).")]
+    public int? TopK { get; set; }
 
-    [Option("top-p", Default = 1f, HelpText = "Nucleus sampling threshold in (0, 1].")]
-    public float TopP { get; set; }
+    [Option("top-p", HelpText = "Nucleus sampling threshold in (0, 1]. Default: the model's generation_config.json, else 1.")]
+    public float? TopP { get; set; }
 
-    [Option("min-p", Default = 0f, HelpText = "Keep tokens at least this fraction as likely as the most likely one, in [0, 1] (0 = off).")]
-    public float MinP { get; set; }
+    [Option("min-p", HelpText = "Keep tokens at least this fraction as likely as the most likely one, in [0, 1] (0 = off). Default: the model's generation_config.json, else 0.")]
+    public float? MinP { get; set; }
 
-    [Option("repetition-penalty", Default = 1f, HelpText = "Penalty (> 0) on tokens of the prompt and the output; 1 = off.")]
-    public float RepetitionPenalty { get; set; }
+    [Option("repetition-penalty", HelpText = "Penalty (> 0) on tokens of the prompt and the output; 1 = off. Default: the model's generation_config.json, else 1.")]
+    public float? RepetitionPenalty { get; set; }
 
     [Option("frequency-penalty", Default = 0f, HelpText = "Subtracted per occurrence in the output, in [-2, 2].")]
     public float FrequencyPenalty { get; set; }
@@ -138,7 +141,7 @@ public sealed class GenerateOptions : EngineVerbOptions
 [Verb("info", HelpText = "Print a model's configuration.")]
 public sealed class InfoOptions
 {
-    [Option("model", Required = true, HelpText = "Model file (.bin or .gguf).")]
+    [Option("model", Required = true, HelpText = "Model: checkpoint directory, .gguf or .bin.")]
     public string Model { get; set; } = "";
 
     [Option("tokenizer", HelpText = "Tokenizer file, as for generate.")]
@@ -150,12 +153,13 @@ public enum BenchSuite
 {
     Generate,
     Kernels,
+    Throughput,
 }
 
-[Verb("bench", HelpText = "Measure speed: 'paged bench generate' (end to end) or 'paged bench kernels' (each op, GB/s).")]
+[Verb("bench", HelpText = "Measure speed: 'paged bench generate' (end to end), 'throughput' (offline, many requests), 'kernels' (each op, GB/s); 'paged bench serve' drives a server.")]
 public sealed class BenchOptions : EngineVerbOptions
 {
-    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate or kernels.")]
+    [Value(0, MetaName = "SUITE", Required = true, HelpText = "What to measure: generate, throughput or kernels.")]
     public BenchSuite Suite { get; set; }
 
     [Option("batch", Default = 1, HelpText = "Concurrent sequences.")]
@@ -173,6 +177,15 @@ public sealed class BenchOptions : EngineVerbOptions
     [Option("warmup", Default = 1, HelpText = "Untimed runs first.")]
     public int Warmup { get; set; }
 
+    [Option("num-prompts", Default = 256, HelpText = "bench throughput: requests.")]
+    public int NumPrompts { get; set; }
+
+    [Option("range-ratio", Default = 0.0, HelpText = "bench throughput: lengths uniform in [len*(1-r), len*(1+r)].")]
+    public double RangeRatio { get; set; }
+
+    [Option("static-batching", Default = false, HelpText = "bench throughput: run groups of --max-num-seqs requests, each to its longest, instead of continuous batching.")]
+    public bool StaticBatching { get; set; }
+
     [Option("peak-gbs", Default = 0.0, HelpText = "bench kernels: the device's peak memory bandwidth in GB/s (0 = known GPUs by name).")]
     public double PeakGbs { get; set; }
 }
@@ -180,10 +193,22 @@ public sealed class BenchOptions : EngineVerbOptions
 [Verb("make-model", HelpText = "Write a llama2.c checkpoint with random weights of a known shape (for benchmarks).")]
 public sealed class MakeModelOptions
 {
-    [Option("shape", Default = "stories110M", HelpText = "Shape: stories110M (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000) or stories15M.")]
-    public string Shape { get; set; } = "stories110M";
+    [Option("config", HelpText = "Shape: llama-3.2-1b, qwen2.5-0.5b, qwen3-0.6b, mistral-7b, tinyllama-1.1b, stories15M or stories110M (default stories110M).")]
+    public string? Config { get; set; }
 
-    [Option("out", Required = true, HelpText = "Directory to write model.bin and tokenizer.bin into.")]
+    [Option("shape", HelpText = "Alias of --config.")]
+    public string? Shape { get; set; }
+
+    [Option("from", HelpText = "Convert this model (.bin, .gguf or checkpoint directory) instead of writing random weights.")]
+    public string? From { get; set; }
+
+    [Option("format", Default = "llama2c", HelpText = "Output format: hf (config.json + model.safetensors), gguf or llama2c (model.bin + tokenizer.bin).")]
+    public string Format { get; set; } = "llama2c";
+
+    [Option("dtype", Default = "f32", HelpText = "Weight type: f32, bf16 or f16 (llama2c: f32 only).")]
+    public string DType { get; set; } = "f32";
+
+    [Option("out", Required = true, HelpText = "Directory to write the model into.")]
     public string Out { get; set; } = "";
 
     [Option("seed", Default = 1UL, HelpText = "Seed of the weights.")]

@@ -4,7 +4,7 @@ using Paged.Engine;
 namespace Paged.Cli;
 
 /// <summary>One prompt and its per-prompt settings (from a JSONL prompts file; null = the command-line value).</summary>
-internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "")
+internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "", int[]? Ids = null)
 {
     public RequestAttributes Attributes => new() { Priority = Priority, Tenant = Tenant };
 }
@@ -15,6 +15,7 @@ internal static class PromptSource
     public static List<PromptSpec> Read(GenerateOptions o)
     {
         var prompts = o.Prompts.Select(p => new PromptSpec(p)).ToList();
+        prompts.AddRange(o.PromptIds.Select(p => new PromptSpec("", Ids: ParseIds(p, "--prompt-ids"))));
         if (o.PromptsFile is not null)
         {
             if (!File.Exists(o.PromptsFile))
@@ -35,14 +36,37 @@ internal static class PromptSource
         return prompts;
     }
 
+    /// <summary>"1,2,3" as token ids.</summary>
+    private static int[] ParseIds(string text, string what)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out ids[i]))
+                throw new ArgumentException($"{what}: '{parts[i]}' is not a token id (expected comma-separated integers)");
+        }
+
+        return ids.Length > 0 ? ids : throw new ArgumentException($"{what}: no token ids in '{text}'");
+    }
+
     private static PromptSpec ParseJsonLine(string file, int lineNo, string line)
     {
         try
         {
             using var doc = JsonDocument.Parse(line);
             var root = doc.RootElement;
+            int[]? ids = null;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt_ids", out var idsValue))
+            {
+                ids = idsValue.ValueKind == JsonValueKind.Array
+                    ? [.. idsValue.EnumerateArray().Select(e => Int(e, "prompt_ids"))]
+                    : throw new ArgumentException($"{file}:{lineNo}: \"prompt_ids\" must be an array of integers");
+            }
+
+            var p = default(JsonElement);
             if (root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String)
+                && (ids is not null || (root.TryGetProperty("prompt", out p) && p.ValueKind == JsonValueKind.String)))
             {
                 int? n = root.TryGetProperty("n", out var nv) ? Int(nv, "n") : null;
                 int priority = root.TryGetProperty("priority", out var pv) ? Int(pv, "priority") : 0;
@@ -53,7 +77,7 @@ internal static class PromptSource
                         : throw new ArgumentException($"{file}:{lineNo}: \"tenant\" must be a string");
                 }
 
-                return new PromptSpec(p.GetString()!, n, priority, tenant);
+                return new PromptSpec(ids is null ? p.GetString()! : "", n, priority, tenant, ids);
             }
         }
         catch (JsonException e)
@@ -61,7 +85,7 @@ internal static class PromptSource
             throw new ArgumentException($"{file}:{lineNo}: not valid JSON ({e.Message})", e);
         }
 
-        throw new ArgumentException($"{file}:{lineNo}: expected a JSON object with a string \"prompt\" field");
+        throw new ArgumentException($"{file}:{lineNo}: expected a JSON object with a string \"prompt\" field or a \"prompt_ids\" array");
 
         int Int(JsonElement e, string name) =>
             e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) ? v

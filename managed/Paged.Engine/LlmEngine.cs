@@ -71,7 +71,7 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Loads the model and its tokenizer from files and builds an engine.</summary>
     public static LlmEngine Create(string modelPath, string? tokenizerPath, EngineOptions options)
     {
-        var weights = ModelLoader.Load(modelPath);
+        using var weights = ModelLoader.Load(modelPath); // mapped files close once the model is on the device
         var tokenizer = TokenizerLoader.Load(modelPath, tokenizerPath, weights.Config);
         return new LlmEngine(weights, tokenizer, options);
     }
@@ -224,6 +224,16 @@ public sealed class LlmEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(requests);
         return Generate(requests.Select(r => new GenerationRequest { Prompt = r.Prompt, Sampling = r.Sampling, Attributes = r.Attributes }).ToList());
+    }
+
+    /// <summary>Like <see cref="Generate(IReadOnlyList{ValueTuple{string, SamplingParams, RequestAttributes}})"/>; a request with token ids is not tokenized.</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, int[]? PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes)> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        return Generate(requests.Select(r => new GenerationRequest
+        {
+            Prompt = r.Prompt, PromptTokenIds = r.PromptTokenIds, Sampling = r.Sampling, Attributes = r.Attributes,
+        }).ToList());
     }
 
     /// <summary>Runs the requests to completion; final outputs in input order. Every request is validated before any is queued.</summary>

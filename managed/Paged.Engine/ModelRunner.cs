@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Paged.Engine.Kv;
 using Paged.Models;
-using Paged.Models.Llama;
 using Paged.Runtime;
 using Paged.Runtime.Interop;
 
@@ -11,14 +10,16 @@ namespace Paged.Engine;
 internal sealed class ModelRunner : IModelExecutor
 {
     private readonly DeviceContext? _context;
-    private readonly LlamaModel _model;
+    private readonly ICausalLM _model;
     private readonly KvCache _cache;
     private readonly HostKvStore _host;
     private readonly StepBatch _batch;
     private readonly SamplingBatch _sampling;
     private readonly int _blockSize;
     private readonly int _vocab;
-    private readonly StagingBuffer _copyPairs;
+    // The step's one packed host-to-device copy: copy pairs, the forward pass's index arrays and the
+    // sampling parameters (paged.h: all device memory), staged in page-locked memory.
+    private readonly StagingBuffer _upload;
     private int[] _pairs = new int[64];
 
     /// <summary>Opens the backend, allocates the KV cache and uploads the model; the runner owns all three.</summary>
@@ -27,11 +28,11 @@ internal sealed class ModelRunner : IModelExecutor
         var config = weights.Config;
         var context = Backend.Load(options.Device).CreateContext(options.NumThreads);
         KvCache? cache = null;
-        LlamaModel? model = null;
+        ICausalLM? model = null;
         try
         {
             cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
-            model = new LlamaModel(context, weights, shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq);
+            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq));
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }
         catch
@@ -48,7 +49,7 @@ internal sealed class ModelRunner : IModelExecutor
     /// <summary>The backend's cumulative waits, launches and copies.</summary>
     public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
 
-    public ModelRunner(LlamaModel model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
+    public ModelRunner(ICausalLM model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
     {
         _context = ownedContext;
         _sampling = new SamplingBatch(model.Context, model.Config.StopTokenIds);
@@ -58,7 +59,7 @@ internal sealed class ModelRunner : IModelExecutor
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
-        _copyPairs = new StagingBuffer(model.Context);
+        _upload = new StagingBuffer(model.Context);
     }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
@@ -67,9 +68,14 @@ internal sealed class ModelRunner : IModelExecutor
         // Out before in: a block swapped out may be the destination of a swap-in of the same step.
         SwapBlocks(plan.SwapOut, SwapDirection.Out);
         SwapBlocks(plan.SwapIn, SwapDirection.In);
-        CopyBlocks(plan.Copies);
+        _upload.Clear();
+        long pairs = StageCopyPairs(plan.Copies);
         if (plan.IsEmpty)
+        {
+            _upload.Flush();
+            CopyBlocks(plan.Copies.Count, pairs);
             return;
+        }
 
         _batch.Clear();
         foreach (var chunk in plan.Chunks)
@@ -85,8 +91,6 @@ internal sealed class ModelRunner : IModelExecutor
                 _batch.AddLogitRow(last);
         }
 
-        _model.Forward(_batch, _cache);
-
         // Sample on the device where the logits are; only tokens and logprobs come back.
         _sampling.Clear();
         foreach (var chunk in plan.Chunks)
@@ -100,7 +104,12 @@ internal sealed class ModelRunner : IModelExecutor
                 _sampling.Add(child);
         }
 
-        _sampling.Run(_model.LogitsAddress, _vocab, sampled);
+        _model.Stage(_batch, _upload);
+        _sampling.Stage(_upload);
+        _upload.Flush(); // one host-to-device copy, no wait
+        CopyBlocks(plan.Copies.Count, pairs);
+        _model.Forward(_batch, _cache);
+        _sampling.Run(_model.LogitsAddress, _vocab, sampled); // the step's one wait: tokens come back
     }
 
     /// <summary>All swaps of one direction in one block_swap call (pairs in host memory).</summary>
@@ -130,24 +139,26 @@ internal sealed class ModelRunner : IModelExecutor
         }
     }
 
-    /// <summary>
-    /// All copy-on-write pairs of the step in one block_copy call. The pair list is device memory
-    /// (paged.h): staged and copied to the device without waiting, never a pointer to host memory.
-    /// </summary>
-    private void CopyBlocks(List<BlockMove> copies)
+    /// <summary>Stages the step's copy-on-write pairs (device memory, paged.h); -1 when there are none.</summary>
+    private long StageCopyPairs(List<BlockMove> copies)
     {
         if (copies.Count == 0)
-            return;
+            return -1;
         FillPairs(copies);
-        _copyPairs.Clear();
-        long pairs = _copyPairs.Stage<int>(_pairs.AsSpan(0, 2 * copies.Count));
-        _copyPairs.Flush();
-        _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = _copyPairs.Address(pairs), NumPairs = copies.Count });
+        return _upload.Stage<int>(_pairs.AsSpan(0, 2 * copies.Count));
+    }
+
+    /// <summary>All copy-on-write pairs of the step in one block_copy call (after the upload's flush).</summary>
+    private void CopyBlocks(int count, long pairs)
+    {
+        if (count == 0)
+            return;
+        _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = _upload.Address(pairs), NumPairs = count });
     }
 
     public void Dispose()
     {
-        _copyPairs.Dispose();
+        _upload.Dispose();
         _sampling.Dispose();
         _host.Dispose();
         _model.Dispose();

@@ -21,10 +21,22 @@ internal sealed class SamplingBatch : IDisposable
         _modelStopIds = modelStopIds;
     }
 
+    private bool _staged;
+
     public void Clear()
     {
         _rows.Clear();
         _seqs.Clear();
+        _staged = false;
+    }
+
+    /// <summary>Stages the added rows' parameters into the step's packed upload (flushed by the caller before <see cref="Run"/>).</summary>
+    public void Stage(StagingBuffer upload)
+    {
+        if (_rows.Count == 0)
+            return;
+        _op.Stage(upload, _rows);
+        _staged = true;
     }
 
     public void Add(Sequence seq)
@@ -64,7 +76,11 @@ internal sealed class SamplingBatch : IDisposable
     {
         if (_rows.Count == 0)
             return;
-        _op.Run(logits, vocab, vocab, _rows);
+        if (_staged)
+            _op.RunStaged(logits, vocab, vocab);
+        else
+            _op.Run(logits, vocab, vocab, _rows);
+        _staged = false;
         for (int i = 0; i < _seqs.Count; i++)
         {
             var seq = _seqs[i];

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Paged.Models.Weights;
 
 namespace Paged.Models;
 
@@ -38,27 +39,42 @@ public static class Llama2cCheckpoint
                 $"file is {actual} bytes but the header ({config.Describe()}) needs {expected} bytes; {why}"));
         }
 
-        var weights = new ModelWeights(config, path);
-        ReadFloats(stream, weights.TokenEmbedding);
-        var layers = weights.Layers;
-        foreach (var l in layers) { ReadFloats(stream, l.AttnNorm); }
-        foreach (var l in layers) { ReadFloats(stream, l.Wq); }
-        foreach (var l in layers) { ReadFloats(stream, l.Wk); }
-        foreach (var l in layers) { ReadFloats(stream, l.Wv); }
-        foreach (var l in layers) { ReadFloats(stream, l.Wo); }
-        foreach (var l in layers) { ReadFloats(stream, l.FfnNorm); }
-        foreach (var l in layers) { ReadFloats(stream, l.W1); }
-        foreach (var l in layers) { ReadFloats(stream, l.W2); }
-        foreach (var l in layers) { ReadFloats(stream, l.W3); }
-        ReadFloats(stream, weights.FinalNorm);
-        stream.Seek(RopeTableBytes(config), SeekOrigin.Current);
-        if (!config.SharedClassifier)
-        {
-            ReadFloats(stream, weights.Classifier);
-        }
-
+        var tensors = ReadTensors(stream, config);
+        var weights = new ModelWeights(config, path, tensors);
+        weights.CheckTensors();
         weights.CheckFinite();
         return weights;
+    }
+
+    /// <summary>Reads the tensors in file order (each kind stacked over all layers) under their canonical names.</summary>
+    private static List<WeightTensor> ReadTensors(Stream stream, ModelConfig config)
+    {
+        long dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim, vocab = config.VocabSize;
+        var tensors = new List<WeightTensor> { Read(stream, WeightNames.Embedding, vocab, dim) };
+        (string Name, long Rows, long Cols)[] perLayer =
+        [
+            (WeightNames.AttnNorm, dim, 0), (WeightNames.QProj, dim, dim), (WeightNames.KProj, kv, dim), (WeightNames.VProj, kv, dim),
+            (WeightNames.OProj, dim, dim), (WeightNames.FfnNorm, dim, 0), (WeightNames.Gate, hidden, dim), (WeightNames.Down, dim, hidden),
+            (WeightNames.Up, hidden, dim),
+        ];
+        foreach (var (name, rows, cols) in perLayer)
+        {
+            for (int l = 0; l < config.NumLayers; l++)
+                tensors.Add(cols == 0 ? Read(stream, WeightNames.Layer(l, name), rows) : Read(stream, WeightNames.Layer(l, name), rows, cols));
+        }
+
+        tensors.Add(Read(stream, WeightNames.FinalNorm, dim));
+        stream.Seek(RopeTableBytes(config), SeekOrigin.Current);
+        if (!config.SharedClassifier)
+            tensors.Add(Read(stream, WeightNames.Classifier, vocab, dim));
+        return tensors;
+    }
+
+    private static WeightTensor Read(Stream stream, string name, params long[] shape)
+    {
+        var data = new float[shape.Aggregate(1L, (a, b) => a * b)];
+        ReadFloats(stream, data);
+        return new WeightTensor(name, data, shape);
     }
 
     /// <summary>Parses and validates the 7-int32 header.</summary>

@@ -1,10 +1,14 @@
 using System.Globalization;
+using Paged.Models.Weights;
 
 namespace Paged.Models;
 
-/// <summary>Shape and hyper-parameters of a Llama-architecture model, as read from a model file.</summary>
+/// <summary>Shape and hyper-parameters of a decoder-only model, as read from a model file.</summary>
 public sealed record ModelConfig
 {
+    /// <summary>The Hugging Face architecture name (config.json "architectures"); the key into <see cref="ModelRegistry"/>.</summary>
+    public string Architecture { get; init; } = "LlamaForCausalLM";
+
     public required int Dim { get; init; }
     public required int HiddenDim { get; init; }
     public required int NumLayers { get; init; }
@@ -18,10 +22,29 @@ public sealed record ModelConfig
     public float NormEps { get; init; } = 1e-5f;
     public float RopeTheta { get; init; } = 10000f;
     public RopeStyle RopeStyle { get; init; } = RopeStyle.AdjacentPairs;
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.None;
+
+    /// <summary>Size of one attention head; 0 means <see cref="Dim"/> / <see cref="NumHeads"/> (config.json head_dim).</summary>
+    public int HeadDim { get; init; }
+
+    /// <summary>The q, k and v projections have biases (Qwen2, Llama attention_bias).</summary>
+    public bool AttentionBias { get; init; }
+
+    /// <summary>Per-head RMSNorm on queries and keys before RoPE (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>Each token attends to at most this many positions, itself included (Mistral); 0 = unlimited.</summary>
+    public int SlidingWindow { get; init; }
+
+    public GenerationDefaults Generation { get; init; } = GenerationDefaults.Empty;
+
+    /// <summary>The parameter type the checkpoint declares (config.json dtype / torch_dtype); weights are widened to fp32 on upload.</summary>
+    public WeightDType DType { get; init; } = WeightDType.F32;
 
     /// <summary>True when the output classifier is the token embedding matrix.</summary>
     public bool SharedClassifier { get; init; } = true;
 
+    /// <summary>Beginning-of-sequence id, or -1 when the model has none (Qwen).</summary>
     public int BosId { get; init; } = 1;
     public int EosId { get; init; } = 2;
 
@@ -31,7 +54,11 @@ public sealed record ModelConfig
     /// </summary>
     public IReadOnlyList<int> StopTokenIds { get; init; } = [2, 1];
 
-    public int HeadSize => Dim / NumHeads;
+    public int HeadSize => HeadDim > 0 ? HeadDim : Dim / NumHeads;
+
+    /// <summary>Width of all query heads together (= <see cref="Dim"/> unless head_dim says otherwise).</summary>
+    public int QDim => NumHeads * HeadSize;
+
     public int KvDim => NumKvHeads * HeadSize;
 
     /// <summary>Number of query heads that share one KV head.</summary>
@@ -47,7 +74,12 @@ public sealed record ModelConfig
         CheckRange(path, "n_kv_heads", NumKvHeads, 1024);
         CheckRange(path, "vocab_size", VocabSize, 1 << 22);
         CheckRange(path, "seq_len", MaxSeqLen, 1 << 24);
-        if (Dim % NumHeads != 0)
+        if (HeadDim < 0 || HeadDim > 1024)
+        {
+            throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture, $"head_dim is {HeadDim}; it must be between 1 and 1024"));
+        }
+
+        if (HeadDim == 0 && Dim % NumHeads != 0)
         {
             throw ModelFormatException.For(path, $"n_heads {NumHeads} does not divide dim {Dim}");
         }
@@ -59,7 +91,7 @@ public sealed record ModelConfig
 
         if (HeadSize % 2 != 0)
         {
-            throw ModelFormatException.For(path, $"head size {HeadSize} (dim {Dim} / n_heads {NumHeads}) is odd; RoPE needs an even head size");
+            throw ModelFormatException.For(path, $"head size {HeadSize} is odd; RoPE needs an even head size");
         }
 
         if (!(NormEps > 0f && NormEps < 1f))
@@ -72,16 +104,40 @@ public sealed record ModelConfig
             throw ModelFormatException.For(path, $"RoPE theta {RopeTheta.ToString(CultureInfo.InvariantCulture)} is not a positive number");
         }
 
-        if (BosId < 0 || BosId >= VocabSize || EosId < 0 || EosId >= VocabSize)
+        if (SlidingWindow < 0)
+        {
+            throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture, $"sliding window {SlidingWindow} is negative"));
+        }
+
+        if (!(RopeScaling.Factor >= 1f) || float.IsInfinity(RopeScaling.Factor))
+        {
+            throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture, $"RoPE scaling factor {RopeScaling.Factor} is not a number >= 1"));
+        }
+
+        if (RopeScaling.Type == RopeScalingType.Llama3 && !(RopeScaling.HighFreqFactor > RopeScaling.LowFreqFactor && RopeScaling.LowFreqFactor > 0f))
+        {
+            throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture,
+                $"llama3 RoPE scaling needs high_freq_factor ({RopeScaling.HighFreqFactor}) > low_freq_factor ({RopeScaling.LowFreqFactor}) > 0"));
+        }
+
+        if (BosId < -1 || BosId >= VocabSize || EosId < 0 || EosId >= VocabSize)
         {
             throw ModelFormatException.For(path, $"BOS id {BosId} or EOS id {EosId} is outside the vocabulary of {VocabSize}");
+        }
+
+        foreach (int id in StopTokenIds)
+        {
+            if (id < 0 || id >= VocabSize)
+            {
+                throw ModelFormatException.For(path, $"end-of-sequence id {id} is outside the vocabulary of {VocabSize}");
+            }
         }
     }
 
     /// <summary>A one-line description used in error messages.</summary>
     public string Describe() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"dim {Dim}, hidden {HiddenDim}, {NumLayers} layers, {NumHeads} heads, {NumKvHeads} kv heads, vocab {VocabSize}, seq_len {MaxSeqLen}");
+            $"{Architecture}: dim {Dim}, hidden {HiddenDim}, {NumLayers} layers, {NumHeads} heads, {NumKvHeads} kv heads, head size {HeadSize}, vocab {VocabSize}, seq_len {MaxSeqLen}");
 
     private static void CheckRange(string path, string name, int value, int max)
     {

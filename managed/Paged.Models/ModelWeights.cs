@@ -1,84 +1,91 @@
-using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using Paged.Models.Weights;
 
 namespace Paged.Models;
 
-/// <summary>Host-side fp32 weights of a Llama-architecture model.</summary>
-[SuppressMessage("Performance", "CA1819:Properties should not return arrays",
-    Justification = "Weights are handed to kernels and uploaded to devices as whole arrays; copying would defeat the purpose.")]
-public sealed class ModelWeights
+/// <summary>
+/// A model's weights on the host: its config and named tensors (<see cref="WeightNames"/>), either fp32 arrays or
+/// views of memory-mapped files, which this object keeps open until disposed.
+/// </summary>
+public sealed class ModelWeights : IDisposable
 {
-    /// <summary>Allocates zeroed weights for <paramref name="config"/>.</summary>
-    public ModelWeights(ModelConfig config, string sourcePath)
-        : this(config, sourcePath, NewMatrix(config), config?.SharedClassifier == false ? NewMatrix(config) : null)
-    {
-    }
+    private readonly Dictionary<string, WeightTensor> _tensors = new(StringComparer.Ordinal);
+    private readonly List<WeightTensor> _ordered = [];
+    private readonly IDisposable[] _owned;
 
-    /// <summary>Wraps an already-loaded embedding (and classifier unless <paramref name="config"/> says it is shared).</summary>
-    internal ModelWeights(ModelConfig config, string sourcePath, float[] tokenEmbedding, float[]? classifier)
+    public ModelWeights(ModelConfig config, string sourcePath, IEnumerable<WeightTensor> tensors, IEnumerable<IDisposable>? owned = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(sourcePath);
-        ArgumentNullException.ThrowIfNull(tokenEmbedding);
+        ArgumentNullException.ThrowIfNull(tensors);
         Config = config;
         SourcePath = sourcePath;
-        TokenEmbedding = tokenEmbedding;
-        Classifier = config.SharedClassifier ? tokenEmbedding
-            : classifier ?? throw new ArgumentNullException(nameof(classifier), "a separate classifier is required");
-        Layers = new LayerWeights[config.NumLayers];
-        for (int l = 0; l < Layers.Length; l++)
+        _owned = owned?.ToArray() ?? [];
+        foreach (var t in tensors)
         {
-            Layers[l] = new LayerWeights(config);
+            if (!_tensors.TryAdd(t.Name, t))
+                throw ModelFormatException.For(sourcePath, $"tensor {t.Name} appears twice");
+            _ordered.Add(t);
         }
-
-        FinalNorm = new float[config.Dim];
     }
 
     public ModelConfig Config { get; }
+
     public string SourcePath { get; }
 
-    /// <summary>Token embedding [vocab, dim].</summary>
-    public float[] TokenEmbedding { get; }
-    public LayerWeights[] Layers { get; }
-    /// <summary>Final RMSNorm weight [dim].</summary>
-    public float[] FinalNorm { get; }
-    /// <summary>Output classifier [vocab, dim]; the same instance as <see cref="TokenEmbedding"/> when shared.</summary>
-    public float[] Classifier { get; }
+    /// <summary>Every tensor, in the order the loader listed them.</summary>
+    public IReadOnlyList<WeightTensor> AllTensors => _ordered;
 
-    private static float[] NewMatrix(ModelConfig? config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        return new float[(long)config.VocabSize * config.Dim];
-    }
+    public long ParameterCount => _ordered.Sum(t => t.ElementCount);
 
-    /// <summary>Every tensor with a descriptive name (layer tensors as "layer N wq"); the shared classifier is listed once.</summary>
-    public IEnumerable<(string Name, float[] Data)> AllTensors()
+    public WeightTensor? Find(string name) => _tensors.GetValueOrDefault(name);
+
+    /// <summary>The tensor <paramref name="name"/> with exactly <paramref name="shape"/>, or a <see cref="ModelFormatException"/> saying what is wrong.</summary>
+    public WeightTensor Require(string name, params long[] shape) =>
+        Optional(name, shape) ?? throw ModelFormatException.For(SourcePath,
+            $"tensor {name} is missing ({Config.Architecture} with this config needs it, shape [{string.Join(", ", shape)}])");
+
+    /// <summary>Like <see cref="Require"/> but null when absent; a present tensor must still have the shape.</summary>
+    public WeightTensor? Optional(string name, params long[] shape)
     {
-        yield return ("token_embedding", TokenEmbedding);
-        for (int l = 0; l < Layers.Length; l++)
+        if (!_tensors.TryGetValue(name, out var t))
+            return null;
+        if (!t.HasShape(shape))
         {
-            foreach (var (name, data) in Layers[l].Tensors())
-            {
-                yield return ($"layer {l} {name}", data);
-            }
+            throw ModelFormatException.For(SourcePath, string.Create(CultureInfo.InvariantCulture,
+                $"tensor {name} has shape {t.ShapeText} but the config ({Config.Describe()}) needs [{string.Join(", ", shape)}]"));
         }
 
-        yield return ("final_norm", FinalNorm);
-        if (!ReferenceEquals(Classifier, TokenEmbedding))
-        {
-            yield return ("classifier", Classifier);
-        }
+        return t;
     }
 
-    /// <summary>Throws if any weight is NaN or infinite, naming the tensor.</summary>
+    /// <summary>The output classifier: lm_head, or the embedding when the config ties them.</summary>
+    public WeightTensor Classifier =>
+        Config.SharedClassifier ? Require(WeightNames.Embedding, Config.VocabSize, Config.Dim) : Require(WeightNames.Classifier, Config.VocabSize, Config.Dim);
+
+    /// <summary>Checks every tensor the architecture needs is present with its shape (extra tensors are ignored).</summary>
+    public void CheckTensors()
+    {
+        foreach (var (name, shape) in ModelRegistry.ForHf(Config.Architecture, SourcePath).ExpectedTensors(Config))
+            Require(name, shape);
+    }
+
+    /// <summary>Throws if any fp32 host tensor holds a NaN or infinity, naming it (mapped tensors are checked as they upload).</summary>
     public void CheckFinite()
     {
-        foreach (var (name, data) in AllTensors())
+        foreach (var t in _ordered)
         {
+            if (t.HostArray is not { } data)
+                continue;
             long bad = FloatChecks.IndexOfNonFinite(data);
             if (bad >= 0)
-            {
-                throw ModelFormatException.For(SourcePath, $"tensor {name} has a non-finite value ({data[bad]}) at element {bad}");
-            }
+                throw ModelFormatException.For(SourcePath, $"tensor {t.Name} has a non-finite value ({data[bad]}) at element {bad}");
         }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in _owned)
+            d.Dispose();
     }
 }

@@ -19,6 +19,13 @@ public static class RandomModelWriter
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate(path);
+        if (config.AttentionBias || config.QkNorm || config.SlidingWindow > 0 || config.HeadSize != config.Dim / config.NumHeads
+            || config.RopeScaling.Type != RopeScalingType.None || !config.SharedClassifier)
+        {
+            throw new ArgumentException($"a llama2.c checkpoint cannot express {config.Describe()} (biases, q/k norm, a sliding window, " +
+                "head_dim other than dim/heads, RoPE scaling or an untied classifier); use --format hf or gguf");
+        }
+
         Llama2cCheckpoint.EnsureLittleEndian();
         long dim = config.Dim, hidden = config.HiddenDim, layers = config.NumLayers, kv = config.KvDim;
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
@@ -50,6 +57,31 @@ public static class RandomModelWriter
     public static void WriteSyntheticTokenizer(string path, int vocabSize)
     {
         ArgumentNullException.ThrowIfNull(path);
+        var pieces = SyntheticPieces(vocabSize);
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        using var writer = new BinaryWriter(stream, Encoding.UTF8);
+        int maxLength = 0;
+        foreach (string p in pieces)
+        {
+            maxLength = Math.Max(maxLength, Encoding.UTF8.GetByteCount(p));
+        }
+
+        writer.Write(maxLength);
+        for (int i = 0; i < pieces.Count; i++)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(pieces[i]);
+            writer.Write(i < 259 ? 0f : -(float)(i - 259));
+            writer.Write(bytes.Length);
+            writer.Write(bytes);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="vocabSize"/> unique pieces: &lt;unk&gt;, BOS ("\n&lt;s&gt;\n"), EOS, the 256 byte pieces, then printable ASCII
+    /// characters and ever longer ASCII strings (score -(i - 259) for piece i).
+    /// </summary>
+    public static List<string> SyntheticPieces(int vocabSize)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 259);
         var pieces = new List<string>(vocabSize) { "<unk>", "\n<s>\n", "\n</s>\n" };
         for (int b = 0; b < 256; b++)
@@ -84,22 +116,7 @@ public static class RandomModelWriter
             frontier = next;
         }
 
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-        using var writer = new BinaryWriter(stream, Encoding.UTF8);
-        int maxLength = 0;
-        foreach (string p in pieces)
-        {
-            maxLength = Math.Max(maxLength, Encoding.UTF8.GetByteCount(p));
-        }
-
-        writer.Write(maxLength);
-        for (int i = 0; i < pieces.Count; i++)
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(pieces[i]);
-            writer.Write(i < 259 ? 0f : -(float)(i - 259));
-            writer.Write(bytes.Length);
-            writer.Write(bytes);
-        }
+        return pieces;
     }
 
     private static void WriteRandom(Stream stream, float[] buffer, ref SplitMix64 rng, long count)
@@ -125,22 +142,6 @@ public static class RandomModelWriter
             int n = (int)Math.Min(count, buffer.Length);
             stream.Write(MemoryMarshal.AsBytes(buffer.AsSpan(0, n)));
             count -= n;
-        }
-    }
-
-    /// <summary>SplitMix64 (Steele, Lea, Flood 2014): tiny, fast and deterministic across platforms.</summary>
-    private struct SplitMix64(ulong seed)
-    {
-        private ulong _state = seed;
-
-        /// <summary>Uniform in [-1, 1).</summary>
-        public float NextUniform()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
-            return (z >> 40) * (2f / (1 << 24)) - 1f;
         }
     }
 }

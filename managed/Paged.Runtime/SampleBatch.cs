@@ -100,10 +100,31 @@ public sealed unsafe class SampleBatch : IDisposable
     /// <summary>Samples one token from each of <paramref name="rows"/>.Count rows of <paramref name="logits"/> (device f32, row stride <paramref name="rowStride"/>).</summary>
     public void Run(nint logits, int vocabSize, int rowStride, IReadOnlyList<SampleRow> rows)
     {
+        _inputs.Clear();
+        Stage(_inputs, rows);
+        _inputs.Flush();
+        RunStaged(logits, vocabSize, rowStride);
+    }
+
+    // Staged offsets of the inputs (-1: the optional array is absent); valid until the next Stage.
+    private long _temperatureAt, _topKAt, _topPAt, _minPAt, _repAt, _freqAt, _presAt, _minTokensAt, _seedsAt, _stepsAt, _flagsAt, _numLogprobsAt;
+    private long _promptAt, _promptOffAt, _outputAt, _outputOffAt, _stopAt, _stopOffAt, _biasIdsAt, _biasValuesAt, _biasOffAt;
+    private bool _anyLogprobs;
+    private StagingBuffer? _staged;
+
+    /// <summary>
+    /// First half of <see cref="Run"/> for a caller that packs a whole step into one upload: builds the
+    /// per-row columns and stages them into <paramref name="staging"/>. After the caller's
+    /// <see cref="StagingBuffer.Flush"/>, <see cref="RunStaged"/> samples.
+    /// </summary>
+    public void Stage(StagingBuffer staging, IReadOnlyList<SampleRow> rows)
+    {
+        ArgumentNullException.ThrowIfNull(staging);
         ArgumentNullException.ThrowIfNull(rows);
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = rows.Count;
         NumRows = n;
+        _staged = null;
         if (n == 0)
             return;
         foreach (var c in new IClearable[] { _temperature, _topP, _minP, _rep, _freq, _pres, _biasValues, _topK, _minTokens, _numLogprobs, _seeds, _steps, _flags, _prompt, _promptOff, _output, _outputOff, _stop, _stopOff, _biasIds, _biasOff })
@@ -168,8 +189,43 @@ public sealed unsafe class SampleBatch : IDisposable
             _biasOff.Add(_biasIds.Count);
         }
 
+        var st = staging;
+        _temperatureAt = _temperature.Stage(st);
+        _topKAt = _topK.Stage(st);
+        _topPAt = _topP.Stage(st);
+        _minPAt = _minP.Stage(st);
+        _repAt = _rep.Stage(st);
+        _freqAt = _freq.Stage(st);
+        _presAt = _pres.Stage(st);
+        _minTokensAt = _minTokens.Stage(st);
+        _seedsAt = _seeds.Stage(st);
+        _stepsAt = _steps.Stage(st);
+        _flagsAt = _flags.Stage(st);
+        _numLogprobsAt = _numLogprobs.Stage(st);
+        _promptAt = anyHistory ? _prompt.Stage(st) : -1;
+        _promptOffAt = anyHistory ? _promptOff.Stage(st) : -1;
+        _outputAt = anyHistory ? _output.Stage(st) : -1;
+        _outputOffAt = anyHistory ? _outputOff.Stage(st) : -1;
+        _stopAt = anyStop ? _stop.Stage(st) : -1;
+        _stopOffAt = anyStop ? _stopOff.Stage(st) : -1;
+        _biasIdsAt = anyBias ? _biasIds.Stage(st) : -1;
+        _biasValuesAt = anyBias ? _biasValues.Stage(st) : -1;
+        _biasOffAt = anyBias ? _biasOff.Stage(st) : -1;
+        _anyLogprobs = anyLogprobs;
+        _staged = staging;
+    }
+
+    /// <summary>Second half of <see cref="Run"/>: the sample op over the staged (and flushed) rows, then one read-back.</summary>
+    public void RunStaged(nint logits, int vocabSize, int rowStride)
+    {
+        int n = NumRows;
+        if (n == 0)
+            return;
+        var st = _staged ?? throw new InvalidOperationException("RunStaged needs Stage (and the staging buffer's Flush) first");
+        bool anyLogprobs = _anyLogprobs;
+
         // Outputs: one device block [tokens | status | logprobs | top ids | top logprobs], read back in
-        // one copy (the step's one wait). Inputs: every column in one packed host-to-device copy.
+        // one copy (the step's one wait).
         int topCount = anyLogprobs ? n * SampleLimits.MaxLogprobs : 0;
         _statusAt = 4 * n;
         _logprobsAt = 8 * n;
@@ -185,17 +241,6 @@ public sealed unsafe class SampleBatch : IDisposable
         if (_results.Length < resultBytes)
             _results = new byte[Math.Max(resultBytes, 2 * _results.Length)];
 
-        var st = _inputs;
-        st.Clear();
-        long temperature = _temperature.Stage(st), topK = _topK.Stage(st), topP = _topP.Stage(st), minP = _minP.Stage(st);
-        long rep = _rep.Stage(st), freq = _freq.Stage(st), pres = _pres.Stage(st), minTokens = _minTokens.Stage(st);
-        long seeds = _seeds.Stage(st), steps = _steps.Stage(st), flags = _flags.Stage(st), numLogprobs = _numLogprobs.Stage(st);
-        long prompt = anyHistory ? _prompt.Stage(st) : -1, promptOff = anyHistory ? _promptOff.Stage(st) : -1;
-        long output = anyHistory ? _output.Stage(st) : -1, outputOff = anyHistory ? _outputOff.Stage(st) : -1;
-        long stop = anyStop ? _stop.Stage(st) : -1, stopOff = anyStop ? _stopOff.Stage(st) : -1;
-        long biasIds = anyBias ? _biasIds.Stage(st) : -1, biasValues = anyBias ? _biasValues.Stage(st) : -1;
-        long biasOff = anyBias ? _biasOff.Stage(st) : -1;
-        st.Flush();
         nint At(long offset) => offset < 0 ? 0 : st.Address(offset);
         nint outputs = _outputs.Address;
 
@@ -207,27 +252,27 @@ public sealed unsafe class SampleBatch : IDisposable
             OutTopIds = anyLogprobs ? outputs + _topIdsAt : 0,
             OutTopLogprobs = anyLogprobs ? outputs + _topLogprobsAt : 0,
             Logits = logits,
-            Temperature = At(temperature),
-            TopK = At(topK),
-            TopP = At(topP),
-            MinP = At(minP),
-            RepetitionPenalty = At(rep),
-            FrequencyPenalty = At(freq),
-            PresencePenalty = At(pres),
-            MinTokens = At(minTokens),
-            Seeds = At(seeds),
-            Steps = At(steps),
-            Flags = At(flags),
-            NumLogprobs = At(numLogprobs),
-            PromptTokens = At(prompt),
-            PromptOffsets = At(promptOff),
-            OutputTokens = At(output),
-            OutputOffsets = At(outputOff),
-            StopIds = At(stop),
-            StopOffsets = At(stopOff),
-            BiasIds = At(biasIds),
-            BiasValues = At(biasValues),
-            BiasOffsets = At(biasOff),
+            Temperature = At(_temperatureAt),
+            TopK = At(_topKAt),
+            TopP = At(_topPAt),
+            MinP = At(_minPAt),
+            RepetitionPenalty = At(_repAt),
+            FrequencyPenalty = At(_freqAt),
+            PresencePenalty = At(_presAt),
+            MinTokens = At(_minTokensAt),
+            Seeds = At(_seedsAt),
+            Steps = At(_stepsAt),
+            Flags = At(_flagsAt),
+            NumLogprobs = At(_numLogprobsAt),
+            PromptTokens = At(_promptAt),
+            PromptOffsets = At(_promptOffAt),
+            OutputTokens = At(_outputAt),
+            OutputOffsets = At(_outputOffAt),
+            StopIds = At(_stopAt),
+            StopOffsets = At(_stopOffAt),
+            BiasIds = At(_biasIdsAt),
+            BiasValues = At(_biasValuesAt),
+            BiasOffsets = At(_biasOffAt),
             NumRows = n,
             VocabSize = vocabSize,
             RowStride = rowStride,

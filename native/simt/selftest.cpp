@@ -196,6 +196,16 @@ int main(int argc, char** argv) {
                  "deadlock caught, naming who waits where");
     expect_error(pg::cuda::launch("too_big", bad_mask, one, dim3(2048), 0, nullptr, buf),
                  "invalid block", "oversized block rejected");
+    // Planted bug (the one a real GPU found): host memory handed to a kernel as if it were device
+    // memory. The emulator keeps a device address space (live allocations of device_alloc) and
+    // rejects the launch, naming the kernel and the argument; freed device memory counts as host.
+    std::vector<float> host(64);
+    expect_error(pg::cuda::launch("host_pointer", divergent_barrier, one, dim3(64), 0, nullptr, host.data()),
+                 "kernel host_pointer: argument 0", "host pointer passed to a kernel rejected");
+    float* freed = dalloc<float>(8);
+    pg_simt::device_free(freed);
+    expect_error(pg::cuda::launch("freed_pointer", divergent_barrier, one, dim3(64), 0, nullptr, freed),
+                 "is not device memory", "freed device memory passed to a kernel rejected");
 
     float* sum = dalloc<float>(1);
     int* maxv = dalloc<int>(1);

@@ -222,9 +222,16 @@ public sealed class CliTests
     [TestMethod]
     public void Device_CudaWithoutGpu_FailsWithAClearMessage()
     {
-        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "cuda", "--max-tokens", "5", "Once");
+        var r = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "cuda", "--max-tokens", "30", "Once upon a time");
         if (r.ExitCode == 0)
-            return; // a usable GPU is present: the cuda backend ran
+        {
+            // A usable GPU is present: the cuda backend ran, and must give the CPU's text.
+            var cpu = CliRunner.Run("generate", "--model", CliRunner.Model, "--device", "cpu", "--max-tokens", "30", "Once upon a time");
+            Assert.AreEqual(0, cpu.ExitCode, cpu.Stderr);
+            Assert.AreEqual(cpu.Stdout, r.Stdout, "cuda and cpu tokens");
+            return;
+        }
+
         Assert.AreEqual(2, r.ExitCode, r.Stderr);
         StringAssert.StartsWith(r.Stderr, "error: ");
         Assert.IsTrue(r.Stderr.Contains("CUDA", StringComparison.Ordinal) || r.Stderr.Contains("cuda", StringComparison.Ordinal), r.Stderr);

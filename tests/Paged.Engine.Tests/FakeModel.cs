@@ -21,6 +21,19 @@ internal sealed class FakeTokenizer : ITokenizer
 
     public int EosId => 2;
 
+    public bool AddsBos => true;
+
+    public string? BosToken => null;
+
+    public string? EosToken => null;
+
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; } = new Dictionary<string, int>();
+
+    public string? ChatTemplate => null;
+
+    /// <summary>Decode keeps every space (so does <see cref="Decode(IEnumerable{int})"/>).</summary>
+    public LeadingSpaceRule LeadingSpace => LeadingSpaceRule.Keep;
+
     public static int Id(string piece) => FirstPiece + Array.IndexOf(Pieces, piece);
 
     public static int Byte(byte b) => 3 + b;
@@ -42,6 +55,9 @@ internal sealed class FakeTokenizer : ITokenizer
             bytes.AddRange(PieceBytes(id).ToArray());
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
+
+    /// <summary>Control pieces have no text, so skipping special tokens changes nothing here.</summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens) => Decode(ids);
 
     public ReadOnlySpan<byte> PieceBytes(int id) => id switch
     {

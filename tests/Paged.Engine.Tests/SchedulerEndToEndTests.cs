@@ -40,6 +40,7 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void Greedy_IsIdenticalWithPrefixCachingChunkingAndPreemption()
     {
         var requests = Requests(new SamplingParams());
@@ -79,6 +80,7 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     [DataRow(SchedulingPolicy.Priority, PreemptionMode.Recompute)]
     [DataRow(SchedulingPolicy.Priority, PreemptionMode.Swap)]
     [DataRow(SchedulingPolicy.Fair, PreemptionMode.Recompute)]
@@ -97,6 +99,7 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void SeededSampling_IsIdenticalWithAndWithoutPreemption()
     {
         var requests = Requests(new SamplingParams { Temperature = 1f, TopP = 0.9f, Seed = 7 })
@@ -111,6 +114,7 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void ParallelSampling_GivesNDifferentReproducibleContinuations_SharingThePrompt()
     {
         var p = new SamplingParams { Temperature = 1f, Seed = 42, MaxTokens = 40, N = 4 };
@@ -135,6 +139,7 @@ public sealed class SchedulerEndToEndTests
     }
 
     [TestMethod]
+    [Timeout(300_000, CooperativeCancellation = true)]
     public void StepMetrics_ReportQueuesKvUseAndWaste()
     {
         using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, new EngineOptions { MaxNumSeqs = 2 });

@@ -42,7 +42,7 @@ public sealed class BadInputTests
     {
         using var dir = new TempDir();
         string path = WriteCopy(dir, "cut.bin", File.ReadAllBytes(TestPaths.Bin)[..1000]);
-        AssertFails(() => ModelLoader.Load(path), path, "file is 1000 bytes but the header (dim 64, hidden 172, 5 layers");
+        AssertFails(() => ModelLoader.Load(path), path, "file is 1000 bytes but the header (LlamaForCausalLM: dim 64, hidden 172, 5 layers");
         AssertFails(() => ModelLoader.Load(path), path, "needs 1056540 bytes; the file is truncated");
     }
 
@@ -79,7 +79,7 @@ public sealed class BadInputTests
         int offset = 28 + 4 * (512 * 64 + 5 * 64 + 1);
         BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(offset), float.NaN);
         string path = WriteCopy(dir, "nan.bin", bytes);
-        AssertFails(() => ModelLoader.Load(path), path, "tensor layer 0 wq has a non-finite value");
+        AssertFails(() => ModelLoader.Load(path), path, "tensor model.layers.0.self_attn.q_proj.weight has a non-finite value");
     }
 
     [TestMethod]
@@ -141,7 +141,7 @@ public sealed class BadInputTests
         string path = dir.File("shape.gguf");
         // Same element count, transposed: [kv_dim, dim] instead of [dim, kv_dim].
         GgufTestWriter.FromWeights(w, (name, dims) => name == "blk.1.attn_k.weight" ? [dims[1], dims[0]] : dims).Save(path);
-        AssertFails(() => ModelLoader.Load(path), path, "tensor blk.1.attn_k.weight has shape [8, 16] but the model config needs [16, 8]");
+        AssertFails(() => ModelLoader.Load(path), path, "tensor model.layers.1.self_attn.k_proj.weight has shape [16, 8] but the config");
     }
 
     [TestMethod]
@@ -153,7 +153,7 @@ public sealed class BadInputTests
         int at = bytes.AsSpan().IndexOf("output_norm.weight"u8);
         "outpu_x"u8.CopyTo(bytes.AsSpan(at));
         string path = WriteCopy(dir, "renamed.gguf", bytes);
-        AssertFails(() => ModelLoader.Load(path), path, "tensor output_norm.weight is missing");
+        AssertFails(() => ModelLoader.Load(path), path, "tensor model.norm.weight is missing");
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using Paged.Models.Weights;
 using System.Text;
 
 namespace Paged.Models.Tests;
@@ -7,6 +8,7 @@ internal sealed class GgufTestWriter
 {
     private readonly List<(string Key, Action<BinaryWriter> Write)> _kvs = [];
     private readonly List<(string Name, long[] Dims, uint Type, byte[] Data)> _tensors = [];
+    private readonly Dictionary<string, long> _offsetDeltas = [];
 
     public uint Version { get; set; } = 3;
     public uint Alignment { get; set; } = 32;
@@ -40,6 +42,24 @@ internal sealed class GgufTestWriter
         return this;
     }
 
+    /// <summary>Replaces the type and data of an already added tensor (same name and dims).</summary>
+    public GgufTestWriter Retype(string name, uint type, byte[] data)
+    {
+        int i = _tensors.FindIndex(t => t.Name == name);
+        _tensors[i] = (name, _tensors[i].Dims, type, data);
+        return this;
+    }
+
+    /// <summary>Writes this tensor's directory offset <paramref name="delta"/> bytes away from where its data is.</summary>
+    public GgufTestWriter ShiftOffset(string name, long delta)
+    {
+        _offsetDeltas[name] = delta;
+        return this;
+    }
+
+    /// <summary>A metadata value of any type, written by <paramref name="writeTypeAndValue"/> (type id first).</summary>
+    public GgufTestWriter Raw(string key, Action<BinaryWriter> writeTypeAndValue) => Add(key, writeTypeAndValue);
+
     public GgufTestWriter TensorF32(string name, long[] dims, float[] values)
     {
         var bytes = new byte[values.Length * 4];
@@ -69,7 +89,7 @@ internal sealed class GgufTestWriter
                 w.Write((uint)dims.Length);
                 foreach (long d in dims) { w.Write((ulong)d); }
                 w.Write(type);
-                w.Write(offset);
+                w.Write(offset + (ulong)_offsetDeltas.GetValueOrDefault(name));
                 offset += Align((ulong)data.Length);
             }
 
@@ -101,24 +121,24 @@ internal sealed class GgufTestWriter
             .UInt32("llama.attention.head_count_kv", (uint)c.NumKvHeads)
             .UInt32("llama.context_length", (uint)c.MaxSeqLen)
             .Float32("llama.attention.layer_norm_rms_epsilon", c.NormEps);
-        void T(string name, float[] data, params long[] dims) => g.TensorF32(name, reshape(name, dims), data);
-        T("token_embd.weight", weights.TokenEmbedding, c.Dim, c.VocabSize);
+        void T(string name, string canonical, params long[] dims) => g.TensorF32(name, reshape(name, dims), weights.Find(canonical)!.ToArray());
+        T("token_embd.weight", WeightNames.Embedding, c.Dim, c.VocabSize);
         for (int l = 0; l < c.NumLayers; l++)
         {
-            var L = weights.Layers[l];
             string p = $"blk.{l}.";
-            T(p + "attn_norm.weight", L.AttnNorm, c.Dim);
-            T(p + "attn_q.weight", L.Wq, c.Dim, c.Dim);
-            T(p + "attn_k.weight", L.Wk, c.Dim, c.KvDim);
-            T(p + "attn_v.weight", L.Wv, c.Dim, c.KvDim);
-            T(p + "attn_output.weight", L.Wo, c.Dim, c.Dim);
-            T(p + "ffn_norm.weight", L.FfnNorm, c.Dim);
-            T(p + "ffn_gate.weight", L.W1, c.Dim, c.HiddenDim);
-            T(p + "ffn_down.weight", L.W2, c.HiddenDim, c.Dim);
-            T(p + "ffn_up.weight", L.W3, c.Dim, c.HiddenDim);
+            string L(string suffix) => WeightNames.Layer(l, suffix);
+            T(p + "attn_norm.weight", L(WeightNames.AttnNorm), c.Dim);
+            T(p + "attn_q.weight", L(WeightNames.QProj), c.Dim, c.Dim);
+            T(p + "attn_k.weight", L(WeightNames.KProj), c.Dim, c.KvDim);
+            T(p + "attn_v.weight", L(WeightNames.VProj), c.Dim, c.KvDim);
+            T(p + "attn_output.weight", L(WeightNames.OProj), c.Dim, c.Dim);
+            T(p + "ffn_norm.weight", L(WeightNames.FfnNorm), c.Dim);
+            T(p + "ffn_gate.weight", L(WeightNames.Gate), c.Dim, c.HiddenDim);
+            T(p + "ffn_down.weight", L(WeightNames.Down), c.HiddenDim, c.Dim);
+            T(p + "ffn_up.weight", L(WeightNames.Up), c.Dim, c.HiddenDim);
         }
 
-        T("output_norm.weight", weights.FinalNorm, c.Dim);
+        T("output_norm.weight", WeightNames.FinalNorm, c.Dim);
         return g;
     }
 

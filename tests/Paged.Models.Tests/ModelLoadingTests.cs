@@ -1,4 +1,5 @@
 using Paged.Models.Gguf;
+using Paged.Models.Weights;
 using Paged.Models.Tokenization;
 
 namespace Paged.Models.Tests;
@@ -43,17 +44,19 @@ public sealed class ModelLoadingTests
     {
         var bin = ModelLoader.Load(TestPaths.Bin);
         var gguf = ModelLoader.Load(TestPaths.Gguf);
-        Assert.AreSame(bin.TokenEmbedding, bin.Classifier);
-        Assert.AreSame(gguf.TokenEmbedding, gguf.Classifier);
-        var a = bin.AllTensors().ToList();
-        var b = gguf.AllTensors().ToList();
-        Assert.HasCount(a.Count, b);
+        Assert.IsTrue(bin.Config.SharedClassifier && gguf.Config.SharedClassifier);
+        Assert.IsNull(bin.Find(WeightNames.Classifier));
+        Assert.AreSame(bin.Find(WeightNames.Embedding), bin.Classifier);
+        var a = bin.AllTensors;
+        Assert.HasCount(a.Count, gguf.AllTensors);
         Assert.HasCount(2 + 5 * 9, a);
-        for (int i = 0; i < a.Count; i++)
+        foreach (var t in a)
         {
-            Assert.AreEqual(a[i].Name, b[i].Name);
-            Assert.IsTrue(a[i].Data.AsSpan().SequenceEqual(b[i].Data), $"tensor {a[i].Name} differs");
-            Assert.IsTrue(a[i].Data.Any(v => v != 0f), $"tensor {a[i].Name} is all zeros");
+            var other = gguf.Find(t.Name) ?? throw new AssertFailedException($"GGUF lacks {t.Name}");
+            CollectionAssert.AreEqual(t.Shape.ToArray(), other.Shape.ToArray(), t.Name);
+            var data = t.ToArray();
+            Assert.IsTrue(data.AsSpan().SequenceEqual(other.ToArray()), $"tensor {t.Name} differs");
+            Assert.IsTrue(data.Any(v => v != 0f), $"tensor {t.Name} is all zeros");
         }
     }
 
@@ -93,14 +96,15 @@ public sealed class ModelLoadingTests
         Assert.AreEqual(Llama2cCheckpoint.ExpectedFileBytes(config), new FileInfo(path).Length);
         var w = ModelLoader.Load(path);
         Assert.AreEqual(config.Describe(), w.Config.Describe());
-        Assert.AreEqual(300 * 16, w.TokenEmbedding.Length);
-        Assert.AreEqual(8 * 16, w.Layers[1].Wk.Length);
-        Assert.AreEqual(16 * 32, w.Layers[1].W2.Length);
-        Assert.IsTrue(w.Layers[0].AttnNorm.All(v => v == 1f) && w.FinalNorm.All(v => v == 1f));
-        foreach (var (name, data) in w.AllTensors().Where(t => !t.Name.Contains("norm", StringComparison.Ordinal)))
+        CollectionAssert.AreEqual(new long[] { 300, 16 }, w.Find(WeightNames.Embedding)!.Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 8, 16 }, w.Find(WeightNames.Layer(1, WeightNames.KProj))!.Shape.ToArray());
+        CollectionAssert.AreEqual(new long[] { 16, 32 }, w.Find(WeightNames.Layer(1, WeightNames.Down))!.Shape.ToArray());
+        Assert.IsTrue(w.Find(WeightNames.Layer(0, WeightNames.AttnNorm))!.ToArray().All(v => v == 1f) && w.Find(WeightNames.FinalNorm)!.ToArray().All(v => v == 1f));
+        foreach (var t in w.AllTensors.Where(t => !t.Name.Contains("norm", StringComparison.Ordinal)))
         {
-            Assert.IsTrue(data.All(v => MathF.Abs(v) <= 0.05f), name);
-            Assert.IsGreaterThan(data.Length / 2, data.Distinct().Count(), name);
+            var data = t.ToArray();
+            Assert.IsTrue(data.All(v => MathF.Abs(v) <= 0.05f), t.Name);
+            Assert.IsGreaterThan(data.Length / 2, data.Distinct().Count(), t.Name);
         }
 
         // Deterministic: same seed, same bytes; another seed differs.
@@ -114,12 +118,9 @@ public sealed class ModelLoadingTests
         string ggufPath = dir.File("random.gguf");
         GgufTestWriter.FromWeights(w).Save(ggufPath);
         var g = ModelLoader.Load(ggufPath);
-        var a = w.AllTensors().ToList();
-        var b = g.AllTensors().ToList();
-        for (int i = 0; i < a.Count; i++)
-        {
-            Assert.IsTrue(a[i].Data.AsSpan().SequenceEqual(b[i].Data), a[i].Name);
-        }
+        Assert.HasCount(w.AllTensors.Count, g.AllTensors);
+        foreach (var t in w.AllTensors)
+            Assert.IsTrue(t.ToArray().AsSpan().SequenceEqual(g.Find(t.Name)!.ToArray()), t.Name);
     }
 
     [TestMethod]

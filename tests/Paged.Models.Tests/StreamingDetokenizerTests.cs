@@ -33,7 +33,9 @@ public sealed class StreamingDetokenizerTests
     public void Streaming_equals_decode_on_golden_outputs()
     {
         var tokenizer = Tok.Value;
-        foreach (var c in Golden.Load())
+        var cases = Golden.Load();
+        Assert.HasCount(8, cases, "every golden row is read");
+        foreach (var c in cases)
         {
             int[] ids = [.. c.PromptIds, .. c.OutputIds];
             Assert.AreEqual(tokenizer.Decode(ids), Stream(tokenizer, ids));

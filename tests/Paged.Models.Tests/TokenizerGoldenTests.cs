@@ -34,7 +34,9 @@ public sealed class TokenizerGoldenTests
     public void Golden_text_is_decoded_prompt_and_completion(string which)
     {
         var tokenizer = Get(which);
-        foreach (var c in Golden.Load())
+        var cases = Golden.Load();
+        Assert.HasCount(8, cases, "every golden row is read");
+        foreach (var c in cases)
         {
             var ids = c.PromptIds.Concat(c.OutputIds).ToArray();
             // run.c prints the prompt pieces, the generated pieces (not the final BOS), then a newline.

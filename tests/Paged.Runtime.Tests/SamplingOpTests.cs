@@ -393,6 +393,7 @@ public sealed class SamplingOpTests
     ];
 
     [TestMethod]
+    [Timeout(600_000, CooperativeCancellation = true)]
     [DataRow("cpu", 0)]
     [DataRow("cpu", 1)]
     [DataRow("cpu", 2)]

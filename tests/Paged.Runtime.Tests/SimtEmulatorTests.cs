@@ -24,22 +24,15 @@ public sealed partial class SimtEmulatorTests
 
     private static (int ExitCode, string Stdout, string Stderr) Run(string program, string? arg = null, string? schedule = null)
     {
-        var psi = new ProcessStartInfo(NativeProgram(program))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var psi = new ProcessStartInfo(NativeProgram(program));
         if (arg is not null)
             psi.ArgumentList.Add(arg);
         if (schedule is not null)
             psi.Environment["PAGED_SIMT_SCHEDULE"] = schedule;
         psi.Environment.Remove("PAGED_CUDA_PARTITION_SIZE");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        // The kernel grid takes ~20 s alone and a few times that on a busy machine.
+        var r = Paged.Tests.Shared.ChildProcess.Run(psi, TimeSpan.FromSeconds(500));
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     [TestMethod]
@@ -66,6 +59,7 @@ public sealed partial class SimtEmulatorTests
     }
 
     [TestMethod]
+    [Timeout(600_000, CooperativeCancellation = true)]
     [DataRow("forward")]
     [DataRow("reverse")]
     [DataRow("random:17")]

@@ -1,5 +1,4 @@
 using Paged.Models;
-using Paged.Models.Llama;
 
 namespace Paged.Engine;
 

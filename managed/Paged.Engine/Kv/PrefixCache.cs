@@ -52,6 +52,9 @@ public sealed class PrefixCache
 
     public double HitRate => Queries == 0 ? 0 : Hits / (double)Queries;
 
+    /// <summary>Registered blocks dropped because their memory was reused (LRU eviction).</summary>
+    public long Evictions { get; private set; }
+
     /// <summary>The default key function: XxHash128 over (parent key, extra key, token ids).</summary>
     public static UInt128 Hash(UInt128 parentKey, ReadOnlySpan<int> tokens, ulong extraKey)
     {
@@ -118,6 +121,7 @@ public sealed class PrefixCache
             return;
         _byKey.Remove(_key[block]);
         _cached[block] = false;
+        Evictions++;
     }
 
     /// <summary>Drops every entry (blocks in use keep their contents, they just cannot be shared any more).</summary>

@@ -52,6 +52,9 @@ public sealed class Scheduler
 
     public long Preemptions { get; private set; }
 
+    /// <summary>Preemptions of a sequence whose prompt was partly computed (a chunked prefill in progress).</summary>
+    public long PrefillPreemptions { get; private set; }
+
     public long SwapOuts { get; private set; }
 
     /// <summary>Virtual token counter of a tenant (fair policy; 0 otherwise).</summary>
@@ -245,6 +248,8 @@ public sealed class Scheduler
         RemoveRunning(victim);
         victim.Preemptions++;
         Preemptions++;
+        if (victim.NumComputed > 0 && victim.NumComputed < victim.Length - 1)
+            PrefillPreemptions++;
         plan.Preempted.Add(victim);
         if (_config.Preemption == PreemptionMode.Swap && victim.BlockTable.Count > 0 && Kv.CanSwapOut(victim))
         {

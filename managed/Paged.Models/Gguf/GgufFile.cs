@@ -93,6 +93,7 @@ public sealed class GgufFile
             file.CheckInside(t);
         }
 
+        file.CheckNoOverlap();
         return file;
     }
 
@@ -102,6 +103,7 @@ public sealed class GgufFile
     public float[] ReadTensor(GgufTensorInfo tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
+        CheckSupported(tensor); // before allocating: an unsupported tensor's size was never checked against the file
         var result = new float[tensor.ElementCount];
         using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         ReadTensor(stream, tensor, result);
@@ -110,11 +112,7 @@ public sealed class GgufFile
 
     internal void ReadTensor(Stream stream, GgufTensorInfo tensor, Span<float> destination)
     {
-        if (!GgufDequantizer.IsSupported(tensor.Type))
-        {
-            throw ModelFormatException.For(Path, string.Create(CultureInfo.InvariantCulture,
-                $"tensor {tensor.Name} has type {tensor.Type} ({(int)tensor.Type}), which is not supported (supported: F32, F16, BF16, Q8_0)"));
-        }
+        CheckSupported(tensor);
 
         long bytes = tensor.ByteSize!.Value;
         stream.Seek(DataOffset + tensor.Offset, SeekOrigin.Begin);
@@ -131,6 +129,31 @@ public sealed class GgufFile
             stream.ReadExactly(buffer, 0, chunkBytes);
             GgufDequantizer.Dequantize(tensor.Type, buffer.AsSpan(0, chunkBytes), destination.Slice((int)done, (int)elements));
             done += elements;
+        }
+    }
+
+    /// <summary>Throws unless this reader can convert the tensor's type (only then is its size known and checked against the file).</summary>
+    internal void CheckSupported(GgufTensorInfo tensor)
+    {
+        if (!GgufDequantizer.IsSupported(tensor.Type))
+        {
+            throw ModelFormatException.For(Path, string.Create(CultureInfo.InvariantCulture,
+                $"tensor {tensor.Name} has type {tensor.Type} ({(int)tensor.Type}), which is not supported (supported: F32, F16, BF16, Q8_0)"));
+        }
+    }
+
+    /// <summary>Tensors of known size may not share bytes: otherwise a small file could expand into many full-size copies.</summary>
+    private void CheckNoOverlap()
+    {
+        var sized = Tensors.Where(t => t.ByteSize is not null).OrderBy(t => t.Offset).ToList();
+        for (int i = 1; i < sized.Count; i++)
+        {
+            GgufTensorInfo a = sized[i - 1], b = sized[i];
+            if (a.Offset + a.ByteSize!.Value > b.Offset)
+            {
+                throw ModelFormatException.For(Path, string.Create(CultureInfo.InvariantCulture,
+                    $"tensor {b.Name} data (offset {b.Offset}, {b.ByteSize} bytes) overlaps tensor {a.Name} (offset {a.Offset}, {a.ByteSize} bytes)"));
+            }
         }
     }
 

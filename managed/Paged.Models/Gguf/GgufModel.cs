@@ -1,10 +1,23 @@
 using System.Globalization;
+using Paged.Models.Weights;
 
 namespace Paged.Models.Gguf;
 
-/// <summary>Loads a llama-architecture GGUF model into fp32 <see cref="ModelWeights"/>.</summary>
+/// <summary>
+/// Loads a GGUF model of a registered architecture (llama, mistral, qwen2, qwen3) into fp32 tensors under the
+/// canonical (Hugging Face) names; shapes are reversed from GGUF's innermost-first order.
+/// </summary>
 public static class GgufModel
 {
+    private static readonly (string Gguf, string Hf)[] LayerNames =
+    [
+        ("attn_norm.weight", WeightNames.AttnNorm), ("attn_q.weight", WeightNames.QProj), ("attn_k.weight", WeightNames.KProj),
+        ("attn_v.weight", WeightNames.VProj), ("attn_output.weight", WeightNames.OProj), ("attn_q.bias", WeightNames.QBias),
+        ("attn_k.bias", WeightNames.KBias), ("attn_v.bias", WeightNames.VBias), ("attn_q_norm.weight", WeightNames.QNorm),
+        ("attn_k_norm.weight", WeightNames.KNorm), ("ffn_norm.weight", WeightNames.FfnNorm), ("ffn_gate.weight", WeightNames.Gate),
+        ("ffn_up.weight", WeightNames.Up), ("ffn_down.weight", WeightNames.Down),
+    ];
+
     public static ModelWeights Load(string path) => Load(GgufFile.Open(path));
 
     public static ModelWeights Load(GgufFile file)
@@ -12,103 +25,99 @@ public static class GgufModel
         ArgumentNullException.ThrowIfNull(file);
         var config = ReadConfig(file);
         using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        int dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim, vocab = config.VocabSize;
-        var embedding = new float[(long)vocab * dim];
-        Read(file, stream, "token_embd.weight", embedding, dim, vocab);
-        float[]? classifier = null;
-        if (!config.SharedClassifier)
+        var tensors = new List<WeightTensor>();
+        float[]? embedding = null;
+        foreach (var info in file.Tensors)
         {
-            classifier = new float[(long)vocab * dim];
-            Read(file, stream, "output.weight", classifier, dim, vocab);
-            // Converters often store a tied classifier twice; keep one copy when they are bitwise identical.
-            if (classifier.AsSpan().SequenceEqual(embedding))
-            {
-                config = config with { SharedClassifier = true };
-                classifier = null;
-            }
+            if (CanonicalName(info.Name, config.NumLayers) is not { } name)
+                continue;
+            file.CheckSupported(info); // before allocating: only a supported tensor's size was checked against the file
+            var data = new float[info.ElementCount];
+            file.ReadTensor(stream, info, data);
+            if (name == WeightNames.Embedding)
+                embedding = data;
+            tensors.Add(new WeightTensor(name, data, [.. info.Shape.Reverse()]));
         }
 
-        var weights = new ModelWeights(config, file.Path, embedding, classifier);
-        for (int l = 0; l < config.NumLayers; l++)
+        // Converters often store a tied classifier twice; keep one copy when they are bitwise identical.
+        int output = tensors.FindIndex(t => t.Name == WeightNames.Classifier);
+        if (output >= 0 && embedding is not null && tensors[output].HostArray!.AsSpan().SequenceEqual(embedding))
         {
-            var layer = weights.Layers[l];
-            string p = string.Create(CultureInfo.InvariantCulture, $"blk.{l}.");
-            Read(file, stream, p + "attn_norm.weight", layer.AttnNorm, dim);
-            Read(file, stream, p + "attn_q.weight", layer.Wq, dim, dim);
-            Read(file, stream, p + "attn_k.weight", layer.Wk, dim, kv);
-            Read(file, stream, p + "attn_v.weight", layer.Wv, dim, kv);
-            Read(file, stream, p + "attn_output.weight", layer.Wo, dim, dim);
-            Read(file, stream, p + "ffn_norm.weight", layer.FfnNorm, dim);
-            Read(file, stream, p + "ffn_gate.weight", layer.W1, dim, hidden);
-            Read(file, stream, p + "ffn_down.weight", layer.W2, hidden, dim);
-            Read(file, stream, p + "ffn_up.weight", layer.W3, dim, hidden);
+            tensors.RemoveAt(output);
+            config = config with { SharedClassifier = true };
         }
 
-        Read(file, stream, "output_norm.weight", weights.FinalNorm, dim);
-
+        var weights = new ModelWeights(config, file.Path, tensors);
+        weights.CheckTensors();
         weights.CheckFinite();
         return weights;
     }
 
-    /// <summary>Builds the <see cref="ModelConfig"/> from llama.* and tokenizer.ggml.* metadata.</summary>
+    /// <summary>Builds the <see cref="ModelConfig"/> from {arch}.* and tokenizer.ggml.* metadata.</summary>
     public static ModelConfig ReadConfig(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
         string arch = file.GetString("general.architecture") ?? "(missing)";
-        if (arch != "llama")
-        {
-            throw ModelFormatException.For(file.Path, $"general.architecture is {arch}; only llama is supported");
-        }
-
+        var architecture = ModelRegistry.ForGguf(arch, file.Path);
         var embd = file.FindTensor("token_embd.weight") ?? throw ModelFormatException.For(file.Path, "tensor token_embd.weight is missing");
         int vocab = file.GetArray<string>("tokenizer.ggml.tokens")?.Length ?? (int)embd.Shape[^1];
-        int heads = file.GetRequiredInt("llama.attention.head_count");
+        int heads = file.GetRequiredInt(arch + ".attention.head_count");
         int bos = file.TryGetInt("tokenizer.ggml.bos_token_id", out int b) ? b : 1;
         int eos = file.TryGetInt("tokenizer.ggml.eos_token_id", out int e) ? e : 2;
         var config = new ModelConfig
         {
-            Dim = file.GetRequiredInt("llama.embedding_length"),
-            HiddenDim = file.GetRequiredInt("llama.feed_forward_length"),
-            NumLayers = file.GetRequiredInt("llama.block_count"),
+            Architecture = architecture.HfName,
+            Dim = file.GetRequiredInt(arch + ".embedding_length"),
+            HiddenDim = file.GetRequiredInt(arch + ".feed_forward_length"),
+            NumLayers = file.GetRequiredInt(arch + ".block_count"),
             NumHeads = heads,
-            NumKvHeads = file.TryGetInt("llama.attention.head_count_kv", out int kvHeads) ? kvHeads : heads,
+            NumKvHeads = file.TryGetInt(arch + ".attention.head_count_kv", out int kvHeads) ? kvHeads : heads,
+            HeadDim = file.TryGetInt(arch + ".attention.key_length", out int keyLength) ? keyLength : 0,
             VocabSize = vocab,
-            MaxSeqLen = file.GetRequiredInt("llama.context_length"),
-            NormEps = file.GetFloat("llama.attention.layer_norm_rms_epsilon") ?? 1e-5f,
-            RopeTheta = file.GetFloat("llama.rope.freq_base") ?? 10000f,
-            RopeStyle = RopeStyle.AdjacentPairs,
+            MaxSeqLen = file.GetRequiredInt(arch + ".context_length"),
+            NormEps = file.GetFloat(arch + ".attention.layer_norm_rms_epsilon") ?? 1e-5f,
+            RopeTheta = file.GetFloat(arch + ".rope.freq_base") ?? 10000f,
+            RopeStyle = architecture.GgufRopeStyle,
             SharedClassifier = file.FindTensor("output.weight") is null,
             BosId = bos,
             EosId = eos,
             // llama2.c-trained models end a story with BOS; stopping on it is harmless for others.
             StopTokenIds = eos == bos ? [eos] : [eos, bos],
+            AttentionBias = file.FindTensor("blk.0.attn_q.bias") is not null,
+            SlidingWindow = file.TryGetInt(arch + ".attention.sliding_window", out int window) ? window : 0,
         };
+        config = architecture.Configure(config, null);
         config.Validate(file.Path);
-        if (file.TryGetInt("llama.rope.dimension_count", out int ropeDims) && ropeDims != config.HeadSize)
+        if (file.TryGetInt(arch + ".rope.dimension_count", out int ropeDims) && ropeDims != config.HeadSize)
         {
-            throw ModelFormatException.For(file.Path, $"llama.rope.dimension_count {ropeDims} differs from the head size {config.HeadSize}; partial RoPE is not supported");
+            throw ModelFormatException.For(file.Path, $"{arch}.rope.dimension_count {ropeDims} differs from the head size {config.HeadSize}; partial RoPE is not supported");
         }
 
         return config;
     }
 
-    /// <summary>Reads a tensor after checking its GGUF shape (innermost first) is [ne0] or [ne0, ne1].</summary>
-    private static void Read(GgufFile file, Stream stream, string name, float[] destination, long ne0, long ne1 = -1)
+    /// <summary>The canonical name of a GGUF tensor, or null for one the models do not use.</summary>
+    private static string? CanonicalName(string gguf, int numLayers)
     {
-        var t = file.FindTensor(name) ?? throw ModelFormatException.For(file.Path, $"tensor {name} is missing");
-        long[] want = ne1 < 0 ? [ne0] : [ne0, ne1];
-        bool ok = t.Shape.Count == want.Length;
-        for (int i = 0; ok && i < want.Length; i++)
+        switch (gguf)
         {
-            ok = t.Shape[i] == want[i];
+            case "token_embd.weight": return WeightNames.Embedding;
+            case "output_norm.weight": return WeightNames.FinalNorm;
+            case "output.weight": return WeightNames.Classifier;
         }
 
-        if (!ok)
+        if (!gguf.StartsWith("blk.", StringComparison.Ordinal))
+            return null;
+        int dot = gguf.IndexOf('.', 4);
+        if (dot < 0 || !int.TryParse(gguf.AsSpan(4, dot - 4), NumberStyles.None, CultureInfo.InvariantCulture, out int layer) || layer >= numLayers)
+            return null;
+        string rest = gguf[(dot + 1)..];
+        foreach (var (g, hf) in LayerNames)
         {
-            throw ModelFormatException.For(file.Path,
-                $"tensor {name} has shape {t.ShapeText} but the model config needs [{string.Join(", ", want)}] (GGUF order, innermost first)");
+            if (g == rest)
+                return WeightNames.Layer(layer, hf);
         }
 
-        file.ReadTensor(stream, t, destination);
+        return null;
     }
 }

@@ -1,32 +1,34 @@
 using Paged.Runtime;
 using Paged.Runtime.Interop;
 
-namespace Paged.Models.Llama;
+namespace Paged.Models.Decoders;
 
 /// <summary>
-/// The Llama forward pass as a sequence of backend op calls over a flat batch of tokens from many
-/// sequences (prefill chunks and decode tokens mixed). Weights live on the device; the workspace is
-/// sized once for the largest step (<c>maxTokens</c> tokens, <c>maxSeqs</c> sequences).
+/// The Llama-family decoder forward pass (Llama, Mistral, Qwen2, Qwen3) as a sequence of backend op calls over a flat
+/// batch of tokens from many sequences (prefill chunks and decode tokens mixed). The architectures differ only in
+/// config features this pass switches on: q/k/v bias, per-head q/k RMSNorm, a sliding window, RoPE frequencies.
+/// Every linear layer runs through <see cref="Linear"/>, the one place an adapter (LoRA) will hook in.
 /// </summary>
-public sealed class LlamaModel : IDisposable
+internal sealed class DecoderModel : ICausalLM
 {
     private readonly DeviceContext _ctx;
-    private readonly LlamaDeviceWeights _w;
-    private readonly LlamaWorkspace _ws;
+    private readonly DecoderWeights _w;
+    private readonly DecoderWorkspace _ws;
 
-    public LlamaModel(DeviceContext context, ModelWeights weights, int maxTokens, int maxSeqs, int maxBlocksPerSeq)
+    public DecoderModel(DeviceContext context, ModelWeights weights, ModelCapacity capacity)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(capacity);
         _ctx = context;
         Config = weights.Config;
-        MaxTokens = maxTokens;
-        MaxSeqs = maxSeqs;
-        MaxBlocksPerSeq = maxBlocksPerSeq;
-        _w = new LlamaDeviceWeights(context, weights);
+        MaxTokens = capacity.MaxTokens;
+        MaxSeqs = capacity.MaxSeqs;
+        MaxBlocksPerSeq = capacity.MaxBlocksPerSeq;
+        _w = new DecoderWeights(context, weights);
         try
         {
-            _ws = new LlamaWorkspace(context, Config, maxTokens, maxSeqs, maxBlocksPerSeq);
+            _ws = new DecoderWorkspace(context, Config, MaxTokens, MaxSeqs, MaxBlocksPerSeq);
         }
         catch
         {
@@ -49,6 +51,13 @@ public sealed class LlamaModel : IDisposable
     public nint LogitsAddress => _ws.Logits.Address;
 
     /// <summary>
+    /// Stages <paramref name="batch"/>'s index arrays into the caller's packed upload of the step; the
+    /// next <see cref="Forward(StepBatch, KvCache)"/> of that batch, after the caller's flush, uses them
+    /// instead of uploading its own.
+    /// </summary>
+    public void Stage(StepBatch batch, StagingBuffer upload) => _ws.Stage(batch, upload);
+
+    /// <summary>
     /// Runs the model over <paramref name="batch"/>, writing its keys and values into
     /// <paramref name="cache"/>; the logits of the requested rows stay on the device
     /// (<see cref="LogitsAddress"/>), for the sampling op to consume there.
@@ -69,7 +78,7 @@ public sealed class LlamaModel : IDisposable
             throw new ArgumentException("batch block-table width differs from the model's", nameof(batch));
 
         _ws.Upload(batch);
-        int dim = c.Dim, kvDim = c.KvDim, qkvWidth = dim + (2 * kvDim), hidden = c.HiddenDim;
+        int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, qkvWidth = qDim + (2 * kvDim), hidden = c.HiddenDim;
         var ws = _ws;
 
         _ctx.Embedding(new EmbeddingArgs
@@ -84,23 +93,30 @@ public sealed class LlamaModel : IDisposable
             BlockTables = ws.BlockTables.Address, SeqLens = ws.SeqLens.Address, QueryStart = ws.QueryStart.Address,
             NumSeqs = S, NumTokens = T, NumHeads = c.NumHeads, MaxBlocksPerSeq = MaxBlocksPerSeq,
             QStride = qkvWidth, Scale = 1f / MathF.Sqrt(c.HeadSize), MaxSeqLen = batch.MaxSeqLen,
+            SlidingWindow = c.SlidingWindow,
         };
 
         for (int l = 0; l < c.NumLayers; l++)
         {
             var lw = _w.Layers[l];
             RmsNorm(ws.Normed, ws.Residual, lw.AttnNorm, T);
-            Matmul(ws.Qkv, ws.Normed, lw.Wqkv, T, qkvWidth, dim, accumulate: false);
+            Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false);
+            if (lw.QNorm is not null && lw.KNorm is not null)
+            {
+                HeadRmsNorm(ws.Qkv.Address, lw.QNorm, T, c.NumHeads, qkvWidth);
+                HeadRmsNorm(ws.Qkv.At<float>(qDim), lw.KNorm, T, c.NumKvHeads, qkvWidth);
+            }
+
             _ctx.Rope(new RopeArgs
             {
-                Q = ws.Qkv.Address, K = ws.Qkv.At<float>(dim), Positions = ws.Positions.Address, NumTokens = T,
+                Q = ws.Qkv.Address, K = ws.Qkv.At<float>(qDim), Positions = ws.Positions.Address, NumTokens = T,
                 NumHeads = c.NumHeads, NumKvHeads = c.NumKvHeads, HeadSize = c.HeadSize, RotaryDim = c.HeadSize,
                 QStride = qkvWidth, KStride = qkvWidth, Style = (Paged.Runtime.Interop.RopeStyle)(int)c.RopeStyle,
-                Theta = c.RopeTheta, DType = DType.F32,
+                Theta = c.RopeTheta, DType = DType.F32, InvFreq = _w.RopeInvFreq?.Address ?? 0,
             });
             _ctx.CacheWrite(new CacheWriteArgs
             {
-                Cache = cache.Descriptor, Key = ws.Qkv.At<float>(dim), Value = ws.Qkv.At<float>(dim + kvDim),
+                Cache = cache.Descriptor, Key = ws.Qkv.At<float>(qDim), Value = ws.Qkv.At<float>(qDim + kvDim),
                 SlotMapping = ws.SlotMapping.Address, NumTokens = T, Layer = l, KeyStride = qkvWidth, ValueStride = qkvWidth,
             });
             attention.Layer = l;
@@ -108,12 +124,12 @@ public sealed class LlamaModel : IDisposable
                 _ctx.AttentionDecode(attention);
             else
                 _ctx.AttentionPrefill(attention);
-            Matmul(ws.Residual, ws.AttnOut, lw.Wo, T, dim, dim, accumulate: true);
+            Linear(lw.O, ws.AttnOut.Address, ws.Residual.Address, T, accumulate: true);
 
             RmsNorm(ws.Normed, ws.Residual, lw.FfnNorm, T);
-            Matmul(ws.GateUp, ws.Normed, lw.W13, T, 2 * hidden, dim, accumulate: false);
+            Linear(lw.GateUp, ws.Normed.Address, ws.GateUp.Address, T, accumulate: false);
             _ctx.SiluMul(new SiluMulArgs { Out = ws.Act.Address, X = ws.GateUp.Address, NumTokens = T, Hidden = hidden, DType = DType.F32 });
-            Matmul(ws.Residual, ws.Act, lw.W2, T, dim, hidden, accumulate: true);
+            Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true);
         }
 
         if (R == 0)
@@ -127,8 +143,25 @@ public sealed class LlamaModel : IDisposable
             NumTokens = R, VocabSize = T, Dim = dim, DType = DType.F32,
         });
         RmsNorm(ws.LastHidden, ws.LastHidden, _w.FinalNorm, R);
-        Matmul(ws.Logits, ws.LastHidden, _w.Classifier, R, c.VocabSize, dim, accumulate: false);
+        Linear(_w.LmHead, ws.LastHidden.Address, ws.Logits.Address, R, accumulate: false);
     }
+
+    /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias.</summary>
+    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate) =>
+        _ctx.Matmul(new MatmulArgs
+        {
+            Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
+            Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
+            XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32,
+        });
+
+    /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>
+    private void HeadRmsNorm(nint x, DeviceBuffer weight, int tokens, int heads, int tokenStride) =>
+        _ctx.HeadRmsNorm(new HeadRmsNormArgs
+        {
+            X = x, Weight = weight.Address, NumTokens = tokens, NumHeads = heads, HeadSize = Config.HeadSize,
+            TokenStride = tokenStride, Eps = Config.NormEps, DType = DType.F32,
+        });
 
     private void RmsNorm(DeviceBuffer output, DeviceBuffer input, DeviceBuffer weight, int rows) =>
         _ctx.RmsNorm(new RmsNormArgs
@@ -137,12 +170,8 @@ public sealed class LlamaModel : IDisposable
             NumTokens = rows, Dim = Config.Dim, Eps = Config.NormEps, DType = DType.F32,
         });
 
-    private void Matmul(DeviceBuffer output, DeviceBuffer x, DeviceBuffer w, int m, int n, int k, bool accumulate) =>
-        _ctx.Matmul(new MatmulArgs
-        {
-            Out = output.Address, X = x.Address, W = w.Address, M = m, N = n, K = k, Ldx = k, Ldo = n,
-            Accumulate = accumulate ? 1 : 0,
-        });
+    /// <summary>The device weights (tests inspect which dtype each projection kept).</summary>
+    internal DecoderWeights Weights => _w;
 
     public void Dispose()
     {

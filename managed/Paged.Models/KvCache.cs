@@ -1,7 +1,7 @@
 using Paged.Runtime;
 using Paged.Runtime.Interop;
 
-namespace Paged.Models.Llama;
+namespace Paged.Models;
 
 /// <summary>
 /// The paged KV cache of one model on one device: a pool of fixed-size blocks laid out as

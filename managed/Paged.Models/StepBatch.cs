@@ -1,9 +1,9 @@
-namespace Paged.Models.Llama;
+namespace Paged.Models;
 
 /// <summary>
 /// The host-side description of one forward pass: a flat batch of tokens from several sequences,
 /// each sequence contributing a contiguous range (a prefill chunk or a single decode token).
-/// Built by the engine's model runner, consumed by <see cref="LlamaModel.Forward"/>.
+/// Built by the engine's model runner, consumed by <see cref="ICausalLM.Forward"/>.
 /// </summary>
 public sealed class StepBatch
 {

@@ -1,0 +1,90 @@
+using Paged.Models.Weights;
+using Paged.Runtime;
+using Paged.Runtime.Interop;
+
+namespace Paged.Models.Decoders;
+
+/// <summary>
+/// A decoder's weights on the device in fp32, fused for fewer, larger matmuls: per layer q, k, v as one
+/// [q_dim + 2 kv_dim, dim] linear (with its fused bias when the model has one) and gate, up as one [2 hidden, dim].
+/// Every tensor is looked up by name with its expected shape, so a missing or mis-shaped tensor is a clear error.
+/// </summary>
+internal sealed class DecoderWeights : IDisposable
+{
+    private readonly List<DeviceBuffer> _owned;
+
+    /// <summary>Keep f16/bf16 projection weights as stored: the CPU GEMM widens them in registers (cuda and simt take one dtype for x, w and out).</summary>
+    private readonly bool _halfWeights;
+
+    public DecoderWeights(DeviceContext ctx, ModelWeights weights)
+    {
+        var c = weights.Config;
+        _halfWeights = ctx.Backend.Name == "cpu";
+        var up = new WeightUploader(ctx, weights.SourcePath);
+        _owned = up.Owned;
+        try
+        {
+            var shapes = DecoderTensors.Expected(c);
+            WeightTensor Get(string name) => weights.Require(name, shapes[name]);
+            TokenEmbedding = up.Upload(Get(WeightNames.Embedding));
+            FinalNorm = up.Upload(Get(WeightNames.FinalNorm));
+            Classifier = c.SharedClassifier ? TokenEmbedding : up.Upload(Get(WeightNames.Classifier));
+            RopeInvFreq = c.RopeStyle == RopeStyle.RotateHalf ? up.Upload(RopeFrequencies.Compute(c)) : null;
+            Layers = new LayerWeights[c.NumLayers];
+            for (int l = 0; l < Layers.Length; l++)
+            {
+                WeightTensor T(string suffix) => Get(WeightNames.Layer(l, suffix));
+                Layers[l] = new LayerWeights(
+                    up.Upload(T(WeightNames.AttnNorm)),
+                    NewLinear(up, $"layer {l} qkv", c.AttentionBias ? [T(WeightNames.QBias), T(WeightNames.KBias), T(WeightNames.VBias)] : null,
+                        T(WeightNames.QProj), T(WeightNames.KProj), T(WeightNames.VProj)),
+                    c.QkNorm ? up.Upload(T(WeightNames.QNorm)) : null,
+                    c.QkNorm ? up.Upload(T(WeightNames.KNorm)) : null,
+                    NewLinear(up, $"layer {l} o", null, T(WeightNames.OProj)),
+                    up.Upload(T(WeightNames.FfnNorm)),
+                    NewLinear(up, $"layer {l} gate_up", null, T(WeightNames.Gate), T(WeightNames.Up)),
+                    NewLinear(up, $"layer {l} down", null, T(WeightNames.Down)));
+            }
+
+            LmHead = new LinearWeight("lm_head", Classifier, DType.F32, null, c.VocabSize, c.Dim,
+                [c.SharedClassifier ? WeightNames.Embedding : WeightNames.Classifier]);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Fuses <paramref name="parts"/> (each [rows, K]) into one linear layer, with the matching biases if any.</summary>
+    private LinearWeight NewLinear(WeightUploader up, string name, WeightTensor[]? biases, params WeightTensor[] parts)
+    {
+        var (w, dtype) = up.UploadWeights(_halfWeights, parts);
+        return new(name, w, dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, _ => DType.F32 },
+            biases is null ? null : up.Upload(biases), (int)parts.Sum(p => p.Shape[0]), (int)parts[0].Shape[1], [.. parts.Select(p => p.Name)]);
+    }
+
+    public DeviceBuffer TokenEmbedding { get; } = null!;
+
+    public DeviceBuffer FinalNorm { get; } = null!;
+
+    public DeviceBuffer Classifier { get; } = null!;
+
+    public LinearWeight LmHead { get; } = null!;
+
+    /// <summary>The RoPE frequency table (Hugging Face models), or null for the op's theta default (llama2.c, GGUF llama).</summary>
+    public DeviceBuffer? RopeInvFreq { get; }
+
+    public LayerWeights[] Layers { get; } = [];
+
+    public void Dispose()
+    {
+        foreach (var b in _owned)
+            b.Dispose();
+        _owned.Clear();
+    }
+
+    internal sealed record LayerWeights(
+        DeviceBuffer AttnNorm, LinearWeight Qkv, DeviceBuffer? QNorm, DeviceBuffer? KNorm, LinearWeight O,
+        DeviceBuffer FfnNorm, LinearWeight GateUp, LinearWeight Down);
+}

@@ -1,0 +1,39 @@
+using Paged.Runtime;
+
+namespace Paged.Models;
+
+/// <summary>
+/// A decoder-only language model on one device: runs a <see cref="StepBatch"/> (prefill chunks and decode tokens of
+/// many sequences) against the paged <see cref="KvCache"/> and leaves the requested rows' logits on the device.
+/// Built by <see cref="ModelRegistry.Create"/> from the weights' architecture.
+/// </summary>
+public interface ICausalLM : IDisposable
+{
+    ModelConfig Config { get; }
+
+    DeviceContext Context { get; }
+
+    /// <summary>Most tokens one step may carry.</summary>
+    int MaxTokens { get; }
+
+    /// <summary>Most sequences (and logit rows) one step may carry.</summary>
+    int MaxSeqs { get; }
+
+    /// <summary>Width of the block tables in a <see cref="StepBatch"/>.</summary>
+    int MaxBlocksPerSeq { get; }
+
+    /// <summary>Device address of the logits the last <see cref="Forward"/> wrote: [NumLogitRows, vocab], fp32, dense.</summary>
+    nint LogitsAddress { get; }
+
+    /// <summary>
+    /// Stages <paramref name="batch"/>'s index arrays into the caller's packed upload of the step (paged.h: index
+    /// arrays are device memory); the next <see cref="Forward"/> of that batch, after the caller's flush, uses them.
+    /// </summary>
+    void Stage(StepBatch batch, StagingBuffer upload);
+
+    /// <summary>Runs the model over <paramref name="batch"/>, writing its keys and values into <paramref name="cache"/>.</summary>
+    void Forward(StepBatch batch, KvCache cache);
+}
+
+/// <summary>The step sizes a model's workspace is allocated for.</summary>
+public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq);

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Reflection;
+using Paged.Tests.Shared;
+
+namespace Paged.Runtime.Tests;
+
+/// <summary>
+/// Code paths a plain run skips on an AVX2 machine: the native CPU self-check (AVX2 vs portable kernels,
+/// 1 vs 2 threads, odd head sizes), and every CPU op test again with PAGED_CPU_NO_AVX2=1 in a child process,
+/// so that the portable GEMM, dot product and attention are checked against the same references.
+/// </summary>
+[TestClass]
+public sealed class PortablePathTests
+{
+    /// <summary>Set in the child run: only these backends run there (the others report inconclusive).</summary>
+    internal const string OnlyBackendsVariable = "PAGED_TEST_BACKENDS";
+
+    private const string PortableVariable = "PAGED_CPU_NO_AVX2";
+
+    [TestMethod]
+    [Timeout(60_000, CooperativeCancellation = true)]
+    public void Native_selfcheck_passes()
+    {
+        string exe = Path.Combine(Environment.GetEnvironmentVariable(Backend.NativeDirVariable) is { Length: > 0 } dir
+            ? dir : Path.Combine(ChildProcess.RepositoryRoot(), "build", "native"), "paged_cpu_selfcheck");
+        if (!File.Exists(exe))
+            Assert.Inconclusive($"{exe} is not built (cmake --build build --target paged_cpu_selfcheck)");
+        // The executable's RUNPATH names the directory it was built in; the library beside it is the one to check.
+        var psi = new ProcessStartInfo(exe);
+        psi.Environment["LD_LIBRARY_PATH"] = Path.GetDirectoryName(exe);
+        var result = ChildProcess.Run(psi, TimeSpan.FromSeconds(50));
+        Assert.AreEqual(0, result.ExitCode, $"paged_cpu_selfcheck failed:\n{result.Stdout}\n{result.Stderr}");
+        StringAssert.Contains(result.Stdout, "ALL OK");
+        StringAssert.Contains(result.Stdout, "generic", "the self-check compares the portable kernels too");
+    }
+
+    [TestMethod]
+    [Timeout(240_000, CooperativeCancellation = true)]
+    public void Cpu_op_tests_pass_on_the_portable_path()
+    {
+        if (Environment.GetEnvironmentVariable(PortableVariable) is { Length: > 0 })
+            Assert.Inconclusive("already the portable run");
+        if (!Backend.IsAvailable("cpu"))
+            Assert.Inconclusive("libpaged_cpu.so is not built");
+        // Every op test class, less the statistical draw test (minutes of sampling; the portable sampling
+        // kernels are still checked by the logprob, greedy, penalty and seed tests).
+        string filter = "(" + string.Join('|', new[]
+        {
+            nameof(ElementwiseOpTests), nameof(MatmulTests), nameof(RopeTests), nameof(PagedAttentionTests), nameof(SamplingOpTests),
+            nameof(LongContextAttentionTests), nameof(PortablePathTests) + "." + nameof(Cpu_context_uses_the_path_the_environment_asks_for),
+        }.Select(c => "FullyQualifiedName~" + c)) + ")&FullyQualifiedName!~Draws_MatchTheFilteredDistribution";
+        var result = ChildProcess.RunTestsAgain(Assembly.GetExecutingAssembly().Location, filter,
+            new Dictionary<string, string> { [PortableVariable] = "1", [OnlyBackendsVariable] = "cpu" }, TimeSpan.FromSeconds(220));
+        string output = ChildProcess.Tail(result.Stdout + result.Stderr, 8000);
+        Assert.AreEqual(0, result.ExitCode, $"op tests failed on the portable path:\n{output}");
+        StringAssert.Contains(result.Stdout, "failed: 0", output);
+        StringAssert.Contains(result.Stdout, "passed Cpu_context_uses_the_path_the_environment_asks_for", output);
+        Console.WriteLine($"portable op tests: {result.Elapsed.TotalSeconds:F1} s\n{ChildProcess.Tail(result.Stdout, 400)}");
+    }
+
+    [TestMethod]
+    public void Cpu_context_uses_the_path_the_environment_asks_for()
+    {
+        var ctx = Backends.Context("cpu");
+        bool portable = Environment.GetEnvironmentVariable(PortableVariable) is { Length: > 0 } v && v != "0";
+        if (portable)
+            StringAssert.Contains(ctx.DeviceName, "generic", $"PAGED_CPU_NO_AVX2=1 must select the portable kernels ({ctx.DeviceName})");
+        else if (!ctx.DeviceName.Contains("avx2", StringComparison.Ordinal))
+            Assert.Inconclusive($"this CPU has no AVX2/FMA: the default path is already the portable one ({ctx.DeviceName})");
+    }
+}
