@@ -88,6 +88,8 @@ internal static class RunBatchCommand
                 // Called directly, not through Task.Run: InvokeAsync submits before its first await, so the engine
                 // receives the lines in input order.
                 running.Add(RunLineAsync(line, at));
+                if (running.Count >= 4 * concurrency)
+                    running.RemoveAll(t => t.IsCompletedSuccessfully); // a long file keeps only running (or failed) tasks
             }
 
             async Task RunLineAsync(BatchLine line, int at)
