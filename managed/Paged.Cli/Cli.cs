@@ -16,7 +16,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -31,6 +31,7 @@ public static class Cli
                 (BenchServeOptions o) => BenchServeCommand.Run(o),
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 (ServeOptions o) => ServeCommand.Run(o),
+                (RunBatchOptions o) => RunBatchCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }
         catch (Exception e) when (IsUserError(e))

@@ -216,7 +216,7 @@ public sealed class MakeModelOptions
 }
 
 [Verb("serve", HelpText = "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, /tokenize, /detokenize).")]
-public sealed class ServeOptions : EngineVerbOptions
+public sealed class ServeOptions : ApiVerbOptions
 {
     [Option("host", Default = "127.0.0.1", HelpText = "Address to bind (an IP address or localhost; 0.0.0.0 exposes the server to the network).")]
     public string Host { get; set; } = "127.0.0.1";
@@ -227,24 +227,9 @@ public sealed class ServeOptions : EngineVerbOptions
     [Option("api-key", HelpText = "Require 'Authorization: Bearer KEY' on every /v1 route (default: the PAGED_API_KEY environment variable, else none).")]
     public string? ApiKey { get; set; }
 
-    [Option("served-model-name", HelpText = "Model name clients use and /v1/models lists (default: the model file's name).")]
-    public string? ServedModelName { get; set; }
-
-    [Option("chat-template", HelpText = "Jinja2 chat template file (default: the GGUF's tokenizer.chat_template, else a plain User:/Assistant: template).")]
-    public string? ChatTemplate { get; set; }
-
     [Option("max-pending-requests", Default = 1024, HelpText = "Admission queue: requests waiting to start beyond this get 429 with Retry-After.")]
     public int MaxPendingRequests { get; set; }
 
-    [Option("request-timeout", Default = 600, HelpText = "Seconds after which a request is cancelled and answered with a timeout error.")]
-    public int RequestTimeoutSeconds { get; set; }
-
     [Option("max-body-size", Default = "4M", HelpText = "Largest request body (413 beyond), e.g. 4M.")]
     public string MaxBodySize { get; set; } = "4M";
-
-    [Option("max-n", Default = 16, HelpText = "Largest n (completions per prompt) a request may ask for.")]
-    public int MaxN { get; set; }
-
-    [Option("max-tokens-cap", Default = 4096, HelpText = "Largest max_tokens a request may ask for (also the default, capped by the context).")]
-    public int MaxTokensCap { get; set; }
 }

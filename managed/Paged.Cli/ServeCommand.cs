@@ -9,18 +9,12 @@ internal static class ServeCommand
 {
     public static int Run(ServeOptions o)
     {
-        var options = new ServerOptions
+        var options = o.ToServerOptions() with
         {
             Host = o.Host,
             Port = o.Port,
             ApiKey = o.ApiKey ?? NullIfEmpty(Environment.GetEnvironmentVariable("PAGED_API_KEY")),
-            ServedModelName = o.ServedModelName ?? Path.GetFileNameWithoutExtension(o.Model),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
-            MaxN = o.MaxN,
-            MaxTokensCap = o.MaxTokensCap,
-            RequestTimeout = o.RequestTimeoutSeconds > 0
-                ? TimeSpan.FromSeconds(o.RequestTimeoutSeconds)
-                : throw new ArgumentException($"--request-timeout must be positive (got {o.RequestTimeoutSeconds})"),
         };
         options.Validate();
         using var stop = new CancellationTokenSource();

@@ -15,6 +15,13 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
     public async Task HandleAsync(HttpContext ctx)
     {
         var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
+        var call = Prepare(body);
+        await EndpointDriver.RunAsync(ctx, runner, call.Requests, call.Settings, call.Shape).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and validates a request body and renders its prompt (shared with <see cref="LocalApi"/>).</summary>
+    internal PreparedCall Prepare(JsonFields body)
+    {
         var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: true);
         var (text, ids) = BuildPrompt(body, chat);
         var request = new GenerationRequest
@@ -25,7 +32,7 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             Attributes = settings.Attributes,
         };
         var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, Tokenizer);
-        await EndpointDriver.RunAsync(ctx, runner, [request], settings, shape).ConfigureAwait(false);
+        return new PreparedCall([request], settings, shape);
     }
 
     /// <summary>Reads messages, tools and chat_template_kwargs and renders the prompt (shared with /tokenize).</summary>

@@ -14,6 +14,13 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     public async Task HandleAsync(HttpContext ctx)
     {
         var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
+        var call = Prepare(body);
+        await EndpointDriver.RunAsync(ctx, runner, call.Requests, call.Settings, call.Shape).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and validates a request body into engine requests (shared with <see cref="LocalApi"/>).</summary>
+    internal PreparedCall Prepare(JsonFields body)
+    {
         var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false);
         bool echo = body.Bool("echo", false);
         if (echo && settings.Sampling.Logprobs is not null)
@@ -32,7 +39,7 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
         }
 
         var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer);
-        await EndpointDriver.RunAsync(ctx, runner, requests, settings, shape).ConfigureAwait(false);
+        return new PreparedCall(requests, settings, shape);
     }
 
     private List<(string? Text, IReadOnlyList<int> Ids)> Prompts(JsonFields body)

@@ -27,29 +27,15 @@ internal static class EndpointDriver
     public static async Task RunAsync(HttpContext ctx, GenerationRunner runner, IReadOnlyList<GenerationRequest> requests, RequestSettings settings, IResponseShape shape)
     {
         var outputs = runner.Start(requests, ctx.RequestAborted);
-        var finals = new RequestOutput?[requests.Count];
         if (!settings.Stream)
         {
-            await foreach (var (i, o) in outputs.ConfigureAwait(false))
-            {
-                if (o.Finished)
-                    finals[i] = o;
-            }
-
-            if (ctx.RequestAborted.IsCancellationRequested)
-                return;
-            foreach (var o in finals)
-            {
-                if (o is null)
-                    throw new ApiException(500, "a request ended without a final output");
-                if (o.FinishReason == FinishReason.Error)
-                    throw new ApiException(500, o.Error ?? "the request failed in the engine", type: "server_error", code: "engine_error");
-            }
-
-            await JsonResponses.WriteAsync(ctx.Response, 200, shape.Final(finals!), ctx.RequestAborted).ConfigureAwait(false);
+            var all = await LocalApi.CollectFinalsAsync(outputs, requests.Count, ctx.RequestAborted).ConfigureAwait(false);
+            if (!ctx.RequestAborted.IsCancellationRequested)
+                await JsonResponses.WriteAsync(ctx.Response, 200, shape.Final(all), ctx.RequestAborted).ConfigureAwait(false);
             return;
         }
 
+        var finals = new RequestOutput?[requests.Count];
         var sse = new SseWriter(ctx.Response);
         await sse.StartAsync(ctx.RequestAborted).ConfigureAwait(false);
         int n = settings.Sampling.N;
