@@ -26,11 +26,11 @@ internal static class RunBatchCommand
         if (!File.Exists(o.Input))
             throw new FileNotFoundException($"batch input file '{o.Input}' not found", o.Input);
         int total = File.ReadLines(o.Input).Count(l => !string.IsNullOrWhiteSpace(l));
-        var (template, _) = ChatPrompt.Select(o.Model, o.ChatTemplate);
         int concurrency = o.MaxConcurrentRequests > 0 ? o.MaxConcurrentRequests : 2 * o.EffectiveMaxNumSeqs;
 
         using var engine = AsyncEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o),
             new AsyncEngineOptions { MaxPendingRequests = concurrency * options.MaxPromptsPerRequest });
+        var (template, _) = ChatPrompt.Select(o.Model, o.ChatTemplate, engine.Tokenizer.ChatTemplate);
         var api = new LocalApi(engine, template, options);
         var progress = new BatchProgress(total, BatchProgress.Choose(o.NoProgress), TimeSpan.FromSeconds(o.ProgressInterval));
         long start = Stopwatch.GetTimestamp();
