@@ -8,9 +8,12 @@ namespace Paged.Tests.Shared;
 /// <see cref="TimeoutException"/> carries the command and the tail of what it printed. Every process a test
 /// starts goes through here, so a hung child fails its test instead of hanging the suite.
 /// </summary>
-internal static class ChildProcess
+internal static partial class ChildProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
+
+    [System.Text.RegularExpressions.GeneratedRegex("\u001B\\[[0-9;]*[A-Za-z]")]
+    private static partial System.Text.RegularExpressions.Regex AnsiEscape();
 
     public static Result Run(ProcessStartInfo psi, TimeSpan timeout)
     {
@@ -62,10 +65,13 @@ internal static class ChildProcess
         psi.ArgumentList.Add("--filter");
         psi.ArgumentList.Add(filter);
         psi.ArgumentList.Add("--no-progress");
+        psi.ArgumentList.Add("--no-ansi");
         psi.ArgumentList.Add("--output");
         psi.ArgumentList.Add("detailed");
         foreach (var (key, value) in environment)
             psi.Environment[key] = value;
-        return Run(psi, timeout);
+        var result = Run(psi, timeout);
+        // The runner colours its lines when it believes a terminal (or CI) is watching: keep the text only.
+        return result with { Stdout = AnsiEscape().Replace(result.Stdout, ""), Stderr = AnsiEscape().Replace(result.Stderr, "") };
     }
 }
