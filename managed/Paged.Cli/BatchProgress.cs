@@ -44,6 +44,12 @@ internal sealed class BatchProgress
     public BatchTally Tally { get; }
 
     /// <summary>Off when asked; a bar when stderr is a terminal that can redraw; else plain lines.</summary>
+    /// <summary>The --progress-interval option as a time span; a clear error for anything but seconds >= 0.</summary>
+    public static TimeSpan IntervalOption(double seconds) =>
+        double.IsFinite(seconds) && seconds >= 0 ? TimeSpan.FromSeconds(seconds)
+        : throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"--progress-interval must be a number of seconds >= 0 (got {seconds})"));
+
     public static ProgressMode Choose(bool noProgress) =>
         noProgress ? ProgressMode.Off
         : !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") is not (null or "" or "dumb") ? ProgressMode.Bar

@@ -38,11 +38,10 @@ internal static class GenerateCommand
         }).ToList();
         foreach (var r in requests)
             r.Sampling.Validate();
-        if (!double.IsFinite(o.ProgressInterval) || o.ProgressInterval < 0)
-            throw new ArgumentException($"--progress-interval must be a number of seconds >= 0 (got {o.ProgressInterval})");
+        var interval = BatchProgress.IntervalOption(o.ProgressInterval);
 
         // Progress for batches only: one prompt has nothing to count.
-        var progress = new BatchProgress(requests.Count, requests.Count > 1 ? BatchProgress.Choose(o.NoProgress) : ProgressMode.Off, TimeSpan.FromSeconds(o.ProgressInterval));
+        var progress = new BatchProgress(requests.Count, requests.Count > 1 ? BatchProgress.Choose(o.NoProgress) : ProgressMode.Off, interval);
         var start = Stopwatch.GetTimestamp();
         var results = progress.Run(() => engine.Generate(requests, r => progress.Finished(r.Completions.Sum(c => (long)c.TokenIds.Count))));
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;

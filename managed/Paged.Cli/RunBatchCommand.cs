@@ -17,8 +17,7 @@ internal static class RunBatchCommand
 {
     public static int Run(RunBatchOptions o)
     {
-        if (!double.IsFinite(o.ProgressInterval) || o.ProgressInterval < 0)
-            throw new ArgumentException($"--progress-interval must be a number of seconds >= 0 (got {o.ProgressInterval})");
+        var interval = BatchProgress.IntervalOption(o.ProgressInterval);
         if (o.MaxConcurrentRequests < 0)
             throw new ArgumentException($"--max-concurrent-requests must be positive (got {o.MaxConcurrentRequests})");
         var options = o.ToServerOptions();
@@ -32,7 +31,7 @@ internal static class RunBatchCommand
             new AsyncEngineOptions { MaxPendingRequests = concurrency * options.MaxPromptsPerRequest });
         var (template, _) = ChatPrompt.Select(o.Model, o.ChatTemplate, engine.Tokenizer.ChatTemplate);
         var api = new LocalApi(engine, template, options);
-        var progress = new BatchProgress(total, BatchProgress.Choose(o.NoProgress), TimeSpan.FromSeconds(o.ProgressInterval));
+        var progress = new BatchProgress(total, BatchProgress.Choose(o.NoProgress), interval);
         long start = Stopwatch.GetTimestamp();
         using var stop = new StopSignal();
         var (lines, failed) = progress.RunAsync(() => RunAsync(api, o.Input, o.Output, concurrency, progress, stop.Token)).GetAwaiter().GetResult();
