@@ -226,16 +226,6 @@ public sealed class LlmEngine : IDisposable
         return Generate(requests.Select(r => new GenerationRequest { Prompt = r.Prompt, Sampling = r.Sampling, Attributes = r.Attributes }).ToList());
     }
 
-    /// <summary>Like <see cref="Generate(IReadOnlyList{ValueTuple{string, SamplingParams, RequestAttributes}})"/>; a request with token ids is not tokenized.</summary>
-    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<(string Prompt, int[]? PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes)> requests)
-    {
-        ArgumentNullException.ThrowIfNull(requests);
-        return Generate(requests.Select(r => new GenerationRequest
-        {
-            Prompt = r.Prompt, PromptTokenIds = r.PromptTokenIds, Sampling = r.Sampling, Attributes = r.Attributes,
-        }).ToList());
-    }
-
     /// <summary>Runs the requests to completion; final outputs in input order. Every request is validated before any is queued.</summary>
     public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<GenerationRequest> requests) => Generate(requests, null);
 
