@@ -13,7 +13,7 @@ internal static class ServeCommand
         {
             Host = o.Host,
             Port = o.Port,
-            ApiKey = o.ApiKey ?? NullIfEmpty(Environment.GetEnvironmentVariable("PAGED_API_KEY")),
+            ApiKey = ServingConsole.OptionOrEnvironment(o.ApiKey, "PAGED_API_KEY"),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
         };
         options.Validate();
@@ -42,17 +42,10 @@ internal static class ServeCommand
             var server = await PagedServer.StartAsync(engine, template, options, stop).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
-                string host = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-                Console.WriteLine($"paged serve: listening on http://{host}:{server.Port} (model '{options.ServedModelName}', "
+                Console.WriteLine($"paged serve: listening on http://{ServingConsole.UrlHost(options.Host)}:{server.Port} (model '{options.ServedModelName}', "
                     + $"{engine.DeviceName}, context {engine.MaxContext}, chat template: {templateSource}"
                     + (options.ApiKey is null ? ")" : ", API key required)"));
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                await ServingConsole.WaitForStopAsync(stop).ConfigureAwait(false);
 
                 Console.WriteLine("paged serve: shutting down");
             }
@@ -62,6 +55,4 @@ internal static class ServeCommand
 
         return 0;
     }
-
-    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -1,15 +1,8 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Paged.Engine;
 using Paged.Models.Templates;
+using static Paged.Server.HttpHosting;
 
 namespace Paged.Server;
 
@@ -37,19 +30,7 @@ public sealed class PagedServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1;
-            k.AddServerHeader = false;
-            if (IPAddress.TryParse(options.Host, out var address))
-                k.Listen(address, options.Port);
-            else if (options.Host == "localhost")
-                k.ListenLocalhost(options.Port);
-            else
-                throw new ArgumentException($"--host must be an IP address or localhost (got '{options.Host}')");
-        });
+        var builder = HttpHosting.CreateBuilder(options.Host, options.Port, options.MaxBodyBytes);
         var app = builder.Build();
 
         var metrics = new ServerMetrics(options.ServedModelName);
@@ -73,56 +54,8 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        int port = new Uri(addresses.First()).Port;
-        return new PagedServer(app, port);
+        return new PagedServer(app, BoundPort(app));
     }
-
-    /// <summary>Every /v1 route needs "Authorization: Bearer KEY" (compared in constant time); 401 otherwise.</summary>
-    private static Func<HttpContext, RequestDelegate, Task> RequireApiKey(string key)
-    {
-        byte[] expected = Encoding.UTF8.GetBytes("Bearer " + key);
-        return (ctx, next) =>
-        {
-            if (!ctx.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal))
-                return next(ctx);
-            byte[] given = Encoding.UTF8.GetBytes(ctx.Request.Headers.Authorization.ToString());
-            if (CryptographicOperations.FixedTimeEquals(given, expected))
-                return next(ctx);
-            return JsonResponses.WriteErrorAsync(ctx.Response,
-                new ApiException(401, "missing or invalid API key: send 'Authorization: Bearer <key>'", code: "invalid_api_key"), ctx.RequestAborted);
-        };
-    }
-
-    /// <summary>Turns failures into OpenAI-shaped errors (before the response started; after, the stream reports them).</summary>
-    private static RequestDelegate Guard(Func<HttpContext, Task> handler) => async ctx =>
-    {
-        try
-        {
-            await handler(ctx).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            // The client left; nobody is listening.
-        }
-        catch (ApiException e) when (!ctx.Response.HasStarted)
-        {
-            await JsonResponses.WriteErrorAsync(ctx.Response, e, ctx.RequestAborted).ConfigureAwait(false);
-        }
-        catch (BadHttpRequestException e) when (!ctx.Response.HasStarted)
-        {
-            var error = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? new ApiException(413, "the request body is too large", code: "request_too_large")
-                : new ApiException(e.StatusCode, $"bad request: {e.Message}");
-            await JsonResponses.WriteErrorAsync(ctx.Response, error, ctx.RequestAborted).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // a handler's bug is a 500 for that request, never a dead server
-        catch (Exception e) when (!ctx.Response.HasStarted)
-#pragma warning restore CA1031
-        {
-            await JsonResponses.WriteErrorAsync(ctx.Response, new ApiException(500, $"internal error: {e.GetType().Name}: {e.Message}"), ctx.RequestAborted).ConfigureAwait(false);
-        }
-    };
 
     public async ValueTask DisposeAsync()
     {

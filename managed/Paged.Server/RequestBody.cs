@@ -12,7 +12,11 @@ internal static class RequestBody
     public static async Task<JsonElement> ReadObjectAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
+        {
+            // The unread rest of the body makes Kestrel drop the connection after the answer: say so, or the client reuses it.
+            request.HttpContext.Response.Headers.Connection = "close";
             throw TooLarge(maxBytes);
+        }
 
         using var buffer = new MemoryStream();
         byte[] chunk = new byte[16 * 1024];

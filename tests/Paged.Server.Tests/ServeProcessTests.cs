@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OpenAI.Chat;
 
 namespace Paged.Server.Tests;
@@ -11,40 +10,15 @@ public sealed class ServeProcessTests
     [Timeout(120_000, CooperativeCancellation = true)]
     public async Task PagedServeServesAndStopsOnSigterm()
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "paged.dll"), "serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1", "--served-model-name", TestServer.ModelName })
-            psi.ArgumentList.Add(a);
-        psi.Environment["PAGED_API_KEY"] = "sk-process";
-        using var process = Process.Start(psi)!;
-        try
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.IsNotNull(line, "paged serve printed nothing");
-            var match = TestServer.ListeningLine().Match(line);
-            Assert.IsTrue(match.Success, line);
-            StringAssert.Contains(line, "API key required");
-            int port = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var serve = await PagedProcess.StartAsync(["serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1", "--served-model-name", TestServer.ModelName],
+            new Dictionary<string, string> { ["PAGED_API_KEY"] = "sk-process" });
+        StringAssert.Contains(serve.ListeningLine, "API key required");
 
-            var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("sk-process"),
-                new OpenAI.OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/v1") }).GetChatClient(TestServer.ModelName);
-            var completion = (await client.CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 5, Temperature = 0 })).Value;
-            Assert.AreEqual(5, completion.Usage.OutputTokenCount);
+        var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential("sk-process"),
+            new OpenAI.OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{serve.Port}/v1") }).GetChatClient(TestServer.ModelName);
+        var completion = (await client.CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 5, Temperature = 0 })).Value;
+        Assert.AreEqual(5, completion.Usage.OutputTokenCount);
 
-            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-                await kill.WaitForExitAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.AreEqual(0, process.ExitCode, await stderr);
-        }
-        finally
-        {
-            if (!process.HasExited)
-                process.Kill(entireProcessTree: true);
-        }
+        await serve.StopAsync();
     }
 }
