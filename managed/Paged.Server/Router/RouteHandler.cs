@@ -112,9 +112,10 @@ internal sealed class RouteHandler(RouterOptions options, InstancePool pool, Ups
             {
                 response = await upstream.PostAsync(instance, path, body, cancel).ConfigureAwait(false);
             }
-            catch (HttpRequestException) when (!cancel.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !cancel.IsCancellationRequested)
             {
-                metrics.UpstreamError(instance, "connect");
+                // Refused, reset, or the connect timeout (an OperationCanceledException that is not the client's).
+                metrics.UpstreamError(instance, e is HttpRequestException ? "connect" : "timeout");
                 pool.Failed(instance);
                 continue;
             }

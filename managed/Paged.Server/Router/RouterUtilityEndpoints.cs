@@ -28,9 +28,9 @@ internal sealed class RouterUtilityEndpoints(InstancePool pool, UpstreamClient u
 
                     metrics.UpstreamError(instance, "models_status");
                 }
-                catch (HttpRequestException) when (!ctx.RequestAborted.IsCancellationRequested)
+                catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ctx.RequestAborted.IsCancellationRequested)
                 {
-                    metrics.UpstreamError(instance, "connect");
+                    metrics.UpstreamError(instance, e is HttpRequestException ? "connect" : "timeout");
                     pool.Failed(instance);
                 }
             }

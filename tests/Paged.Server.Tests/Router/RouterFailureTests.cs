@@ -104,7 +104,7 @@ public sealed class RouterFailureTests
         Assert.AreEqual(200, (int)response.StatusCode);
         string[] events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.AreEqual(3, events.Length, text);
-        Assert.AreEqual(FakeAnswers.CompletionEvents[0], events[0] + "\n\n", "what the instance sent whole is relayed; the half event is not");
+        Assert.AreEqual(FakeAnswers.CompletionEvents[0], events[0] + "\n\n", "what the instance sent whole is relayed (half events: EventRelayTests)");
         using var error = JsonDocument.Parse(events[1]["data: ".Length..]);
         Assert.IsTrue(error.RootElement.TryGetProperty("error", out _), text);
         Assert.AreEqual("upstream_error", error.RootElement.GetProperty("error").GetProperty("code").GetString());
