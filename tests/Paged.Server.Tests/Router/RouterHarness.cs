@@ -35,7 +35,7 @@ internal sealed class RouterHarness : IAsyncDisposable
 
     /// <summary>Starts a router over the given fakes (and extra URLs, e.g. a port nobody listens on); the fakes are disposed with it.</summary>
     public static async Task<RouterHarness> StartAsync(IEnumerable<FakeInstance>? prefill = null, IEnumerable<FakeInstance>? decode = null,
-        IEnumerable<FakeInstance>? both = null, RouterOptions? options = null, IEnumerable<Uri>? extraPrefill = null)
+        IEnumerable<FakeInstance>? both = null, RouterOptions? options = null, IEnumerable<Uri>? extraPrefill = null, IEnumerable<Uri>? extraBoth = null)
     {
         var p = prefill?.ToList() ?? [];
         var d = decode?.ToList() ?? [];
@@ -46,7 +46,7 @@ internal sealed class RouterHarness : IAsyncDisposable
             Port = 0,
             Prefill = [.. p.Select(f => f.BaseAddress), .. extraPrefill ?? []],
             Decode = [.. d.Select(f => f.BaseAddress)],
-            Both = [.. b.Select(f => f.BaseAddress)],
+            Both = [.. b.Select(f => f.BaseAddress), .. extraBoth ?? []],
             PollInterval = Timeout.InfiniteTimeSpan,
         };
         var router = await PagedRouter.StartAsync(options);
