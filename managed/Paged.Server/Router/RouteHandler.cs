@@ -75,7 +75,8 @@ internal sealed class RouteHandler(RouterOptions options, InstancePool pool, Ups
                 }
                 else
                 {
-                    var answer = JsonNode.Parse(await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false));
+                    var content = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+                    var answer = await JsonNode.ParseAsync(content, cancellationToken: timeout.Token).ConfigureAwait(false);
                     if (answer?[UpstreamBodies.KvTransferParams] is JsonObject kv)
                         return new PrefillResult(false, kv);
                     reason = "no_kv_transfer_params";
