@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Paged.Engine;
 using Paged.Models.Templates;
+using Paged.Server.KvTransfer;
 
 namespace Paged.Server;
 
@@ -20,12 +21,20 @@ namespace Paged.Server;
 public sealed class PagedServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly KvTransferHost? _transfer;
 
-    private PagedServer(WebApplication app, int port)
+    private PagedServer(WebApplication app, int port, KvTransferHost? transfer)
     {
         _app = app;
         Port = port;
+        _transfer = transfer;
     }
+
+    /// <summary>This instance's id (a GUID per start), reported on /health and in transfer parameters.</summary>
+    public string InstanceId => _transfer?.InstanceId ?? "";
+
+    /// <summary>The KV transfer listener's "host:port" (prefill role, or --kv-transfer-port); null without one.</summary>
+    public string? KvTransferAddress => _transfer?.Address;
 
     /// <summary>The bound port (the chosen one when <see cref="ServerOptions.Port"/> was 0).</summary>
     public int Port { get; }
@@ -50,6 +59,7 @@ public sealed class PagedServer : IAsyncDisposable
             else
                 throw new ArgumentException($"--host must be an IP address or localhost (got '{options.Host}')");
         });
+        var transfer = KvTransferHost.Configure(builder, engine, options);
         var app = builder.Build();
 
         var metrics = new ServerMetrics(options.ServedModelName);
@@ -57,9 +67,10 @@ public sealed class PagedServer : IAsyncDisposable
         var runner = new GenerationRunner(engine, options, metrics);
         var chat = new ChatPrompt(chatTemplate, engine.Tokenizer);
         string fingerprint = $"fp_paged_{engine.Options.Device}";
-        var completions = new CompletionsEndpoint(runner, options, fingerprint);
-        var chatCompletions = new ChatCompletionsEndpoint(runner, chat, options, fingerprint);
-        var utility = new UtilityEndpoints(engine, chat, options, metrics);
+        var transferEndpoint = transfer.CreateEndpoint(app, runner, metrics);
+        var completions = new CompletionsEndpoint(runner, options, fingerprint, transferEndpoint);
+        var chatCompletions = new ChatCompletionsEndpoint(runner, chat, options, fingerprint, transferEndpoint);
+        var utility = new UtilityEndpoints(engine, chat, options, metrics, transfer.Describe);
 
         if (options.ApiKey is { Length: > 0 } key)
             app.Use(RequireApiKey(key));
@@ -75,7 +86,8 @@ public sealed class PagedServer : IAsyncDisposable
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         int port = new Uri(addresses.First()).Port;
-        return new PagedServer(app, port);
+        transfer.Start();
+        return new PagedServer(app, port, transfer);
     }
 
     /// <summary>Every /v1 route needs "Authorization: Bearer KEY" (compared in constant time); 401 otherwise.</summary>
@@ -126,6 +138,8 @@ public sealed class PagedServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_transfer is not null)
+            await _transfer.DisposeAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
