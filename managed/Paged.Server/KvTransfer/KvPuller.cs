@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.IO.Hashing;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Paged.Engine.KvTransfer;
@@ -58,7 +57,7 @@ internal sealed class KvPuller(KvTransferMetrics metrics, TimeSpan timeout, KvTr
                     continue;
                 if (filled[b] != bytesPerBlock)
                     throw new KvTransferException("protocol", $"block {b} ended after {filled[b]} of {bytesPerBlock} bytes");
-                if (XxHash64.HashToUInt64(data.AsSpan(b * bytesPerBlock, bytesPerBlock)) != chunk.Checksum)
+                if (KvChecksum.Of(data.AsSpan(b * bytesPerBlock, bytesPerBlock)) != chunk.Checksum)
                     throw new KvTransferException("checksum", $"block {b} of lease {handle.LeaseId} failed its checksum");
                 verified++;
             }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Hashing;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
@@ -40,7 +39,7 @@ internal sealed class KvTransferService(KvTransferHost host) : Wire.KvTransfer.K
         for (int b = 0; b < export.Lease.BlockIds.Length; b++)
         {
             var block = new ReadOnlyMemory<byte>(export.Data, b * bytesPerBlock, bytesPerBlock);
-            ulong checksum = XxHash64.HashToUInt64(block.Span);
+            ulong checksum = KvChecksum.Of(block.Span);
             for (int offset = 0; offset < bytesPerBlock; offset += ChunkBytes)
             {
                 var data = block.Slice(offset, Math.Min(ChunkBytes, bytesPerBlock - offset));
