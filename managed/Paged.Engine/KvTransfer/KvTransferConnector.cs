@@ -7,13 +7,16 @@ namespace Paged.Engine.KvTransfer;
 /// The engine's KV connector for disaggregated prefill and decode. Consumer: a request carrying a
 /// <see cref="KvImport"/> has its whole prompt supplied (its blocks are loaded, its first token taken from the
 /// prefill). Producer: a request asking to hold its KV keeps its prompt's blocks pinned under a lease when it
-/// finishes; <see cref="Export"/> copies them out, <see cref="Release"/> (the consumer's acknowledgement) or
-/// <see cref="ExpireLeases"/> unpins them. Mutations run on the engine's thread; the lease lookups are thread-safe.
+/// finishes, and copies their bytes to host memory at once (in the step that finished it), so a pull never waits
+/// for the engine's thread: <see cref="Export"/> hands that copy out. <see cref="Release"/> (the consumer's
+/// acknowledgement) or <see cref="ExpireLeases"/> unpins the blocks and drops the copy. Mutations run on the
+/// engine's thread; lookups and <see cref="Export"/> are thread-safe.
 /// </summary>
 public sealed class KvTransferConnector : IKvConnector
 {
     private readonly ConcurrentDictionary<string, KvLease> _leases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, KvLease> _byRequest = new();
+    private readonly ConcurrentDictionary<string, KvExport> _exports = new(StringComparer.Ordinal);
     private KvCacheManager? _kv;
     private KvBlockMover? _mover;
     private int _pinnedBlocks;
@@ -80,6 +83,8 @@ public sealed class KvTransferConnector : IKvConnector
         Interlocked.Add(ref _pinnedBlocks, blocks.Length);
         long expires = DateTimeOffset.UtcNow.Add(LeaseDuration).ToUnixTimeMilliseconds();
         var lease = new KvLease("kv-" + Guid.NewGuid().ToString("N"), seq.RequestId, blocks, seq.PromptTokenIds, seq.Tokens[prompt], expires);
+        if (_mover is { } mover)
+            _exports[lease.Id] = new KvExport(lease, Geometry!, CopyOut(mover, blocks));
         _leases[lease.Id] = lease;
         _byRequest[seq.RequestId] = lease;
     }
@@ -90,17 +95,21 @@ public sealed class KvTransferConnector : IKvConnector
     /// <summary>A live lease by id (thread-safe).</summary>
     public KvLease? Find(string leaseId) => _leases.TryGetValue(leaseId, out var lease) ? lease : null;
 
-    /// <summary>Copies a live lease's blocks out of the cache (engine thread). Null when the lease is unknown, released or expired.</summary>
+    /// <summary>A live lease's blocks as copied out when it was created (thread-safe). Null when the lease is unknown, released or expired.</summary>
     public KvExport? Export(string leaseId)
     {
-        if (!_leases.TryGetValue(leaseId, out var lease))
-            return null;
-        var mover = _mover ?? throw new InvalidOperationException("this engine's executor cannot export KV blocks");
+        if (_mover is null)
+            throw new InvalidOperationException("this engine's executor cannot export KV blocks");
+        return _exports.TryGetValue(leaseId, out var export) ? export : null;
+    }
+
+    private static byte[] CopyOut(KvBlockMover mover, int[] blocks)
+    {
         long bytes = mover.BytesPerBlock;
-        var data = GC.AllocateUninitializedArray<byte>(checked((int)(lease.BlockIds.Length * bytes)));
-        for (int i = 0; i < lease.BlockIds.Length; i++)
-            mover.Export(lease.BlockIds[i], data.AsSpan((int)(i * bytes), (int)bytes));
-        return new KvExport(lease, Geometry!, data);
+        var data = GC.AllocateUninitializedArray<byte>(checked((int)(blocks.Length * bytes)));
+        for (int i = 0; i < blocks.Length; i++)
+            mover.Export(blocks[i], data.AsSpan((int)(i * bytes), (int)bytes));
+        return data;
     }
 
     /// <summary>The consumer has the blocks: unpin them (engine thread). False when the lease is already gone.</summary>
@@ -134,6 +143,7 @@ public sealed class KvTransferConnector : IKvConnector
         if (!_leases.TryRemove(leaseId, out var lease))
             return false;
         _byRequest.TryRemove(new KeyValuePair<long, KvLease>(lease.RequestId, lease));
+        _exports.TryRemove(leaseId, out _);
         _kv!.Unpin(lease.BlockIds);
         Interlocked.Add(ref _pinnedBlocks, -lease.BlockIds.Length);
         return true;

@@ -9,9 +9,9 @@ using Paged.Server.KvTransfer.Wire;
 namespace Paged.Server.KvTransfer;
 
 /// <summary>
-/// The prefill side of the transport: streams a lease's blocks (copied out of the cache on the engine's thread
-/// in one call, then sent in chunks of <see cref="ChunkBytes"/> with an XxHash64 per block) and unpins them on
-/// the decode side's acknowledgement.
+/// The prefill side of the transport: streams a lease's blocks (the host copy taken when the prefill finished,
+/// so a pull never waits for an engine step) in chunks of <see cref="ChunkBytes"/> with an XxHash64 per block,
+/// and unpins them on the decode side's acknowledgement.
 /// </summary>
 internal sealed class KvTransferService(KvTransferHost host) : Wire.KvTransfer.KvTransferBase
 {
@@ -28,7 +28,7 @@ internal sealed class KvTransferService(KvTransferHost host) : Wire.KvTransfer.K
         ArgumentNullException.ThrowIfNull(responseStream);
         ArgumentNullException.ThrowIfNull(context);
         var clock = Stopwatch.StartNew();
-        var export = await _engine.InvokeAsync(e => e.KvConnector.Export(request.LeaseId), context.CancellationToken).ConfigureAwait(false)
+        var export = _engine.KvConnector.Export(request.LeaseId) // a host copy: the engine's thread is not waited for
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"KV lease '{request.LeaseId}' is unknown, released or expired"));
         var wanted = new KvGeometry(request.NumLayers, request.NumKvHeads, request.BlockSize, request.HeadSize, request.KvDtype);
         if (export.Geometry.Mismatch(wanted) is { } mismatch)
