@@ -90,6 +90,11 @@ internal sealed class KvTransferEndpoint(GenerationRunner runner, ServerOptions 
             _ = puller.ReleaseAsync(handle); // the bytes are here: the prefill side may unpin now
             return import;
         }
+        catch (OperationCanceledException)
+        {
+            _ = puller.ReleaseAsync(handle); // the client left: nobody will decode this prefill
+            throw;
+        }
         catch (KvTransferException e)
         {
             metrics.Failed(e.Reason);
