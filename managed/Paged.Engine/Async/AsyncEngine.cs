@@ -88,8 +88,8 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
     /// </summary>
     public Task<T> InvokeAsync<T>(Func<LlmEngine, T> action, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(action);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(action);
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         void Run()
         {
