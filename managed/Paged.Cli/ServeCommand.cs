@@ -15,6 +15,12 @@ internal static class ServeCommand
             Port = o.Port,
             ApiKey = ServingConsole.OptionOrEnvironment(o.ApiKey, "PAGED_API_KEY"),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
+            Role = ParseEnum<ServeRole>(o.Role, "--role", "prefill, decode or both"),
+            KvTransferPort = o.KvTransferPort,
+            KvLoadFailurePolicy = ParseEnum<KvLoadFailurePolicy>(o.KvLoadFailurePolicy, "--kv-load-failure-policy", "recompute or fail"),
+            KvTransferTimeout = o.KvTransferTimeoutSeconds > 0
+                ? TimeSpan.FromSeconds(o.KvTransferTimeoutSeconds)
+                : throw new ArgumentException($"--kv-transfer-timeout must be positive (got {o.KvTransferTimeoutSeconds})"),
         };
         options.Validate();
         using var stop = new CancellationTokenSource();
@@ -34,7 +40,8 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(ServeOptions o, ServerOptions options, CancellationToken stop)
     {
-        var engine = AsyncEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o),
+        var engineOptions = EngineFactory.ToEngineOptions(o) with { KvLease = TimeSpan.FromSeconds(o.KvLeaseSeconds) };
+        var engine = AsyncEngine.Create(o.Model, o.Tokenizer, engineOptions,
             new AsyncEngineOptions { MaxPendingRequests = o.MaxPendingRequests });
         await using (engine.ConfigureAwait(false))
         {
@@ -45,6 +52,12 @@ internal static class ServeCommand
                 Console.WriteLine($"paged serve: listening on http://{ServingConsole.UrlHost(options.Host)}:{server.Port} (model '{options.ServedModelName}', "
                     + $"{engine.DeviceName}, context {engine.MaxContext}, chat template: {templateSource}"
                     + (options.ApiKey is null ? ")" : ", API key required)"));
+                if (options.Role != ServeRole.Both || server.KvTransferAddress is not null)
+                {
+                    Console.WriteLine($"paged serve: role {options.Role.ToString().ToLowerInvariant()}, instance {server.InstanceId}"
+                        + (server.KvTransferAddress is { } kv ? $", KV transfer on {kv} (grpc)" : ""));
+                }
+
                 await ServingConsole.WaitForStopAsync(stop).ConfigureAwait(false);
 
                 Console.WriteLine("paged serve: shutting down");
@@ -55,4 +68,9 @@ internal static class ServeCommand
 
         return 0;
     }
+
+    private static T ParseEnum<T>(string value, string option, string allowed) where T : struct, Enum =>
+        Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && !int.TryParse(value, out _)
+            ? parsed
+            : throw new ArgumentException($"{option} must be {allowed} (got '{value}')");
 }

@@ -45,8 +45,13 @@ public sealed record EngineOptions
     /// <summary>Seed of the engine's generator for requests without a seed of their own.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>How long a finished prefill held for transfer keeps its blocks pinned when nobody acknowledges its pull.</summary>
+    public TimeSpan KvLease { get; init; } = TimeSpan.FromSeconds(30);
+
     public void Validate()
     {
+        if (KvLease <= TimeSpan.Zero)
+            throw new ArgumentException($"the KV lease must be positive (got {KvLease.TotalSeconds} s)");
         if (BlockSize is < 1 or > 1024)
             throw new ArgumentException($"block size must be in 1..1024 (got {BlockSize})");
         if (MaxNumSeqs < 1)

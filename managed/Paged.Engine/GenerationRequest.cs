@@ -18,4 +18,10 @@ public sealed record GenerationRequest
 
     /// <summary>The caller's id for the request (unique among its live requests in <see cref="AsyncEngine"/>); reported in <see cref="RequestOutput.ExternalId"/>.</summary>
     public string? RequestId { get; init; }
+
+    /// <summary>Disaggregated prefill: stop after the first token and keep the prompt's KV blocks pinned under a lease (see <see cref="KvTransfer.KvTransferConnector"/>).</summary>
+    public bool HoldKv { get; init; }
+
+    /// <summary>Disaggregated decode: the prompt's KV and first token from a prefill instance, loaded instead of computing the prompt.</summary>
+    public KvTransfer.KvImport? KvImport { get; init; }
 }

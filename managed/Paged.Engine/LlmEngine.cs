@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Paged.Models;
 using Paged.Models.Tokenization;
+using Paged.Engine.KvTransfer;
 using Paged.Engine.Scheduling;
 
 namespace Paged.Engine;
@@ -50,6 +51,7 @@ public sealed class LlmEngine : IDisposable
         MaxContext = shape.MaxContext;
         var executor = createExecutor(shape);
         DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
+        KvConnector = new KvTransferConnector(options.KvLease);
         var scheduler = new Scheduler(new SchedulerConfig
         {
             NumBlocks = shape.NumKvBlocks,
@@ -62,7 +64,8 @@ public sealed class LlmEngine : IDisposable
             SwapBlocks = shape.SwapSlots,
             Policy = options.Policy,
             FairShare = options.FairShare,
-        });
+        }, connector: KvConnector);
+        KvConnector.Attach(scheduler.Kv, (executor as ModelRunner)?.Mover, KvGeometry.Of(config, options.BlockSize));
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
         _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
         _outputs = new OutputProcessor(tokenizer);
@@ -77,6 +80,9 @@ public sealed class LlmEngine : IDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>Disaggregated serving: holds finished prefills' blocks (leases) and loads received prompts' KV.</summary>
+    public KvTransferConnector KvConnector { get; }
 
     public ModelConfig Config { get; }
 

@@ -6,13 +6,13 @@ using Paged.Runtime.Interop;
 
 namespace Paged.Engine;
 
-/// <summary>Executes a <see cref="StepPlan"/> on the model: swaps, block copies, the batched forward pass, sampling.</summary>
+/// <summary>Executes a <see cref="StepPlan"/> on the model: block moves (through <see cref="KvBlockMover"/>), the batched forward pass, sampling.</summary>
 internal sealed class ModelRunner : IModelExecutor
 {
     private readonly DeviceContext? _context;
     private readonly ICausalLM _model;
     private readonly KvCache _cache;
-    private readonly HostKvStore _host;
+    private readonly KvBlockMover _mover;
     private readonly StepBatch _batch;
     private readonly SequenceSampler _sampling;
     private readonly int _blockSize;
@@ -20,7 +20,6 @@ internal sealed class ModelRunner : IModelExecutor
     // The step's one packed host-to-device copy: copy pairs, the forward pass's index arrays and the
     // sampling parameters (paged.h: all device memory), staged in page-locked memory.
     private readonly StagingBuffer _upload;
-    private int[] _pairs = new int[64];
 
     /// <summary>Opens the backend, allocates the KV cache and uploads the model; the runner owns all three.</summary>
     public static ModelRunner Create(ModelWeights weights, EngineOptions options, EngineShape shape)
@@ -46,6 +45,9 @@ internal sealed class ModelRunner : IModelExecutor
 
     public string DeviceName => _model.Context.DeviceName;
 
+    /// <summary>Whole-block moves of this runner's cache (copy-on-write, swap, transfer export and import).</summary>
+    internal KvBlockMover Mover => _mover;
+
     /// <summary>The backend's cumulative waits, launches and copies.</summary>
     public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
 
@@ -55,7 +57,7 @@ internal sealed class ModelRunner : IModelExecutor
         _sampling = new SequenceSampler(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
-        _host = new HostKvStore(model.Context, swapSlots, cache.BytesPerBlock);
+        _mover = new KvBlockMover(model.Context, cache, swapSlots);
         _blockSize = cache.BlockSize;
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
@@ -66,14 +68,15 @@ internal sealed class ModelRunner : IModelExecutor
     {
         sampled.Clear();
         // Out before in: a block swapped out may be the destination of a swap-in of the same step.
-        SwapBlocks(plan.SwapOut, SwapDirection.Out);
-        SwapBlocks(plan.SwapIn, SwapDirection.In);
+        _mover.Swap(plan.SwapOut, SwapDirection.Out);
+        _mover.Swap(plan.SwapIn, SwapDirection.In);
+        _mover.Load(plan.Loads); // into blocks allocated this step: no copy-on-write or swap of this step touches them
         _upload.Clear();
-        long pairs = StageCopyPairs(plan.Copies);
+        long pairs = _mover.StageCopyPairs(plan.Copies, _upload);
         if (plan.IsEmpty)
         {
             _upload.Flush();
-            CopyBlocks(plan.Copies.Count, pairs);
+            _mover.Copy(plan.Copies.Count, pairs, _upload);
             return;
         }
 
@@ -107,60 +110,16 @@ internal sealed class ModelRunner : IModelExecutor
         _model.Stage(_batch, _upload);
         _sampling.Stage(_upload);
         _upload.Flush(); // one host-to-device copy, no wait
-        CopyBlocks(plan.Copies.Count, pairs);
+        _mover.Copy(plan.Copies.Count, pairs, _upload);
         _model.Forward(_batch, _cache);
         _sampling.Run(_model.LogitsAddress, _vocab, sampled); // the step's one wait: tokens come back
-    }
-
-    /// <summary>All swaps of one direction in one block_swap call (pairs in host memory).</summary>
-    private unsafe void SwapBlocks(List<BlockMove> moves, SwapDirection direction)
-    {
-        if (moves.Count == 0)
-            return;
-        FillPairs(moves);
-        fixed (int* p = _pairs)
-        {
-            _model.Context.BlockSwap(new BlockSwapArgs
-            {
-                Cache = _cache.Descriptor, Host = _host.Pool.Address, Pairs = (nint)p,
-                NumHostBlocks = _host.NumSlots, NumPairs = moves.Count, Direction = direction,
-            });
-        }
-    }
-
-    private void FillPairs(List<BlockMove> moves)
-    {
-        if (_pairs.Length < moves.Count * 2)
-            _pairs = new int[moves.Count * 4];
-        for (int i = 0; i < moves.Count; i++)
-        {
-            _pairs[2 * i] = moves[i].Src;
-            _pairs[(2 * i) + 1] = moves[i].Dst;
-        }
-    }
-
-    /// <summary>Stages the step's copy-on-write pairs (device memory, paged.h); -1 when there are none.</summary>
-    private long StageCopyPairs(List<BlockMove> copies)
-    {
-        if (copies.Count == 0)
-            return -1;
-        FillPairs(copies);
-        return _upload.Stage<int>(_pairs.AsSpan(0, 2 * copies.Count));
-    }
-
-    /// <summary>All copy-on-write pairs of the step in one block_copy call (after the upload's flush).</summary>
-    private void CopyBlocks(int count, long pairs)
-    {
-        if (count == 0)
-            return;
-        _model.Context.BlockCopy(new BlockCopyArgs { Cache = _cache.Descriptor, Pairs = _upload.Address(pairs), NumPairs = count });
     }
 
     public void Dispose()
     {
         _upload.Dispose();
         _sampling.Dispose();
-        _host.Dispose();
+        _mover.Dispose();
         _model.Dispose();
         _cache.Dispose();
         _context?.Dispose();

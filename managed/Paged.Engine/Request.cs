@@ -55,6 +55,12 @@ public sealed class Request
 
     internal long? FinishedTicks { get; set; }
 
+    /// <summary>Keep the prompt's KV blocks pinned when the request finishes, for another engine to pull (a prefill instance).</summary>
+    internal bool HoldKv { get; init; }
+
+    /// <summary>The prompt's KV received from a prefill instance, loaded instead of computed (cleared once loaded).</summary>
+    internal KvTransfer.KvImport? KvImport { get; set; }
+
     /// <summary>Prompt tokens found in the prefix cache when the request was first admitted.</summary>
     public int CachedPromptTokens { get; internal set; }
 

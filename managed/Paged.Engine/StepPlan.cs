@@ -29,6 +29,9 @@ public sealed class StepPlan
     /// <summary>Host slot -> device block, for sequences resumed in this step.</summary>
     public List<BlockMove> SwapIn { get; } = [];
 
+    /// <summary>Prompts whose KV comes from elsewhere (a KV connector), written into their blocks before the forward pass.</summary>
+    public List<Paged.Engine.KvTransfer.KvLoad> Loads { get; } = [];
+
     /// <summary>Sequences preempted (by recompute or swap) to make room in this step.</summary>
     public List<Sequence> Preempted { get; } = [];
 
@@ -40,7 +43,7 @@ public sealed class StepPlan
     public bool IsEmpty => Chunks.Count == 0;
 
     /// <summary>Something for the executor to do: chunks, or block moves alone (a step that only swapped a sequence out).</summary>
-    public bool HasWork => Chunks.Count > 0 || Copies.Count > 0 || SwapOut.Count > 0 || SwapIn.Count > 0;
+    public bool HasWork => Chunks.Count > 0 || Copies.Count > 0 || SwapOut.Count > 0 || SwapIn.Count > 0 || Loads.Count > 0;
 
     internal void Add(ScheduledChunk chunk)
     {
@@ -57,6 +60,7 @@ public sealed class StepPlan
         Copies.Clear();
         SwapOut.Clear();
         SwapIn.Clear();
+        Loads.Clear();
         Preempted.Clear();
         NumTokens = 0;
         NumPromptTokens = 0;

@@ -8,7 +8,7 @@ using Paged.Models.Tokenization;
 namespace Paged.Server;
 
 /// <summary>POST /v1/chat/completions: the messages rendered by the chat template, then generated like a completion.</summary>
-internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPrompt chat, ServerOptions options, string fingerprint)
+internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPrompt chat, ServerOptions options, string fingerprint, KvTransfer.KvTransferEndpoint? transfer = null)
 {
     private ITokenizer Tokenizer => runner.Engine.Tokenizer;
 
@@ -16,6 +16,8 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
     {
         var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
         var call = Prepare(body);
+        if (transfer is not null && await transfer.TryHandleAsync(ctx, body, call).ConfigureAwait(false))
+            return;
         await EndpointDriver.RunAsync(ctx, runner, call.Requests, call.Settings, call.Shape).ConfigureAwait(false);
     }
 

@@ -7,7 +7,7 @@ using Paged.Models.Tokenization;
 namespace Paged.Server;
 
 /// <summary>POST /v1/completions: prompt as a string, strings, token ids or lists of token ids.</summary>
-internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions options, string fingerprint)
+internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions options, string fingerprint, KvTransfer.KvTransferEndpoint? transfer = null)
 {
     private ITokenizer Tokenizer => runner.Engine.Tokenizer;
 
@@ -15,6 +15,8 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     {
         var body = new JsonFields(await RequestBody.ReadObjectAsync(ctx.Request, options.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false));
         var call = Prepare(body);
+        if (transfer is not null && await transfer.TryHandleAsync(ctx, body, call).ConfigureAwait(false))
+            return;
         await EndpointDriver.RunAsync(ctx, runner, call.Requests, call.Settings, call.Shape).ConfigureAwait(false);
     }
 

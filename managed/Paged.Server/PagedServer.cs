@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Paged.Engine;
 using Paged.Models.Templates;
+using Paged.Server.KvTransfer;
 using static Paged.Server.HttpHosting;
 
 namespace Paged.Server;
@@ -13,12 +14,20 @@ namespace Paged.Server;
 public sealed class PagedServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly KvTransferHost? _transfer;
 
-    private PagedServer(WebApplication app, int port)
+    private PagedServer(WebApplication app, int port, KvTransferHost? transfer)
     {
         _app = app;
         Port = port;
+        _transfer = transfer;
     }
+
+    /// <summary>This instance's id (a GUID per start), reported on /health and in transfer parameters.</summary>
+    public string InstanceId => _transfer?.InstanceId ?? "";
+
+    /// <summary>The KV transfer listener's "host:port" (prefill role, or --kv-transfer-port); null without one.</summary>
+    public string? KvTransferAddress => _transfer?.Address;
 
     /// <summary>The bound port (the chosen one when <see cref="ServerOptions.Port"/> was 0).</summary>
     public int Port { get; }
@@ -31,6 +40,7 @@ public sealed class PagedServer : IAsyncDisposable
         options.Validate();
 
         var builder = HttpHosting.CreateBuilder(options.Host, options.Port, options.MaxBodyBytes);
+        var transfer = KvTransferHost.Configure(builder, engine, options);
         var app = builder.Build();
 
         var metrics = new ServerMetrics(options.ServedModelName);
@@ -38,9 +48,10 @@ public sealed class PagedServer : IAsyncDisposable
         var runner = new GenerationRunner(engine, options, metrics);
         var chat = new ChatPrompt(chatTemplate, engine.Tokenizer);
         string fingerprint = $"fp_paged_{engine.Options.Device}";
-        var completions = new CompletionsEndpoint(runner, options, fingerprint);
-        var chatCompletions = new ChatCompletionsEndpoint(runner, chat, options, fingerprint);
-        var utility = new UtilityEndpoints(engine, chat, options, metrics);
+        var transferEndpoint = transfer.CreateEndpoint(app, runner, metrics);
+        var completions = new CompletionsEndpoint(runner, options, fingerprint, transferEndpoint);
+        var chatCompletions = new ChatCompletionsEndpoint(runner, chat, options, fingerprint, transferEndpoint);
+        var utility = new UtilityEndpoints(engine, chat, options, metrics, transfer.Describe);
 
         if (options.ApiKey is { Length: > 0 } key)
             app.Use(RequireApiKey(key));
@@ -54,11 +65,14 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        return new PagedServer(app, BoundPort(app));
+        transfer.Start();
+        return new PagedServer(app, BoundPort(app), transfer);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (_transfer is not null)
+            await _transfer.DisposeAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }

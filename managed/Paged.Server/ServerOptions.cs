@@ -1,5 +1,28 @@
 namespace Paged.Server;
 
+/// <summary>The part an instance plays in disaggregated serving.</summary>
+public enum ServeRole
+{
+    /// <summary>Prefill and decode in one instance (colocated; accepts transfer requests of both kinds when it has a KV transfer port).</summary>
+    Both,
+
+    /// <summary>Computes prompts and first tokens and holds their KV for decode instances to pull (still serves ordinary requests).</summary>
+    Prefill,
+
+    /// <summary>Continues requests from KV pulled from a prefill instance (still serves ordinary requests, computing their prompts).</summary>
+    Decode,
+}
+
+/// <summary>What a decode instance does when the KV pull fails (vLLM's kv_load_failure_policy).</summary>
+public enum KvLoadFailurePolicy
+{
+    /// <summary>Compute the prompt locally: the answer stays correct, only slower.</summary>
+    Recompute,
+
+    /// <summary>Answer the request with an error (502).</summary>
+    Fail,
+}
+
 /// <summary>How <c>paged serve</c> listens and what it accepts; the CLI's serve options map onto these.</summary>
 public sealed record ServerOptions
 {
@@ -33,6 +56,21 @@ public sealed record ServerOptions
     /// <summary>Seconds clients are told to wait (Retry-After) when the admission queue is full.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>Disaggregated serving: what this instance does (docs/disaggregation.md).</summary>
+    public ServeRole Role { get; init; } = ServeRole.Both;
+
+    /// <summary>Port of the gRPC listener decode instances pull KV blocks from (same host as the HTTP API); 0 picks a free one; null: none (default for decode and both).</summary>
+    public int? KvTransferPort { get; init; }
+
+    /// <summary>What a decode instance does when a KV pull fails: recompute the prompt locally, or fail the request.</summary>
+    public KvLoadFailurePolicy KvLoadFailurePolicy { get; init; } = KvLoadFailurePolicy.Recompute;
+
+    /// <summary>Longest a KV pull may take before it counts as failed.</summary>
+    public TimeSpan KvTransferTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The gRPC listener's port, if this instance has one: prefill instances always (a free port unless given).</summary>
+    internal int? EffectiveKvTransferPort => KvTransferPort ?? (Role == ServeRole.Prefill ? 0 : null);
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)
@@ -45,5 +83,11 @@ public sealed record ServerOptions
             throw new ArgumentException("the n, max_tokens and prompt-count caps must be at least 1");
         if (RequestTimeout <= TimeSpan.Zero)
             throw new ArgumentException("the request timeout must be positive");
+        if (KvTransferPort is < 0 or > 65535)
+            throw new ArgumentException($"the KV transfer port must be in 0..65535 (got {KvTransferPort})");
+        if (KvTransferPort is not null && Role == ServeRole.Decode)
+            throw new ArgumentException("--kv-transfer-port serves prefills for transfer: it needs --role prefill or both");
+        if (KvTransferTimeout <= TimeSpan.Zero)
+            throw new ArgumentException("the KV transfer timeout must be positive");
     }
 }

@@ -7,7 +7,7 @@ using Prometheus;
 namespace Paged.Server;
 
 /// <summary>GET /v1/models, GET /health, POST /tokenize, POST /detokenize, GET /metrics.</summary>
-internal sealed class UtilityEndpoints(AsyncEngine engine, ChatPrompt chat, ServerOptions options, ServerMetrics metrics)
+internal sealed class UtilityEndpoints(AsyncEngine engine, ChatPrompt chat, ServerOptions options, ServerMetrics metrics, Action<JsonObject>? describeInstance = null)
 {
     private readonly long _created = ResponseParts.Created();
 
@@ -25,10 +25,12 @@ internal sealed class UtilityEndpoints(AsyncEngine engine, ChatPrompt chat, Serv
         }),
     }, ctx.RequestAborted);
 
+    /// <summary>200 while the engine runs, else 503; the body names the instance (id, disaggregation role).</summary>
     public Task HealthAsync(HttpContext ctx)
     {
-        ctx.Response.StatusCode = engine.IsAlive ? 200 : 503;
-        return Task.CompletedTask;
+        var body = new JsonObject { ["status"] = engine.IsAlive ? "ok" : "unavailable" };
+        describeInstance?.Invoke(body);
+        return JsonResponses.WriteAsync(ctx.Response, engine.IsAlive ? 200 : 503, body, ctx.RequestAborted);
     }
 
     public async Task TokenizeAsync(HttpContext ctx)

@@ -17,15 +17,15 @@ internal static class BenchServeCommand
         var slo = Slo.Parse(o.Goodput);
         if (o.NumPrompts < 1 || o.MaxConcurrency < 0 || !(o.TimeoutSeconds > 0))
             throw new ArgumentException("--num-prompts must be >= 1, --max-concurrency >= 0 and --timeout > 0");
-        if (!Uri.TryCreate(o.BaseUrl, UriKind.Absolute, out var baseUri) || (baseUri.Scheme != "http" && baseUri.Scheme != "https"))
-            throw new ArgumentException($"--base-url '{o.BaseUrl}' is not an http(s) address");
-
+        var baseUri = HttpAddress(o.DisaggDecode ?? o.BaseUrl, o.DisaggDecode is null ? "--base-url" : "--disagg-decode");
         using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(o.TimeoutSeconds) };
+        using var prefill = o.DisaggPrefill is null ? null
+            : new HttpClient { BaseAddress = HttpAddress(o.DisaggPrefill, "--disagg-prefill"), Timeout = TimeSpan.FromSeconds(o.TimeoutSeconds) };
         string? key = o.ApiKey ?? Environment.GetEnvironmentVariable("PAGED_API_KEY");
         if (!string.IsNullOrEmpty(key))
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         string model = o.Model ?? FirstModel(http);
-        var client = new CompletionStreamClient(http, o.Endpoint, model);
+        var client = new CompletionStreamClient(http, o.Endpoint, model) { DisaggregatedPrefill = prefill };
         var results = new List<ServeBenchResult>();
         foreach (double rate in rates)
         {
@@ -51,10 +51,15 @@ internal static class BenchServeCommand
         return results.All(r => r.Failed == 0) ? 0 : 1;
     }
 
+    private static Uri HttpAddress(string url, string option) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "http" || uri.Scheme == "https")
+            ? uri
+            : throw new ArgumentException($"{option} '{url}' is not an http(s) address");
+
     private static List<ServeRequestSpec> BuildWorkload(BenchServeOptions o, Random random)
     {
         var tenants = o.Tenants is null ? null : TenantMix.Parse(o.Tenants);
-        return o.Dataset.ToLowerInvariant() switch
+        var specs = o.Dataset.ToLowerInvariant() switch
         {
             "random" => ServeWorkload.Random(o.NumPrompts, o.RandomInputLen, o.RandomOutputLen, o.RandomRangeRatio, o.RandomPrefixLen,
                 ServeWorkload.ParseTokenRange(o.RandomTokenRange), tenants, random),
@@ -62,6 +67,7 @@ internal static class BenchServeCommand
                 o.NumPrompts, o.ShareGptOutputLen, tenants, random),
             _ => throw new ArgumentException($"unknown --dataset '{o.Dataset}': use random or sharegpt"),
         };
+        return LongPromptMix.Apply(specs, o.LongFraction, o.LongInputLen, ServeWorkload.ParseTokenRange(o.RandomTokenRange), random);
     }
 
     private static string FirstModel(HttpClient http)

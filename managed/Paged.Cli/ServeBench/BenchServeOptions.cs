@@ -69,6 +69,18 @@ public sealed class BenchServeOptions
     [Option("result-file", HelpText = "Write the results (every request rate) as JSON here.")]
     public string? ResultFile { get; set; }
 
+    [Option("disagg-prefill", HelpText = "Disaggregated serving without a router: send each request's prefill step to this prefill instance, then its decode step to --disagg-decode (or --base-url).")]
+    public string? DisaggPrefill { get; set; }
+
+    [Option("disagg-decode", HelpText = "The decode instance of --disagg-prefill (default: --base-url).")]
+    public string? DisaggDecode { get; set; }
+
+    [Option("long-fraction", Default = 0.0, HelpText = "random: this fraction of the requests (every k-th, evenly spread) gets --long-input-len prompt tokens instead (a mix of long prompts and short chats).")]
+    public double LongFraction { get; set; }
+
+    [Option("long-input-len", Default = 2000, HelpText = "random: prompt tokens of the long requests of --long-fraction.")]
+    public int LongInputLen { get; set; }
+
     [Option("plot", HelpText = "Draw latency percentiles against request rate into this PNG (most useful with a sweep).")]
     public string? Plot { get; set; }
 }

@@ -12,15 +12,34 @@ namespace Paged.Cli.ServeBench;
 /// </summary>
 public sealed class CompletionStreamClient(HttpClient http, string endpoint, string model)
 {
+    /// <summary>
+    /// Disaggregated serving without a router: each request's prefill step goes here first ("do_remote_decode",
+    /// not streamed), then its decode step (the body plus the returned kv_transfer_params) to the base address.
+    /// TTFT then spans both steps and the transfer.
+    /// </summary>
+    public HttpClient? DisaggregatedPrefill { get; init; }
+
     public async Task<RequestRecord> SendAsync(ServeRequestSpec spec, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        using var content = new StringContent(RequestBody(spec), Encoding.UTF8, "application/json");
-        using var message = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = content };
-        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         long start = Stopwatch.GetTimestamp();
         try
         {
+            string? kvTransferParams = null;
+            if (DisaggregatedPrefill is { } prefill)
+            {
+                using var prefillContent = new StringContent(RequestBody(spec, """{"do_remote_decode":true}""", stream: false), Encoding.UTF8, "application/json");
+                using var prefillResponse = await prefill.PostAsync(endpoint, prefillContent, ct).ConfigureAwait(false);
+                string prefillBody = await prefillResponse.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+                if (!prefillResponse.IsSuccessStatusCode)
+                    return RequestRecord.Failed($"prefill HTTP {(int)prefillResponse.StatusCode}: {Trim(prefillBody)}", spec.PromptTokens, spec.Tenant);
+                using var doc = JsonDocument.Parse(prefillBody);
+                kvTransferParams = doc.RootElement.TryGetProperty("kv_transfer_params", out var p) ? p.GetRawText() : null;
+            }
+
+            using var content = new StringContent(RequestBody(spec, kvTransferParams, stream: true), Encoding.UTF8, "application/json");
+            using var message = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = content };
+            message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
             using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
@@ -96,7 +115,7 @@ public sealed class CompletionStreamClient(HttpClient http, string endpoint, str
         return false;
     }
 
-    private string RequestBody(ServeRequestSpec spec)
+    private string RequestBody(ServeRequestSpec spec, string? kvTransferParams, bool stream)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -118,10 +137,20 @@ public sealed class CompletionStreamClient(HttpClient http, string endpoint, str
             w.WriteNumber("max_tokens", spec.OutputTokens);
             w.WriteBoolean("ignore_eos", true);
             w.WriteNumber("temperature", 0);
-            w.WriteBoolean("stream", true);
-            w.WriteStartObject("stream_options");
-            w.WriteBoolean("include_usage", true);
-            w.WriteEndObject();
+            w.WriteBoolean("stream", stream);
+            if (stream)
+            {
+                w.WriteStartObject("stream_options");
+                w.WriteBoolean("include_usage", true);
+                w.WriteEndObject();
+            }
+
+            if (kvTransferParams is not null)
+            {
+                w.WritePropertyName("kv_transfer_params");
+                w.WriteRawValue(kvTransferParams);
+            }
+
             if (spec.Tenant is not null)
                 w.WriteString("user", spec.Tenant);
             w.WriteEndObject();

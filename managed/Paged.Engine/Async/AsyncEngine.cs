@@ -62,6 +62,9 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
 
     public int NumKvBlocks => _engine.NumKvBlocks;
 
+    /// <summary>The engine's KV connector (its lease lookups are thread-safe; change it through <see cref="InvokeAsync{T}"/>).</summary>
+    public KvTransfer.KvTransferConnector KvConnector => _engine.KvConnector;
+
     /// <summary>Longest sequence (prompt + generated) the engine holds.</summary>
     public int MaxContext => _engine.MaxContext;
 
@@ -77,6 +80,35 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var done = new TaskCompletionSource<EngineSnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
         return _inbox.Writer.TryWrite(new Barrier(done)) ? done.Task.WaitAsync(cancellationToken) : Task.FromResult(_snapshot);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the engine's thread between steps (where the scheduler, the KV cache and
+    /// the KV connector may be touched) and returns its result; its exception is the task's.
+    /// </summary>
+    public Task<T> InvokeAsync<T>(Func<LlmEngine, T> action, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentNullException.ThrowIfNull(action);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Run()
+        {
+            try
+            {
+                done.TrySetResult(action(_engine));
+            }
+#pragma warning disable CA1031 // the caller gets the failure; the engine goes on
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                done.TrySetException(e);
+            }
+        }
+
+        var command = new Invoke(Run, e => done.TrySetException(e));
+        return _inbox.Writer.TryWrite(command)
+            ? done.Task.WaitAsync(cancellationToken)
+            : Task.FromException<T>(new ObjectDisposedException(nameof(AsyncEngine), "the engine has stopped"));
     }
 
     /// <summary>
@@ -177,4 +209,7 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
     private sealed record Barrier(TaskCompletionSource<EngineSnapshot> Done) : Command;
 
     private sealed record Shutdown(bool Drain) : Command;
+
+    /// <summary>Work to run on the engine's thread between steps; <paramref name="Fail"/> when the engine stops first.</summary>
+    private sealed record Invoke(Action Run, Action<Exception> Fail) : Command;
 }

@@ -98,7 +98,7 @@ public sealed class EngineCore : IDisposable
         Counters.Preemptions += plan.Preempted.Count;
         Counters.SwapOuts += plan.SwapOut.Count > 0 ? plan.Preempted.Count(s => s.Status == SequenceStatus.Swapped) : 0;
         Counters.BlockCopies += plan.Copies.Count;
-        if (plan.IsEmpty)
+        if (plan.IsEmpty && plan.Loads.Count == 0)
         {
             // Nothing to compute, but a sequence preempted by swap must still have its blocks copied out.
             if (plan.HasWork)
@@ -108,9 +108,8 @@ public sealed class EngineCore : IDisposable
         }
 
         long now = Stopwatch.GetTimestamp();
-        foreach (var chunk in plan.Chunks)
+        foreach (var request in plan.Chunks.Select(c => c.Sequence.Request).Concat(plan.Loads.Select(l => l.Sequence.Request)))
         {
-            var request = chunk.Sequence.Request;
             if (request.ScheduledTicks is null)
             {
                 request.ScheduledTicks = now;
@@ -128,6 +127,8 @@ public sealed class EngineCore : IDisposable
         Counters.Steps++;
         Counters.TokensComputed += plan.NumTokens;
         Counters.PromptTokensComputed += plan.NumPromptTokens;
+        foreach (var load in plan.Loads)
+            result.Sampled.Add((load.Sequence, load.Source.FirstTokenId)); // the prefill side's sample stands for this step's
         _scheduler.CompleteStep(plan, result.Sampled);
 
         now = Stopwatch.GetTimestamp();
@@ -176,6 +177,8 @@ public sealed class EngineCore : IDisposable
             var failed = new List<Request>();
             foreach (var chunk in plan.Chunks)
                 failed.Add(chunk.Sequence.Request);
+            foreach (var load in plan.Loads)
+                failed.Add(load.Sequence.Request);
             foreach (var victim in plan.Preempted)
             {
                 if (victim.Status == SequenceStatus.Swapped)
@@ -208,7 +211,7 @@ public sealed class EngineCore : IDisposable
             return;
         }
 
-        if (seq.NumGenerated >= p.MaxTokens || seq.Length >= MaxContext)
+        if (seq.NumGenerated >= p.MaxTokens || seq.Length >= MaxContext || seq.Request.HoldKv)
             seq.FinishReason = FinishReason.Length;
     }
 

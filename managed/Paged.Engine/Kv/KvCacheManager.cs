@@ -230,6 +230,22 @@ public sealed class KvCacheManager
         _hostSlotsToRelease.Clear();
     }
 
+    /// <summary>Keeps blocks allocated beyond their sequence (a finished prefill held for transfer): one more reference each.</summary>
+    public void Pin(IReadOnlyList<int> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        foreach (int b in blocks)
+            Pool.Retain(b);
+    }
+
+    /// <summary>Drops the references <see cref="Pin"/> took (full blocks stay in the prefix cache's free list).</summary>
+    public void Unpin(IReadOnlyList<int> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        for (int i = blocks.Count - 1; i >= 0; i--)
+            Pool.Release(blocks[i], keepLonger: PrefixCache is not null && PrefixCache.IsCached(blocks[i]));
+    }
+
     private static UInt128 ParentKey(Sequence seq, int block) => block == 0 ? PrefixCache.RootKey : seq.BlockKeys[block - 1];
 
     private void EnsureKey(Sequence seq, int block, ReadOnlySpan<int> tokens)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Paged.Models;
+using Paged.Engine.KvTransfer;
 using Paged.Models.Tokenization;
 
 namespace Paged.Engine;
@@ -7,7 +8,12 @@ namespace Paged.Engine;
 /// <summary>A validated, tokenized request, not yet in the engine.</summary>
 internal sealed record PreparedRequest(
     string Prompt, int[] PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes, string? ExternalId,
-    long ArrivalTicks, DateTimeOffset ArrivalTime);
+    long ArrivalTicks, DateTimeOffset ArrivalTime)
+{
+    public bool HoldKv { get; init; }
+
+    public KvTransfer.KvImport? KvImport { get; init; }
+}
 
 /// <summary>
 /// The input processor: tokenizes and validates requests (every check that keeps a bad request from the
@@ -50,8 +56,14 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
                 throw new ArgumentException($"prompt token id {t} is outside the vocabulary (0..{config.VocabSize - 1})");
         }
 
+        if (request.KvImport is { } import)
+            KvImportCheck.Validate(import, ids, sampling, config.VocabSize, KvGeometry.Of(config, options.BlockSize));
         string prompt = request.Prompt ?? tokenizer.Decode(ids);
-        return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
+        return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow)
+        {
+            HoldKv = request.HoldKv,
+            KvImport = request.KvImport,
+        };
     }
 
     /// <summary>The engine's request with its sequences, completion 0 seeded with <paramref name="seed"/>.</summary>
@@ -62,6 +74,8 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
         {
             ExternalId = p.ExternalId,
             ArrivalTime = p.ArrivalTime,
+            HoldKv = p.HoldKv,
+            KvImport = p.KvImport,
         };
         request.CreateSequences(seed, ref nextSeqId);
         return request;

@@ -1,4 +1,5 @@
 using Paged.Engine.Kv;
+using Paged.Engine.KvTransfer;
 
 namespace Paged.Engine.Scheduling;
 
@@ -20,10 +21,13 @@ public sealed class Scheduler
     private readonly List<Sequence> _swapped = [];
     private readonly StepPlan _plan = new();
     private readonly int _maxTokens;
+    private readonly IKvConnector? _connector;
     private int _runningWidth;
 
-    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null)
+    /// <param name="connector">Supplies prompts' KV from elsewhere and holds finished prefills (disaggregated serving); null for none.</param>
+    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null, IKvConnector? connector = null)
     {
+        _connector = connector;
         ArgumentNullException.ThrowIfNull(config);
         _config = config;
         _maxTokens = config.MaxNumBatchedTokens;
@@ -87,6 +91,7 @@ public sealed class Scheduler
                 break;
         }
 
+        _connector?.OnFinishing(seq, Kv);
         Kv.Free(seq);
         foreach (var child in seq.PendingForks)
             child.Status = SequenceStatus.Finished;
@@ -182,6 +187,13 @@ public sealed class Scheduler
         {
             if (_runningWidth + 1 + seq.PendingForks.Count > _config.MaxNumSeqs)
                 break;
+            if (_connector?.ExternalTokens(seq) is int external and > 0)
+            {
+                if (!AdmitLoaded(seq, external, plan))
+                    break;
+                continue;
+            }
+
             int count = AdmissionCost(seq, budget, out int hits, out int blocksNeeded);
             if (count == 0 || blocksNeeded > Kv.Pool.NumFree)
                 break;
@@ -197,6 +209,23 @@ public sealed class Scheduler
         }
 
         return budget;
+    }
+
+    /// <summary>
+    /// Admits a sequence whose first <paramref name="external"/> prompt tokens the connector supplies: blocks for
+    /// them, a planned load instead of a chunk (no compute), and <see cref="CompleteStep"/> applies it. False when
+    /// the blocks are not free yet.
+    /// </summary>
+    private bool AdmitLoaded(Sequence seq, int external, StepPlan plan)
+    {
+        if (Kv.BlocksFor(external) > Kv.Pool.NumFree)
+            return false;
+        _waiting.Dequeue(seq);
+        if (!Kv.TryAllocate(seq, external, plan))
+            throw new InvalidOperationException("load allocation failed after the check");
+        _connector!.PlanLoad(seq, plan);
+        InsertRunning(seq);
+        return true;
     }
 
     /// <summary>Tokens a waiting sequence would get now (0 = it cannot start: its prefill must be whole), after its cached prefix, and the free blocks that takes.</summary>
@@ -309,6 +338,15 @@ public sealed class Scheduler
 
                 seq.PendingForks.Clear();
             }
+        }
+
+        foreach (var load in plan.Loads)
+        {
+            var seq = load.Sequence;
+            seq.NumComputed = load.Source.NumTokens;
+            Kv.OnComputed(seq, 0);
+            seq.ChargedPromptTokens = seq.NumComputed;
+            _connector!.LoadCompleted(seq);
         }
 
         foreach (var (seq, token) in sampled)
