@@ -10,7 +10,7 @@ namespace Paged.Server.Tests.Router;
 /// <summary>
 /// The router in front of a real paged server (stories260K, in process) as its colocated instance: what a client
 /// gets through the router equals what the server answers directly, and the prefill body the router builds is
-/// one the server accepts.
+/// one a prefill-role server accepts.
 /// </summary>
 [TestClass]
 public sealed class RouterOverServeTests
@@ -90,10 +90,12 @@ public sealed class RouterOverServeTests
     public async Task ThePrefillBodyIsOneTheServerAcceptsAndAnswersWithOneToken(string path, string client)
     {
         var prefill = UpstreamBodies.Prefill(JsonNode.Parse(client)!.AsObject(), chat: path.Contains("chat", StringComparison.Ordinal));
+        await using var prefillServer = await TestServer.StartAsync(new ServerOptions { Role = ServeRole.Prefill });
 
-        var (status, answer) = await s_serve.PostRawAsync(path, Encoding.UTF8.GetBytes(prefill.ToJsonString()));
+        var (status, answer) = await prefillServer.PostRawAsync(path, Encoding.UTF8.GetBytes(prefill.ToJsonString()));
 
         Assert.AreEqual(200, status, answer.ToString());
         Assert.AreEqual(1, answer.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.IsTrue(answer.GetProperty("kv_transfer_params").GetProperty("do_remote_prefill").GetBoolean(), "a prefill instance hands back transfer parameters");
     }
 }
