@@ -232,4 +232,10 @@ public sealed class ServeOptions : ApiVerbOptions
 
     [Option("max-body-size", Default = "4M", HelpText = "Largest request body (413 beyond), e.g. 4M.")]
     public string MaxBodySize { get; set; } = "4M";
+
+    [Option("no-ui", HelpText = "Do not serve the web console at GET / (the API and /v1/status stay).")]
+    public bool NoUi { get; set; }
+
+    [Option("recent-requests", Default = 100, HelpText = "Finished requests kept for /v1/status and the console's request table.")]
+    public int RecentRequests { get; set; }
 }

@@ -15,6 +15,8 @@ internal static class ServeCommand
             Port = o.Port,
             ApiKey = o.ApiKey ?? NullIfEmpty(Environment.GetEnvironmentVariable("PAGED_API_KEY")),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
+            EnableConsole = !o.NoUi,
+            RecentRequests = o.RecentRequests,
         };
         options.Validate();
         using var stop = new CancellationTokenSource();
@@ -46,6 +48,8 @@ internal static class ServeCommand
                 Console.WriteLine($"paged serve: listening on http://{host}:{server.Port} (model '{options.ServedModelName}', "
                     + $"{engine.DeviceName}, context {engine.MaxContext}, chat template: {templateSource}"
                     + (options.ApiKey is null ? ")" : ", API key required)"));
+                if (options.EnableConsole)
+                    Console.WriteLine($"paged serve: console at http://{host}:{server.Port}/");
                 try
                 {
                     await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);

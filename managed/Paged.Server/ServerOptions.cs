@@ -33,6 +33,12 @@ public sealed record ServerOptions
     /// <summary>Seconds clients are told to wait (Retry-After) when the admission queue is full.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>Serve the web console at GET / (<c>--no-ui</c> turns it off).</summary>
+    public bool EnableConsole { get; init; } = true;
+
+    /// <summary>How many finished requests /v1/status lists (the newest; 0 keeps none).</summary>
+    public int RecentRequests { get; init; } = 100;
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)
@@ -45,5 +51,7 @@ public sealed record ServerOptions
             throw new ArgumentException("the n, max_tokens and prompt-count caps must be at least 1");
         if (RequestTimeout <= TimeSpan.Zero)
             throw new ArgumentException("the request timeout must be positive");
+        if (RecentRequests is < 0 or > 100_000)
+            throw new ArgumentException($"the number of recent requests kept must be in 0..100000 (got {RecentRequests})");
     }
 }

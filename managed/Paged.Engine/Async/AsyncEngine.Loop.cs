@@ -84,6 +84,9 @@ public sealed partial class AsyncEngine
             case Barrier { Done: var done }:
                 done.TrySetResult(MakeSnapshot());
                 break;
+            case DetailQuery { Done: var done }:
+                done.TrySetResult(MakeDetail());
+                break;
             case Shutdown { Drain: var drain }:
                 _stop = (StopMode)Math.Max((int)_stop, (int)(drain ? StopMode.Drain : StopMode.Abort));
                 break;
@@ -168,6 +171,9 @@ public sealed partial class AsyncEngine
             case Barrier { Done: var done }:
                 done.TrySetResult(MakeSnapshot());
                 break;
+            case DetailQuery { Done: var done }:
+                done.TrySetResult(MakeDetail());
+                break;
             default:
                 break;
         }
@@ -203,4 +209,10 @@ public sealed partial class AsyncEngine
         new(_engine.LastStep, _engine.Counters.Clone(), Volatile.Read(ref _pending), Volatile.Read(ref _live));
 
     private EngineSnapshot Publish() => _snapshot = MakeSnapshot();
+
+    private EngineDetail MakeDetail()
+    {
+        var scheduler = _engine.Scheduler;
+        return new(MakeSnapshot(), Kv.KvBlockMap.Capture(scheduler.Kv), Scheduling.TenantLoad.Capture(scheduler), scheduler.Config.Policy);
+    }
 }
