@@ -141,8 +141,11 @@ public sealed class ConsoleBrowserTests
     [Timeout(TestTimeoutMs, CooperativeCancellation = true)]
     public async Task DashboardChartsMoveUnderLoadAndRequestsAreListed()
     {
-        const int requests = 16;
-        var engineOptions = TestServer.DefaultEngineOptions with { MaxNumSeqs = 6, NumKvBlocks = 160 };
+        // Making the README's screenshot, the load lasts longer so the charts have some history.
+        bool screenshot = Environment.GetEnvironmentVariable("PAGED_CONSOLE_SCREENSHOTS") is { Length: > 0 };
+        int requests = screenshot ? 80 : 16;
+        // Fair share between two tenants, and few enough KV blocks (40) that six running streams preempt each other.
+        var engineOptions = TestServer.DefaultEngineOptions with { MaxNumSeqs = 6, NumKvBlocks = 40, Policy = SchedulingPolicy.Fair };
         await using var server = await TestServer.StartAsync(engineOptions: engineOptions);
         await using var browser = await ConsoleBrowser.LaunchAsync();
         var page = browser.Page;
@@ -167,12 +170,15 @@ public sealed class ConsoleBrowserTests
             max_tokens = 60 + (i * 7 % 40),
             ignore_eos = true,
             stream = true,
+            user = i % 4 == 0 ? "bob" : "alice",
         })).ToList();
+        await Expect(page.Locator("#tenants-card")).ToBeVisibleAsync();
+        await Expect(page.Locator("#tenants tbody tr")).ToHaveCountAsync(2);
 
         const string series = "window.pagedConsole.dashboard.charts";
         await page.WaitForFunctionAsync($"() => {series}.kv.series[0].values.some(v => v > 0) && {series}.requests.series[0].values.some(v => v > 0)"
             + $" && {series}.requests.series[1].values.some(v => v > 0) && {series}.tokens.series[1].values.some(v => v > 0)"
-            + $" && {series}.requests.series[0].values.filter(v => v > 0).length >= 5");
+            + $" && {series}.requests.series[0].values.filter(v => v > 0).length >= {(screenshot ? 25 : 5)}", null, new() { Timeout = 120_000 });
         await browser.ScreenshotIfAskedAsync("console-dashboard", fullPage: true);
 
         await Task.WhenAll(load);
@@ -181,6 +187,7 @@ public sealed class ConsoleBrowserTests
         server.Gate.Open();
         // After the load: nothing running, no block used, the blocks of the shared prefix still cached.
         await page.WaitForFunctionAsync($"() => {series}.requests.series[0].values.at(-1) === 0 && {series}.kv.series[0].values.at(-1) === 0 && {series}.kv.series[1].values.at(-1) > 0");
+        await Expect(page.Locator("#tenants tbody tr")).ToHaveTextAsync("no requests");
         await page.ClickAsync("#tab-requests");
         await Expect(page.Locator("#requests-table tbody tr")).ToHaveCountAsync(requests);
         await Expect(page.Locator("#requests-table tbody tr").First.Locator("td").Last).ToHaveTextAsync("length");

@@ -17,7 +17,7 @@ public sealed class ServeProcessTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "paged.dll"), "serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1", "--served-model-name", TestServer.ModelName })
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "paged.dll"), "serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1", "--served-model-name", TestServer.ModelName, "--recent-requests", "7" })
             psi.ArgumentList.Add(a);
         psi.Environment["PAGED_API_KEY"] = "sk-process";
         using var process = Process.Start(psi)!;
@@ -35,6 +35,19 @@ public sealed class ServeProcessTests
                 new OpenAI.OpenAIClientOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/v1") }).GetChatClient(TestServer.ModelName);
             var completion = (await client.CompleteChatAsync([new UserChatMessage("Hello")], new ChatCompletionOptions { MaxOutputTokenCount = 5, Temperature = 0 })).Value;
             Assert.AreEqual(5, completion.Usage.OutputTokenCount);
+
+            // The console and its feed: the page is public, /v1/status needs the key and keeps --recent-requests.
+            StringAssert.Contains(await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)), $"console at http://127.0.0.1:{port}/");
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            using (var page = await http.GetAsync(""))
+                Assert.AreEqual(200, (int)page.StatusCode);
+            http.DefaultRequestHeaders.Authorization = new("Bearer", "sk-process");
+            using (var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("v1/status")))
+            {
+                var recent = status.RootElement.GetProperty("recent_requests");
+                Assert.AreEqual(7, recent.GetProperty("capacity").GetInt32());
+                Assert.AreEqual(1, recent.GetProperty("items").GetArrayLength());
+            }
 
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();
