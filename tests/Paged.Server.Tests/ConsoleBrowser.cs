@@ -47,6 +47,8 @@ internal sealed class ConsoleBrowser : IAsyncDisposable
         if (!File.Exists(ChromiumPath))
             Assert.Inconclusive($"no Chromium at {ChromiumPath} (install Debian's chromium package, or set PAGED_CHROMIUM): the console's browser tests need one");
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        // Expectations wait up to 30 s (Playwright's default is 5 s): CI machines are shared and slow.
+        Assertions.SetDefaultExpectTimeout(30_000);
         string profile = Directory.CreateTempSubdirectory("paged-chromium-").FullName;
         var playwright = await Playwright.CreateAsync();
         try

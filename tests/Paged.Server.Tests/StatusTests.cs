@@ -115,6 +115,55 @@ public sealed class StatusTests
     }
 
     [TestMethod]
+    [Timeout(120_000, CooperativeCancellation = true)]
+    public async Task TenantsShowTheirWorkUnderTheFairPolicy()
+    {
+        var engineOptions = TestServer.DefaultEngineOptions with { Policy = Paged.Engine.SchedulingPolicy.Fair, MaxNumSeqs = 2 };
+        await using var server = await TestServer.StartAsync(engineOptions: engineOptions);
+        server.Gate.Close();
+        var load = new[] { "alice", "alice", "alice", "bob" }.Select(user => server.PostAsync("v1/completions", new
+        {
+            prompt = "Once upon a time",
+            max_tokens = 30,
+            ignore_eos = true,
+            user,
+        })).ToList();
+        // One step per query until all four requests are in the scheduler (two run, two wait: max_num_seqs 2).
+        JsonElement s = default;
+        for (int i = 0; i < 20; i++)
+        {
+            var status = StatusAsync(server);
+            server.Gate.Release(1);
+            s = await status;
+            if (s.GetProperty("requests").GetProperty("running").GetInt32() + s.GetProperty("requests").GetProperty("waiting").GetInt32() == 4)
+                break;
+        }
+
+        server.Gate.Open();
+        Assert.AreEqual("fair", s.GetProperty("policy").GetString());
+        var tenants = s.GetProperty("tenants").EnumerateArray().ToDictionary(t => t.GetProperty("tenant").GetString()!, t => t);
+        CollectionAssert.AreEquivalent(new[] { "alice", "bob" }, tenants.Keys.ToArray());
+        int Work(string tenant) => tenants[tenant].GetProperty("running").GetInt32() + tenants[tenant].GetProperty("waiting").GetInt32();
+        Assert.AreEqual(3, Work("alice"));
+        Assert.AreEqual(1, Work("bob"));
+        Assert.AreEqual(2, tenants.Values.Sum(t => t.GetProperty("running").GetInt32()));
+        Assert.IsTrue(tenants.Values.Any(t => t.GetProperty("counter").GetDouble() > 0), "the fair policy charged the running tenants");
+        foreach (var request in load)
+            Assert.AreEqual(200, (await request).Status);
+    }
+
+    [TestMethod]
+    [Timeout(60_000, CooperativeCancellation = true)]
+    public async Task StoppedEngineMakesTheStatus503()
+    {
+        await using var server = await TestServer.StartAsync();
+        await server.Engine.ShutdownAsync(drain: false);
+        using var response = await server.Http.GetAsync("v1/status");
+        Assert.AreEqual(503, (int)response.StatusCode);
+        StringAssert.Contains(await response.Content.ReadAsStringAsync(), "engine_unavailable");
+    }
+
+    [TestMethod]
     [Timeout(60_000, CooperativeCancellation = true)]
     public async Task StatusNeedsTheApiKeyButThePageDoesNot()
     {
