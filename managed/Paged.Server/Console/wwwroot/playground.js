@@ -140,7 +140,7 @@ export class Playground {
         this.message('error', e.message);
       }
     } finally {
-      if (chat) this.messages.push({ role: 'assistant', content: text.text });
+      if (chat && text.text) this.messages.push({ role: 'assistant', content: text.text });
       this.controller = null;
       this.busy(false);
       stats();
