@@ -247,4 +247,9 @@ public sealed class ServeOptions : ApiVerbOptions
 
     [Option("kv-transfer-timeout", Default = 30, HelpText = "Seconds a KV pull may take before it counts as failed.")]
     public int KvTransferTimeoutSeconds { get; set; }
+    [Option("no-ui", HelpText = "Do not serve the web console at GET / (the API and /v1/status stay).")]
+    public bool NoUi { get; set; }
+
+    [Option("recent-requests", Default = 100, HelpText = "Finished requests kept for /v1/status and the console's request table.")]
+    public int RecentRequests { get; set; }
 }

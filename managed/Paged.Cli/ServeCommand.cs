@@ -21,6 +21,8 @@ internal static class ServeCommand
             KvTransferTimeout = o.KvTransferTimeoutSeconds > 0
                 ? TimeSpan.FromSeconds(o.KvTransferTimeoutSeconds)
                 : throw new ArgumentException($"--kv-transfer-timeout must be positive (got {o.KvTransferTimeoutSeconds})"),
+            EnableConsole = !o.NoUi,
+            RecentRequests = o.RecentRequests,
         };
         options.Validate();
         using var stop = new CancellationTokenSource();
@@ -52,6 +54,8 @@ internal static class ServeCommand
                 Console.WriteLine($"paged serve: listening on http://{ServingConsole.UrlHost(options.Host)}:{server.Port} (model '{options.ServedModelName}', "
                     + $"{engine.DeviceName}, context {engine.MaxContext}, chat template: {templateSource}"
                     + (options.ApiKey is null ? ")" : ", API key required)"));
+                if (options.EnableConsole)
+                    Console.WriteLine($"paged serve: console at http://{ServingConsole.UrlHost(options.Host)}:{server.Port}/");
                 if (options.Role != ServeRole.Both || server.KvTransferAddress is not null)
                 {
                     Console.WriteLine($"paged serve: role {options.Role.ToString().ToLowerInvariant()}, instance {server.InstanceId}"

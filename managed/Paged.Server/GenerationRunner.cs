@@ -33,7 +33,7 @@ internal sealed class GenerationRunner(AsyncEngine engine, ServerOptions options
             throw;
         }
 
-        return Merge(streams, linked, timeout, clientAborted);
+        return Merge(streams, requests, linked, timeout, clientAborted);
     }
 
     private IAsyncEnumerable<RequestOutput> Submit(GenerationRequest request, CancellationToken cancellationToken)
@@ -58,11 +58,11 @@ internal sealed class GenerationRunner(AsyncEngine engine, ServerOptions options
     }
 
     private async IAsyncEnumerable<(int Index, RequestOutput Output)> Merge(
-        List<IAsyncEnumerable<RequestOutput>> streams, CancellationTokenSource linked, CancellationTokenSource timeout,
+        List<IAsyncEnumerable<RequestOutput>> streams, IReadOnlyList<GenerationRequest> requests, CancellationTokenSource linked, CancellationTokenSource timeout,
         CancellationToken clientAborted, [EnumeratorCancellation] CancellationToken enumeratorCancelled = default)
     {
         var channel = Channel.CreateUnbounded<(int, RequestOutput)>(new UnboundedChannelOptions { SingleReader = true });
-        var pumps = streams.Select((s, i) => Pump(s, i, channel.Writer, linked.Token)).ToArray();
+        var pumps = streams.Select((s, i) => Pump(s, i, requests[i].Attributes.Tenant, channel.Writer, linked.Token)).ToArray();
         _ = Task.WhenAll(pumps).ContinueWith(t => channel.Writer.TryComplete(t.Exception?.GetBaseException()), TaskScheduler.Default);
         try
         {
@@ -107,22 +107,30 @@ internal sealed class GenerationRunner(AsyncEngine engine, ServerOptions options
     private ApiException TimedOut() =>
         new(408, $"the request did not finish within the server's timeout of {options.RequestTimeout.TotalSeconds:0} s and was cancelled", code: "timeout");
 
-    private async Task Pump(IAsyncEnumerable<RequestOutput> stream, int index, ChannelWriter<(int, RequestOutput)> writer, CancellationToken cancellationToken)
+    private async Task Pump(IAsyncEnumerable<RequestOutput> stream, int index, string tenant, ChannelWriter<(int, RequestOutput)> writer, CancellationToken cancellationToken)
     {
         var tracker = new LatencyTracker();
+        RequestOutput? last = null;
         try
         {
             await foreach (var output in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
+                last = output;
                 tracker.Observe(output, metrics);
                 if (output.Finished)
+                {
                     metrics.RequestFinished(output);
+                    metrics.Recent.Add(RequestRecord.From(output, tenant, abandoned: false, DateTimeOffset.UtcNow));
+                }
+
                 await writer.WriteAsync((index, output), CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
         {
-            // Cancelled: the merge loop reports a timeout, or the client is gone.
+            // Cancelled: the merge loop reports a timeout, or the client is gone. The engine aborted the request.
+            if (last is { Finished: false })
+                metrics.Recent.Add(RequestRecord.From(last, tenant, abandoned: true, DateTimeOffset.UtcNow));
         }
     }
 }

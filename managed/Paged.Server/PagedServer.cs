@@ -43,7 +43,7 @@ public sealed class PagedServer : IAsyncDisposable
         var transfer = KvTransferHost.Configure(builder, engine, options);
         var app = builder.Build();
 
-        var metrics = new ServerMetrics(options.ServedModelName);
+        var metrics = new ServerMetrics(options.ServedModelName, options.RecentRequests);
         engine.StepCompleted += (_, e) => metrics.StepCompleted(e.Snapshot);
         var runner = new GenerationRunner(engine, options, metrics);
         var chat = new ChatPrompt(chatTemplate, engine.Tokenizer);
@@ -52,6 +52,7 @@ public sealed class PagedServer : IAsyncDisposable
         var completions = new CompletionsEndpoint(runner, options, fingerprint, transferEndpoint);
         var chatCompletions = new ChatCompletionsEndpoint(runner, chat, options, fingerprint, transferEndpoint);
         var utility = new UtilityEndpoints(engine, chat, options, metrics, transfer.Describe);
+        var status = new StatusEndpoint(engine, options, metrics);
 
         if (options.ApiKey is { Length: > 0 } key)
             app.Use(RequireApiKey(key));
@@ -62,6 +63,9 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapPost("/tokenize", Guard(utility.TokenizeAsync));
         app.MapPost("/detokenize", Guard(utility.DetokenizeAsync));
         app.MapGet("/metrics", Guard(utility.MetricsAsync));
+        app.MapGet("/v1/status", Guard(status.HandleAsync));
+        if (options.EnableConsole)
+            ConsoleAssets.Map(app, Guard);
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

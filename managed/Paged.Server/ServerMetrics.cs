@@ -39,9 +39,14 @@ internal sealed class ServerMetrics
     private readonly Histogram _requestGenerationTokens;
     private readonly Histogram _iterationTokens;
 
-    public ServerMetrics(string model)
+    /// <summary>The histograms /v1/status summarizes, by their /metrics names.</summary>
+    public static readonly string[] StatusHistograms =
+        ["paged_time_to_first_token_seconds", "paged_inter_token_latency_seconds", "paged_e2e_request_latency_seconds", "paged_request_queue_time_seconds"];
+
+    public ServerMetrics(string model, int recentRequests = 100)
     {
         _model = model;
+        Recent = new RecentRequests(recentRequests);
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
         string[] labels = ["model_name"];
@@ -76,6 +81,21 @@ internal sealed class ServerMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>The last finished requests (the console's request table).</summary>
+    public RecentRequests Recent { get; }
+
+    /// <summary>Requests refused with 429 since the start.</summary>
+    public double RejectedTotal => _rejected.WithLabels(_model).Value;
+
+    /// <summary>The <see cref="StatusHistograms"/> as /metrics exports them now (read back from the exposition, so both agree).</summary>
+    public async Task<IReadOnlyDictionary<string, HistogramSnapshot>> ReadHistogramsAsync(CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await Registry.CollectAndExportAsTextAsync(buffer, cancellationToken).ConfigureAwait(false);
+        string text = System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return StatusHistograms.ToDictionary(name => name, name => HistogramSnapshot.Parse(text, name));
+    }
 
     /// <summary>Copies an engine snapshot into the gauges and counters (before each scrape).</summary>
     public void Update(EngineSnapshot s, bool engineAlive)

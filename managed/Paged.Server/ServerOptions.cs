@@ -70,6 +70,11 @@ public sealed record ServerOptions
 
     /// <summary>The gRPC listener's port, if this instance has one: prefill instances always (a free port unless given).</summary>
     internal int? EffectiveKvTransferPort => KvTransferPort ?? (Role == ServeRole.Prefill ? 0 : null);
+    /// <summary>Serve the web console at GET / (<c>--no-ui</c> turns it off).</summary>
+    public bool EnableConsole { get; init; } = true;
+
+    /// <summary>How many finished requests /v1/status lists (the newest; 0 keeps none).</summary>
+    public int RecentRequests { get; init; } = 100;
 
     public void Validate()
     {
@@ -89,5 +94,7 @@ public sealed record ServerOptions
             throw new ArgumentException("--kv-transfer-port serves prefills for transfer: it needs --role prefill or both");
         if (KvTransferTimeout <= TimeSpan.Zero)
             throw new ArgumentException("the KV transfer timeout must be positive");
+        if (RecentRequests is < 0 or > 100_000)
+            throw new ArgumentException($"the number of recent requests kept must be in 0..100000 (got {RecentRequests})");
     }
 }

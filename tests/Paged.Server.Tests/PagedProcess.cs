@@ -22,6 +22,9 @@ internal sealed class PagedProcess : IDisposable
 
     public string ListeningLine { get; }
 
+    /// <summary>The next line the process prints after its "listening on" line (within 10 s).</summary>
+    public async Task<string?> ReadLineAsync() => await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
     public int Port { get; }
 
     public static async Task<PagedProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)

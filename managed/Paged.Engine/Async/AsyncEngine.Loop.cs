@@ -87,6 +87,9 @@ public sealed partial class AsyncEngine
             case Invoke { Run: var run }:
                 run();
                 break;
+            case DetailQuery { Done: var done }:
+                done.TrySetResult(MakeDetail());
+                break;
             case Shutdown { Drain: var drain }:
                 _stop = (StopMode)Math.Max((int)_stop, (int)(drain ? StopMode.Drain : StopMode.Abort));
                 break;
@@ -174,6 +177,9 @@ public sealed partial class AsyncEngine
             case Invoke { Fail: var fail }:
                 fail(new ObjectDisposedException(nameof(AsyncEngine), "the engine shut down before the call ran"));
                 break;
+            case DetailQuery { Done: var done }:
+                done.TrySetResult(MakeDetail());
+                break;
             default:
                 break;
         }
@@ -209,4 +215,10 @@ public sealed partial class AsyncEngine
         new(_engine.LastStep, _engine.Counters.Clone(), Volatile.Read(ref _pending), Volatile.Read(ref _live));
 
     private EngineSnapshot Publish() => _snapshot = MakeSnapshot();
+
+    private EngineDetail MakeDetail()
+    {
+        var scheduler = _engine.Scheduler;
+        return new(MakeSnapshot(), Kv.KvBlockMap.Capture(scheduler.Kv), Scheduling.TenantLoad.Capture(scheduler), scheduler.Config.Policy);
+    }
 }

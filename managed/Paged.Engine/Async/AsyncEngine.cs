@@ -112,6 +112,20 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// A snapshot with every KV block's state and the work per tenant, taken on the engine's thread after every
+    /// command sent before this call (one pass over the block pool: meant for a dashboard's polling, not every step).
+    /// Throws <see cref="ObjectDisposedException"/> once the engine has shut down.
+    /// </summary>
+    public Task<EngineDetail> GetDetailAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var done = new TaskCompletionSource<EngineDetail>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _inbox.Writer.TryWrite(new DetailQuery(done))
+            ? done.Task.WaitAsync(cancellationToken)
+            : Task.FromException<EngineDetail>(new ObjectDisposedException(nameof(AsyncEngine), "the engine has shut down"));
+    }
+
+    /// <summary>
     /// Queues a request and streams its outputs (one per step it took part in; the last has Finished set).
     /// Throws at once: <see cref="ArgumentException"/> for invalid input, <see cref="EngineOverloadedException"/>
     /// when the admission queue is full, <see cref="ObjectDisposedException"/> or <see cref="InvalidOperationException"/>
@@ -212,4 +226,6 @@ public sealed partial class AsyncEngine : IAsyncDisposable, IDisposable
 
     /// <summary>Work to run on the engine's thread between steps; <paramref name="Fail"/> when the engine stops first.</summary>
     private sealed record Invoke(Action Run, Action<Exception> Fail) : Command;
+
+    private sealed record DetailQuery(TaskCompletionSource<EngineDetail> Done) : Command;
 }
