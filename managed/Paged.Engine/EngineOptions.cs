@@ -45,6 +45,13 @@ public sealed record EngineOptions
     /// <summary>Seed of the engine's generator for requests without a seed of their own.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>
+    /// Every query token runs through the same attention kernel (the prefill one), so a token's logprobs never depend
+    /// on whether its step also carried prefill chunks or after a recompute (docs/rollouts.md). The cpu backend is batch
+    /// invariant either way (one attention code path); on simt and cuda this gives up the decode kernel.
+    /// </summary>
+    public bool BatchInvariant { get; init; }
+
     public void Validate()
     {
         if (BlockSize is < 1 or > 1024)
