@@ -16,7 +16,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions, RolloutOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -32,6 +32,7 @@ public static class Cli
                 (MakeModelOptions o) => MakeModelCommand.Run(o),
                 (ServeOptions o) => ServeCommand.Run(o),
                 (RunBatchOptions o) => RunBatchCommand.Run(o),
+                (RolloutOptions o) => RolloutCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }
         catch (Exception e) when (IsUserError(e))

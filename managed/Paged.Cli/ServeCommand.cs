@@ -15,6 +15,7 @@ internal static class ServeCommand
             Port = o.Port,
             ApiKey = o.ApiKey ?? NullIfEmpty(Environment.GetEnvironmentVariable("PAGED_API_KEY")),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
+            AllowWeightUpdates = o.AllowWeightUpdates,
         };
         options.Validate();
         using var stop = new CancellationTokenSource();

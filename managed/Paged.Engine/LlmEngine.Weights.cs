@@ -44,10 +44,8 @@ public sealed partial class LlmEngine
         ArgumentNullException.ThrowIfNull(weights);
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var _ = _guard.Enter(nameof(UpdateWeights));
-        if (_core.Executor is not ModelRunner runner)
-            throw new NotSupportedException($"weight updates need the engine's own model runner (this engine runs {_core.Executor.GetType().Name})");
         weights.CheckFinite();
-        runner.ReplaceWeights(weights);
+        _core.Executor.ReplaceWeights(weights);
         Interlocked.Increment(ref _weightVersion);
         _core.Scheduler.Kv.PrefixCache?.Clear();
         return WeightVersion;

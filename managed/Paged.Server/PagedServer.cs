@@ -70,6 +70,9 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapPost("/tokenize", Guard(utility.TokenizeAsync));
         app.MapPost("/detokenize", Guard(utility.DetokenizeAsync));
         app.MapGet("/metrics", Guard(utility.MetricsAsync));
+        var weights = new WeightEndpoints(engine, options);
+        app.MapPost("/v1/update_weights", Guard(weights.UpdateWeightsAsync));
+        app.MapPost("/v1/reset_prefix_cache", Guard(weights.ResetPrefixCacheAsync));
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

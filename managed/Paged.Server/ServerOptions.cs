@@ -33,6 +33,9 @@ public sealed record ServerOptions
     /// <summary>Seconds clients are told to wait (Retry-After) when the admission queue is full.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>Accept POST /v1/update_weights (off by default: a caller could change the model's behaviour).</summary>
+    public bool AllowWeightUpdates { get; init; }
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)
