@@ -26,8 +26,19 @@ public sealed partial class LlmEngine
         if (!File.Exists(safetensorsPath))
             throw new FileNotFoundException($"weights file {safetensorsPath} not found", safetensorsPath);
         var file = SafetensorsFile.Open(safetensorsPath);
-        using var weights = new ModelWeights(Config, safetensorsPath, file.Tensors, [file]);
-        return UpdateWeights(weights);
+        ModelWeights weights;
+        try
+        {
+            weights = new ModelWeights(Config, safetensorsPath, file.Tensors, [file]);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
+        using (weights)
+            return UpdateWeights(weights);
     }
 
     /// <summary>Replaces the weights with named tensors held in memory (Hugging Face names) and returns the new version.</summary>
