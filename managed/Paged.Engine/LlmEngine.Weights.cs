@@ -22,6 +22,7 @@ public sealed partial class LlmEngine
     /// <summary>Replaces the weights with those of a safetensors file (Hugging Face tensor names) and returns the new version.</summary>
     public int UpdateWeights(string safetensorsPath)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(safetensorsPath);
         if (!File.Exists(safetensorsPath))
             throw new FileNotFoundException($"weights file {safetensorsPath} not found", safetensorsPath);
@@ -44,6 +45,7 @@ public sealed partial class LlmEngine
     /// <summary>Replaces the weights with named tensors held in memory (Hugging Face names) and returns the new version.</summary>
     public int UpdateWeights(IEnumerable<WeightTensor> tensors)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(tensors);
         using var weights = new ModelWeights(Config, "(tensors in memory)", tensors);
         return UpdateWeights(weights);
@@ -52,8 +54,8 @@ public sealed partial class LlmEngine
     /// <summary>Replaces the weights with <paramref name="weights"/> (the engine's config) and returns the new version.</summary>
     public int UpdateWeights(ModelWeights weights)
     {
-        ArgumentNullException.ThrowIfNull(weights);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(weights);
         using var _ = _guard.Enter(nameof(UpdateWeights));
         weights.CheckFinite();
         _core.Executor.ReplaceWeights(weights);

@@ -82,6 +82,7 @@ public sealed unsafe class DeviceContext : SafeHandle
     /// <summary>Copies device memory at <paramref name="source"/> into <paramref name="destination"/> (waits for the stream).</summary>
     public void CopyToHost<T>(Span<T> destination, nint source) where T : unmanaged
     {
+        ObjectDisposedException.ThrowIf(IsClosed, this); // also for an empty copy
         if (destination.IsEmpty)
             return;
         fixed (T* dst = destination)
