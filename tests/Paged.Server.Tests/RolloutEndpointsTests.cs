@@ -62,6 +62,13 @@ public sealed class RolloutEndpointsTests
         Assert.AreEqual(promptIds.Length + 3, echoed.GetProperty("tokens").GetArrayLength());
         StringAssert.StartsWith(json.GetProperty("choices")[0].GetProperty("text").GetString(), Prompt);
 
+        // Streamed: the first chunk echoes the prompt with its logprobs; the concatenated logprobs equal the final ones.
+        var events = await server.StreamAsync("v1/completions", new { prompt = Prompt, max_tokens = 3, temperature = 0, echo = true, logprobs = 1, stream = true });
+        var streamed = events.Where(e => e != "[DONE]").Select(e => JsonDocument.Parse(e).RootElement)
+            .SelectMany(e => e.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("token_logprobs").EnumerateArray())
+            .Select(v => v.ValueKind == JsonValueKind.Null ? (float?)null : v.GetSingle()).ToArray();
+        CollectionAssert.AreEqual(tokenLogprobs.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? (float?)null : v.GetSingle()).ToArray(), streamed);
+
         // Chat: vLLM puts prompt_logprobs at the top level.
         (status, json) = await server.PostAsync("v1/chat/completions", new { messages = new[] { new { role = "user", content = "Hi" } }, max_tokens = 2, prompt_logprobs = 0 });
         Assert.AreEqual(200, status, json.ToString());
