@@ -16,7 +16,7 @@ public static class Cli
             s.HelpWriter = null;
             s.AutoVersion = true;
         });
-        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions, RouterVerbOptions>(NormalizeArgs(args));
+        var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions, RouterVerbOptions, RolloutOptions>(NormalizeArgs(args));
         try
         {
             return result.MapResult(
@@ -33,6 +33,7 @@ public static class Cli
                 (ServeOptions o) => ServeCommand.Run(o),
                 (RunBatchOptions o) => RunBatchCommand.Run(o),
                 (RouterVerbOptions o) => RouterCommand.Run(o),
+                (RolloutOptions o) => RolloutCommand.Run(o),
                 errs => ReportParseErrors(result, errs));
         }
         catch (Exception e) when (IsUserError(e))

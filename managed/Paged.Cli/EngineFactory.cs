@@ -20,6 +20,7 @@ internal static class EngineFactory
         MaxNumBatchedTokens = o.MaxNumBatchedTokens,
         PrefixCaching = o.PrefixCaching == OnOff.On,
         ChunkedPrefill = o.ChunkedPrefill == OnOff.On,
+        BatchInvariant = o.BatchInvariant,
         Preemption = o.Preemption,
         SwapSpaceBytes = o.SwapSpace is null ? 0 : ParseSize(o.SwapSpace),
         Policy = o.Policy,

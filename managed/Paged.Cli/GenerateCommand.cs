@@ -25,6 +25,7 @@ internal static class GenerateCommand
             PresencePenalty = o.PresencePenalty,
             MinTokens = o.MinTokens,
             Logprobs = o.Logprobs,
+            PromptLogprobs = o.PromptLogprobs,
             ProcessedLogprobs = o.ProcessedLogprobs,
             Seed = o.Seed,
             MaxTokens = o.MaxTokens,
@@ -34,7 +35,8 @@ internal static class GenerateCommand
         sampling.Validate();
         var requests = prompts.Select(p => new GenerationRequest
         {
-            Prompt = p.Prompt, PromptTokenIds = p.Ids, Sampling = p.N is int n ? sampling with { N = n } : sampling, Attributes = p.Attributes,
+            Prompt = p.Prompt, PromptTokenIds = p.Ids, Sampling = sampling with { N = p.N ?? sampling.N, PromptLogprobs = p.PromptLogprobs ?? sampling.PromptLogprobs },
+            Attributes = p.Attributes,
         }).ToList();
         foreach (var r in requests)
             r.Sampling.Validate();
@@ -90,7 +92,10 @@ internal static class GenerateCommand
             if (r.Error is not null)
                 w.WriteString("error", r.Error);
             if (r.Logprobs is not null)
-                WriteLogprobs(w, r.Logprobs);
+                WriteLogprobs(w, "logprobs", r.Logprobs);
+            if (r.PromptLogprobs is not null)
+                WriteLogprobs(w, "prompt_logprobs", r.PromptLogprobs);
+            w.WriteNumber("weight_version", r.WeightVersion);
             w.WriteStartArray("completions");
             foreach (var c in r.Completions)
             {
@@ -100,6 +105,7 @@ internal static class GenerateCommand
                 w.WriteString("text", c.Text);
                 w.WriteString("finish_reason", Reason(c.FinishReason));
                 WriteStopReason(w, c);
+                w.WriteNumber("seed", c.Seed);
                 w.WriteEndObject();
             }
 
@@ -133,7 +139,7 @@ internal static class GenerateCommand
             w.WriteNull("stop_reason");
     }
 
-    private static string Reason(FinishReason r) => r switch
+    internal static string Reason(FinishReason r) => r switch
     {
         FinishReason.Length => "length",
         FinishReason.Error => "error",
@@ -141,12 +147,19 @@ internal static class GenerateCommand
         _ => "stop",
     };
 
-    // "logprobs": one entry per generated token: {"token": id, "logprob": x, "top": [{"token": id, "logprob": x}, ...]}.
-    private static void WriteLogprobs(Utf8JsonWriter w, IReadOnlyList<TokenLogprobs> logprobs)
+    // "logprobs": one entry per generated token: {"token": id, "logprob": x, "top": [{"token": id, "logprob": x}, ...]};
+    // "prompt_logprobs": the same per prompt token, null for the first (nothing precedes it).
+    internal static void WriteLogprobs(Utf8JsonWriter w, string name, IEnumerable<TokenLogprobs?> logprobs)
     {
-        w.WriteStartArray("logprobs");
+        w.WriteStartArray(name);
         foreach (var t in logprobs)
         {
+            if (t is null)
+            {
+                w.WriteNullValue();
+                continue;
+            }
+
             w.WriteStartObject();
             w.WriteNumber("token", t.TokenId);
             WriteLogprob(w, t.Logprob);
@@ -166,7 +179,7 @@ internal static class GenerateCommand
         w.WriteEndArray();
     }
 
-    private static void WriteLogprob(Utf8JsonWriter w, float value)
+    internal static void WriteLogprob(Utf8JsonWriter w, float value)
     {
         if (float.IsFinite(value))
             w.WriteNumber("logprob", Math.Round(value, 6));
@@ -174,7 +187,7 @@ internal static class GenerateCommand
             w.WriteNull("logprob"); // JSON has no -Infinity
     }
 
-    private static void WriteInts(Utf8JsonWriter w, string name, IReadOnlyList<int> values)
+    internal static void WriteInts(Utf8JsonWriter w, string name, IReadOnlyList<int> values)
     {
         w.WriteStartArray(name);
         foreach (int v in values)

@@ -67,6 +67,9 @@ public abstract class EngineVerbOptions
     [Option("policy", Default = Paged.Engine.SchedulingPolicy.Fcfs, HelpText = "Scheduling policy: fcfs, priority (lower value first) or fair (virtual token counter per tenant).")]
     public Paged.Engine.SchedulingPolicy Policy { get; set; }
 
+    [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel). See docs/rollouts.md.")]
+    public bool BatchInvariant { get; set; }
+
     [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
     public IEnumerable<string> TenantWeights { get; set; } = [];
 }
@@ -77,7 +80,7 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
     public IEnumerable<string> Prompts { get; set; } = [];
 
-    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\" and \"tenant\".")]
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\", \"tenant\" and \"prompt_logprobs\".")]
     public string? PromptsFile { get; set; }
 
     [Option("prompt-ids", HelpText = "A prompt given as comma-separated token ids, e.g. 0,735,734 (repeat the option for several).")]
@@ -115,6 +118,9 @@ public sealed class GenerateOptions : EngineVerbOptions
 
     [Option("logprobs", HelpText = "Return each generated token's logprob and its N most likely alternatives (0..20) in JSONL output.")]
     public int? Logprobs { get; set; }
+
+    [Option("prompt-logprobs", HelpText = "Return each prompt token's logprob (given the tokens before it) and its N most likely alternatives (0..20) in JSONL output; such prompts skip the prefix cache.")]
+    public int? PromptLogprobs { get; set; }
 
     [Option("processed-logprobs", Default = false, HelpText = "Logprobs after penalties, temperature and filters instead of the raw model distribution.")]
     public bool ProcessedLogprobs { get; set; }
@@ -247,9 +253,13 @@ public sealed class ServeOptions : ApiVerbOptions
 
     [Option("kv-transfer-timeout", Default = 30, HelpText = "Seconds a KV pull may take before it counts as failed.")]
     public int KvTransferTimeoutSeconds { get; set; }
+
     [Option("no-ui", HelpText = "Do not serve the web console at GET / (the API and /v1/status stay).")]
     public bool NoUi { get; set; }
 
     [Option("recent-requests", Default = 100, HelpText = "Finished requests kept for /v1/status and the console's request table.")]
     public int RecentRequests { get; set; }
+
+    [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights; docs/rollouts.md).")]
+    public bool AllowWeightUpdates { get; set; }
 }

@@ -4,7 +4,7 @@ using Paged.Engine;
 namespace Paged.Cli;
 
 /// <summary>One prompt and its per-prompt settings (from a JSONL prompts file; null = the command-line value).</summary>
-internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "", int[]? Ids = null)
+internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "", int[]? Ids = null, int? PromptLogprobs = null)
 {
     public RequestAttributes Attributes => new() { Priority = Priority, Tenant = Tenant };
 }
@@ -77,7 +77,8 @@ internal static class PromptSource
                         : throw new ArgumentException($"{file}:{lineNo}: \"tenant\" must be a string");
                 }
 
-                return new PromptSpec(ids is null ? p.GetString()! : "", n, priority, tenant, ids);
+                int? promptLogprobs = root.TryGetProperty("prompt_logprobs", out var lv) && lv.ValueKind != JsonValueKind.Null ? Int(lv, "prompt_logprobs") : null;
+                return new PromptSpec(ids is null ? p.GetString()! : "", n, priority, tenant, ids, promptLogprobs);
             }
         }
         catch (JsonException e)

@@ -23,6 +23,7 @@ internal static class ServeCommand
                 : throw new ArgumentException($"--kv-transfer-timeout must be positive (got {o.KvTransferTimeoutSeconds})"),
             EnableConsole = !o.NoUi,
             RecentRequests = o.RecentRequests,
+            AllowWeightUpdates = o.AllowWeightUpdates,
         };
         options.Validate();
         using var stop = new CancellationTokenSource();

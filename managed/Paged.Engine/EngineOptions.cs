@@ -48,6 +48,13 @@ public sealed record EngineOptions
     /// <summary>How long a finished prefill held for transfer keeps its blocks pinned when nobody acknowledges its pull.</summary>
     public TimeSpan KvLease { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Every query token runs through the same attention kernel (the prefill one), so a token's logprobs never depend
+    /// on whether its step also carried prefill chunks or after a recompute (docs/rollouts.md). The cpu backend is batch
+    /// invariant either way (one attention code path); on simt and cuda this gives up the decode kernel.
+    /// </summary>
+    public bool BatchInvariant { get; init; }
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)

@@ -9,4 +9,7 @@ namespace Paged.Engine;
 public interface IModelExecutor : IDisposable
 {
     void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled);
+
+    /// <summary>Replaces the model's weights between steps (<see cref="LlmEngine.UpdateWeights(Paged.Models.ModelWeights)"/>); executors without a model refuse.</summary>
+    void ReplaceWeights(Paged.Models.ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace model weights");
 }

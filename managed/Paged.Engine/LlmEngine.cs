@@ -13,7 +13,7 @@ namespace Paged.Engine;
 /// calling in while one is inside gets an <see cref="InvalidOperationException"/>; <see cref="AsyncEngine"/>
 /// is the way to share an engine.
 /// </summary>
-public sealed class LlmEngine : IDisposable
+public sealed partial class LlmEngine : IDisposable
 {
     private readonly EngineCore _core;
     private readonly InputProcessor _inputs;
@@ -161,6 +161,7 @@ public sealed class LlmEngine : IDisposable
         long id = _nextId++;
         ulong seed = prepared.Sampling.Seed ?? _engineRandom.NextUInt64();
         var request = InputProcessor.Build(prepared, id, seed, ref _nextSeqId);
+        request.WeightVersion = WeightVersion;
         _outputs.Add(request);
         _core.Add(request);
         _live.Add(id, request);

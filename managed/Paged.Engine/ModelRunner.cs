@@ -15,6 +15,7 @@ internal sealed class ModelRunner : IModelExecutor
     private readonly KvBlockMover _mover;
     private readonly StepBatch _batch;
     private readonly SequenceSampler _sampling;
+    private readonly PromptLogprobsCollector _promptLogprobs = new();
     private readonly int _blockSize;
     private readonly int _vocab;
     // The step's one packed host-to-device copy: copy pairs, the forward pass's index arrays and the
@@ -31,7 +32,7 @@ internal sealed class ModelRunner : IModelExecutor
         try
         {
             cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
-            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq));
+            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq) { BatchInvariant = options.BatchInvariant });
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }
         catch
@@ -81,12 +82,14 @@ internal sealed class ModelRunner : IModelExecutor
         }
 
         _batch.Clear();
+        _promptLogprobs.Clear();
         foreach (var chunk in plan.Chunks)
         {
             var seq = chunk.Sequence;
             var tokens = CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
             var table = CollectionsMarshal.AsSpan(seq.BlockTable);
             int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize);
+            _promptLogprobs.Add(seq, chunk.Start, chunk.Count, last - chunk.Count + 1);
             if (!chunk.Samples)
                 continue;
             _batch.AddLogitRow(last);
@@ -113,7 +116,11 @@ internal sealed class ModelRunner : IModelExecutor
         _mover.Copy(plan.Copies.Count, pairs, _upload);
         _model.Forward(_batch, _cache);
         _sampling.Run(_model.LogitsAddress, _vocab, sampled); // the step's one wait: tokens come back
+        _promptLogprobs.Run(_model, _vocab); // only when a request asked for prompt logprobs
     }
+
+    /// <summary>Replaces the model's weights (between steps); see <see cref="ICausalLM.ReplaceWeights"/>.</summary>
+    public void ReplaceWeights(ModelWeights weights) => _model.ReplaceWeights(weights);
 
     public void Dispose()
     {

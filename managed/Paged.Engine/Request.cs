@@ -64,6 +64,16 @@ public sealed class Request
     /// <summary>Prompt tokens found in the prefix cache when the request was first admitted.</summary>
     public int CachedPromptTokens { get; internal set; }
 
+    /// <summary>The engine's weight version when the request was added (<see cref="LlmEngine.WeightVersion"/>); part of its prefix-cache keys.</summary>
+    public int WeightVersion { get; internal set; }
+
+    /// <summary>Per prompt position: that token's logprob given the tokens before it (entry 0 stays null); null unless asked for.</summary>
+    internal TokenLogprobs?[]? PromptLogprobs { get; set; }
+
+    /// <summary>What the prefix cache keys this request's blocks with: <see cref="ExtraKey"/> mixed with the weight version,
+    /// so blocks computed under other weights are never shared.</summary>
+    internal ulong CacheKey => WeightVersion == 0 ? ExtraKey : ExtraKey ^ Request.DeriveSeed(0x5745494748545356UL, WeightVersion);
+
     public bool IsFinished => Array.TrueForAll(_sequences, s => s.Status == SequenceStatus.Finished);
 
     /// <summary>Builds the sequences: completion i samples with a seed derived from the request seed.</summary>

@@ -47,6 +47,17 @@ public sealed record RequestOutput
     public IReadOnlyList<TokenLogprobs>? Logprobs { get; init; }
 
     public required RequestTimings Timings { get; init; }
+
+    /// <summary>
+    /// Per prompt token (index = position): its logprob given the tokens before it and the top-N alternatives there;
+    /// entry 0 is null (nothing precedes it). Null unless the request asked for <see cref="SamplingParams.PromptLogprobs"/>;
+    /// complete once the prompt has been prefilled (from the first output with a generated token).
+    /// </summary>
+    public IReadOnlyList<TokenLogprobs?>? PromptLogprobs { get; init; }
+
+    /// <summary>The engine's weight version when the request was added (<see cref="LlmEngine.WeightVersion"/>): a trainer drops
+    /// rollouts older than its policy. Weights updated while the request ran make its later tokens come from newer weights.</summary>
+    public int WeightVersion { get; init; }
 }
 
 /// <summary>
@@ -68,6 +79,11 @@ public sealed record CompletionOutput(int Index, IReadOnlyList<int> TokenIds, st
 
     /// <summary>The stop string that ended the completion (vLLM's stop_reason when it is a string).</summary>
     public string? StopString { get; init; }
+
+    /// <summary>The seed of this completion's random stream (the request's seed for index 0, derived for the others by
+    /// <see cref="Request.DeriveSeed"/>, or drawn by the engine): a request with <see cref="SamplingParams.Seed"/> set to
+    /// it and n = 1 reproduces completion 0's tokens.</summary>
+    public ulong Seed { get; init; }
 
     /// <summary>The requested stop token id that ended the completion (vLLM's stop_reason when it is a number; null for the model's end-of-sequence ids).</summary>
     public int? StopTokenId { get; init; }

@@ -36,6 +36,13 @@ public sealed record SamplingParams
     /// <summary>Return the chosen token's logprob and this many most likely alternatives (0..20) per token; null = no logprobs.</summary>
     public int? Logprobs { get; init; }
 
+    /// <summary>
+    /// Return the logprob of every prompt token after the first (given the tokens before it) and this many most
+    /// likely alternatives (0..20) at each position; null = none. Requests that ask for them skip the prefix cache
+    /// (a cached prefix has no logits), as vLLM does.
+    /// </summary>
+    public int? PromptLogprobs { get; init; }
+
     /// <summary>Logprobs of the processed distribution (after penalties, temperature and filters) instead of the raw model distribution.</summary>
     public bool ProcessedLogprobs { get; init; }
 
@@ -82,6 +89,8 @@ public sealed record SamplingParams
             throw new ArgumentException($"min_tokens must be in [0, max_tokens = {MaxTokens}] (got {MinTokens})");
         if (Logprobs is int n && (n < 0 || n > MaxLogprobs))
             throw new ArgumentException($"logprobs must be in [0, {MaxLogprobs}] (got {n})");
+        if (PromptLogprobs is int pn && (pn < 0 || pn > MaxLogprobs))
+            throw new ArgumentException($"prompt_logprobs must be in [0, {MaxLogprobs}] (got {pn})");
         if (LogitBias is not null)
         {
             foreach (var (id, bias) in LogitBias)

@@ -97,11 +97,14 @@ internal sealed class SequenceSampler : IDisposable
             int token = _op.Tokens[i];
             if (seq.Sampling.Logprobs is int n)
             {
-                var ids = _op.TopIds(i, n);
-                var lps = _op.TopLogprobs(i, n);
                 var top = new List<LogprobEntry>(n);
-                for (int k = 0; k < n && ids[k] >= 0; k++)
-                    top.Add(new LogprobEntry(ids[k], lps[k]));
+                if (n > 0) // no top-N block is read back when no row of the step asked for alternatives
+                {
+                    var ids = _op.TopIds(i, n);
+                    var lps = _op.TopLogprobs(i, n);
+                    for (int k = 0; k < n && ids[k] >= 0; k++)
+                        top.Add(new LogprobEntry(ids[k], lps[k]));
+                }
                 (seq.Logprobs ??= []).Add(new TokenLogprobs(token, _op.Logprobs[i], top));
             }
 

@@ -33,7 +33,24 @@ public interface ICausalLM : IDisposable
 
     /// <summary>Runs the model over <paramref name="batch"/>, writing its keys and values into <paramref name="cache"/>.</summary>
     void Forward(StepBatch batch, KvCache cache);
+
+    /// <summary>
+    /// After <see cref="Forward"/>: overwrites the logits at <see cref="LogitsAddress"/> with those of the given flat token
+    /// indices of that batch (at most <see cref="MaxSeqs"/>, any tokens, e.g. every prompt position for prompt logprobs).
+    /// Call it once the previous logits have been consumed.
+    /// </summary>
+    void ProjectRows(ReadOnlySpan<int> tokenIndices) => throw new NotSupportedException($"{GetType().Name} cannot project other rows");
+
+    /// <summary>
+    /// Replaces every weight with those in <paramref name="weights"/> (same config: shapes and dtypes are checked, every
+    /// tensor the model needs must be there); between steps only. The old weights stay in use if this throws.
+    /// </summary>
+    void ReplaceWeights(ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace its weights");
 }
 
 /// <summary>The step sizes a model's workspace is allocated for.</summary>
-public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq);
+public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq)
+{
+    /// <summary>Run every query token through one attention kernel (prefill), so no result depends on the batch's mix.</summary>
+    public bool BatchInvariant { get; init; }
+}

@@ -79,6 +79,16 @@ public sealed unsafe class DeviceContext : SafeHandle
     internal void CopyToHost(void* dst, nint src, long bytes) =>
         Backend.Check(Api->Memcpy(Ctx, (nint)dst, src, (nuint)bytes, (int)MemcpyKind.DeviceToHost), "memcpy");
 
+    /// <summary>Copies device memory at <paramref name="source"/> into <paramref name="destination"/> (waits for the stream).</summary>
+    public void CopyToHost<T>(Span<T> destination, nint source) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(IsClosed, this); // also for an empty copy
+        if (destination.IsEmpty)
+            return;
+        fixed (T* dst = destination)
+            CopyToHost(dst, source, (long)destination.Length * sizeof(T));
+    }
+
     /// <summary>Copies between two device addresses.</summary>
     public void CopyDeviceToDevice(nint dst, nint src, long bytes) =>
         Backend.Check(Api->Memcpy(Ctx, dst, src, (nuint)bytes, (int)MemcpyKind.DeviceToDevice), "memcpy");

@@ -94,6 +94,9 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             body["usage"] = ResponseParts.Usage(finals);
             if (settings.ReturnTokenIds)
                 body["prompt_token_ids"] = ResponseParts.TokenIds(o.PromptTokenIds);
+            if (o.PromptLogprobs is not null)
+                body["prompt_logprobs"] = ResponseParts.PromptLogprobs(tokenizer, o.PromptLogprobs);
+            body["weight_version"] = o.WeightVersion;
             return body;
         }
 
@@ -118,6 +121,9 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             chunk["choices"] = new JsonArray(choice);
             if (settings.ReturnTokenIds && first)
                 chunk["prompt_token_ids"] = ResponseParts.TokenIds(output.PromptTokenIds);
+            if (first && output.PromptLogprobs is not null)
+                chunk["prompt_logprobs"] = ResponseParts.PromptLogprobs(tokenizer, output.PromptLogprobs);
+            chunk["weight_version"] = output.WeightVersion;
             if (settings.IncludeUsage)
                 chunk["usage"] = null;
             return chunk;

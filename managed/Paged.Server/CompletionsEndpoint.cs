@@ -25,8 +25,11 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     {
         var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false);
         bool echo = body.Bool("echo", false);
-        if (echo && settings.Sampling.Logprobs is not null)
-            throw ApiException.BadRequest("'echo' with 'logprobs' is not supported: prompt logprobs are not computed", "echo");
+        if (echo && settings.Sampling.Logprobs is int k)
+        {
+            // OpenAI's echo + logprobs: the logprobs cover the prompt tokens too (the first one's is null).
+            settings = settings with { Sampling = settings.Sampling with { PromptLogprobs = Math.Max(k, settings.Sampling.PromptLogprobs ?? 0) } };
+        }
 
         var requests = new List<GenerationRequest>();
         foreach (var (text, ids) in Prompts(body))
@@ -40,7 +43,11 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
             });
         }
 
-        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer);
+        bool promptLogprobs = body.TryGet("prompt_logprobs", out var asked) && asked.ValueKind != JsonValueKind.Null;
+        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer)
+        {
+            ReportPromptLogprobs = promptLogprobs,
+        };
         return new PreparedCall(requests, settings, shape);
     }
 
@@ -97,6 +104,9 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     {
         private readonly Dictionary<int, int> _textOffsets = [];
 
+        /// <summary>The request named vLLM's prompt_logprobs: each choice carries them in vLLM's shape.</summary>
+        public bool ReportPromptLogprobs { get; init; }
+
         public JsonObject Final(IReadOnlyList<RequestOutput> finals)
         {
             var choices = new JsonArray();
@@ -106,7 +116,8 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
                 foreach (var c in o.Completions)
                 {
                     string prefix = echo ? o.Prompt : "";
-                    var choice = Choice((i * settings.Sampling.N) + c.Index, prefix + c.Text, c, c.Logprobs, prefix.Length, finishing: true);
+                    var choice = Choice((i * settings.Sampling.N) + c.Index, prefix + c.Text, c, Echoed(o, c.Logprobs), EchoOffset(o, prefix), finishing: true);
+                    AddPromptLogprobs(choice, o);
                     if (settings.ReturnTokenIds)
                     {
                         choice["token_ids"] = ResponseParts.TokenIds(c.TokenIds);
@@ -120,6 +131,7 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
             var body = Envelope();
             body["choices"] = choices;
             body["usage"] = ResponseParts.Usage(finals);
+            body["weight_version"] = finals.Count == 0 ? 0 : finals.Min(f => f.WeightVersion);
             return body;
         }
 
@@ -128,7 +140,13 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
             string prefix = first && echo ? output.Prompt : "";
             if (!_textOffsets.TryGetValue(choiceIndex, out int offset))
                 offset = prefix.Length;
-            var choice = Choice(choiceIndex, prefix + completion.TextDelta, completion, completion.NewLogprobs, offset, finishing);
+            var logprobs = first ? Echoed(output, completion.NewLogprobs) : ToEntries(completion.NewLogprobs);
+            if (first)
+                offset = EchoOffset(output, prefix);
+
+            var choice = Choice(choiceIndex, prefix + completion.TextDelta, completion, logprobs, offset, finishing);
+            if (first)
+                AddPromptLogprobs(choice, output);
             if (settings.ReturnTokenIds)
             {
                 choice["token_ids"] = ResponseParts.TokenIds(completion.NewTokenIds);
@@ -136,8 +154,9 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
                     choice["prompt_token_ids"] = ResponseParts.TokenIds(output.PromptTokenIds);
             }
 
-            _textOffsets[choiceIndex] = offset + (completion.NewLogprobs?.Sum(l => ResponseParts.TokenText(tokenizer, l.TokenId).Text.Length) ?? 0);
+            _textOffsets[choiceIndex] = offset + (logprobs?.Sum(l => ResponseParts.TokenText(tokenizer, l.TokenId).Text.Length) ?? 0);
             var chunk = Envelope();
+            chunk["weight_version"] = output.WeightVersion;
             chunk["choices"] = new JsonArray(choice);
             if (settings.IncludeUsage)
                 chunk["usage"] = null;
@@ -161,7 +180,28 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
             ["system_fingerprint"] = fingerprint,
         };
 
-        private JsonObject Choice(int index, string text, CompletionOutput c, IReadOnlyList<TokenLogprobs>? logprobs, int textOffset, bool finishing) => new()
+        /// <summary>The logprobs to report: with echo, the prompt tokens' first (the first token's logprob is null).</summary>
+        private List<(int TokenId, TokenLogprobs? Lp)>? Echoed(RequestOutput o, IReadOnlyList<TokenLogprobs>? generated)
+        {
+            var own = ToEntries(generated);
+            if (!echo || own is null || o.PromptLogprobs is null)
+                return own;
+            return [.. o.PromptTokenIds.Select((id, p) => (id, o.PromptLogprobs[p])), .. own];
+        }
+
+        private static List<(int TokenId, TokenLogprobs? Lp)>? ToEntries(IReadOnlyList<TokenLogprobs>? logprobs) =>
+            logprobs?.Select(l => (l.TokenId, (TokenLogprobs?)l)).ToList();
+
+        /// <summary>Text offset of the first reported token: 0 when the echoed prompt's tokens are reported too.</summary>
+        private int EchoOffset(RequestOutput o, string prefix) => echo && settings.Sampling.Logprobs is not null && o.PromptLogprobs is not null ? 0 : prefix.Length;
+
+        private void AddPromptLogprobs(JsonObject choice, RequestOutput o)
+        {
+            if (ReportPromptLogprobs && o.PromptLogprobs is not null)
+                choice["prompt_logprobs"] = ResponseParts.PromptLogprobs(tokenizer, o.PromptLogprobs);
+        }
+
+        private JsonObject Choice(int index, string text, CompletionOutput c, IReadOnlyList<(int TokenId, TokenLogprobs? Lp)>? logprobs, int textOffset, bool finishing) => new()
         {
             ["index"] = index,
             ["text"] = text,
@@ -171,16 +211,25 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
         };
 
         /// <summary>The legacy completions logprobs object: tokens, token_logprobs, top_logprobs (token -> logprob) and text_offset.</summary>
-        private JsonObject Logprobs(IReadOnlyList<TokenLogprobs> logprobs, int textOffset)
+        private JsonObject Logprobs(IReadOnlyList<(int TokenId, TokenLogprobs? Lp)> logprobs, int textOffset)
         {
             var tokens = new JsonArray();
             var tokenLogprobs = new JsonArray();
             var top = new JsonArray();
             var offsets = new JsonArray();
-            foreach (var l in logprobs)
+            foreach (var (id, l) in logprobs)
             {
-                string text = ResponseParts.TokenText(tokenizer, l.TokenId).Text;
+                string text = ResponseParts.TokenText(tokenizer, id).Text;
                 tokens.Add(text);
+                if (l is null)
+                {
+                    tokenLogprobs.Add(null); // the first prompt token (echo): nothing precedes it
+                    top.Add(null);
+                    offsets.Add(textOffset);
+                    textOffset += text.Length;
+                    continue;
+                }
+
                 tokenLogprobs.Add(ResponseParts.Logprob(l.Logprob));
                 var alternatives = new JsonObject();
                 foreach (var alt in l.Top)

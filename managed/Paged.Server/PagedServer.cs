@@ -66,6 +66,9 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapGet("/v1/status", Guard(status.HandleAsync));
         if (options.EnableConsole)
             ConsoleAssets.Map(app, Guard);
+        var weights = new WeightEndpoints(engine, options);
+        app.MapPost("/v1/update_weights", Guard(weights.UpdateWeightsAsync));
+        app.MapPost("/v1/reset_prefix_cache", Guard(weights.ResetPrefixCacheAsync));
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -68,6 +68,7 @@ internal sealed record RequestSettings
             RepetitionPenalty = f.Float("repetition_penalty", 1e-6, 100) ?? 1f,
             LogitBias = LogitBias(f, vocabSize),
             Logprobs = logprobs,
+            PromptLogprobs = f.Int("prompt_logprobs", 0, SamplingParams.MaxLogprobs),
         };
         if (sampling.Stop.Any(string.IsNullOrEmpty))
             throw ApiException.BadRequest("stop strings must not be empty", "stop");

@@ -59,5 +59,34 @@ internal static class ResponseParts
     /// <summary>A logprob as JSON allows it: -inf (a token the filters removed) becomes -9999.0, as vLLM reports it.</summary>
     public static float Logprob(float value) => float.IsFinite(value) ? value : -9999f;
 
+    /// <summary>
+    /// vLLM's prompt_logprobs: null for the first prompt token, then per token an object keyed by token id with
+    /// {"logprob", "decoded_token"} for the prompt token itself and its top alternatives.
+    /// </summary>
+    public static JsonArray PromptLogprobs(ITokenizer tokenizer, IReadOnlyList<TokenLogprobs?> logprobs)
+    {
+        var list = new JsonArray();
+        foreach (var t in logprobs)
+        {
+            if (t is null)
+            {
+                list.Add(null);
+                continue;
+            }
+
+            var entry = new JsonObject();
+            foreach (var (id, lp) in t.Top.Select(e => (e.TokenId, e.Logprob)).Prepend((t.TokenId, t.Logprob)))
+            {
+                string key = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (!entry.ContainsKey(key))
+                    entry[key] = new JsonObject { ["logprob"] = Logprob(lp), ["decoded_token"] = TokenText(tokenizer, id).Text };
+            }
+
+            list.Add(entry);
+        }
+
+        return list;
+    }
+
     public static JsonArray TokenIds(IEnumerable<int> ids) => [.. ids.Select(i => (JsonNode?)i)];
 }

@@ -70,11 +70,15 @@ public sealed record ServerOptions
 
     /// <summary>The gRPC listener's port, if this instance has one: prefill instances always (a free port unless given).</summary>
     internal int? EffectiveKvTransferPort => KvTransferPort ?? (Role == ServeRole.Prefill ? 0 : null);
+
     /// <summary>Serve the web console at GET / (<c>--no-ui</c> turns it off).</summary>
     public bool EnableConsole { get; init; } = true;
 
     /// <summary>How many finished requests /v1/status lists (the newest; 0 keeps none).</summary>
     public int RecentRequests { get; init; } = 100;
+
+    /// <summary>Accept POST /v1/update_weights (off by default: a caller could change the model's behaviour).</summary>
+    public bool AllowWeightUpdates { get; init; }
 
     public void Validate()
     {

@@ -48,8 +48,9 @@ public sealed class UseAfterDisposeTests
         context.Dispose();
 
         var skipped = DisposedCalls.AssertEveryMethodThrows(context);
-        CollectionAssert.AreEquivalent(new[] { nameof(DeviceContext.Upload) }, skipped.ToArray());
+        CollectionAssert.AreEquivalent(new[] { nameof(DeviceContext.Upload), nameof(DeviceContext.CopyToHost) }, skipped.ToArray());
         Assert.ThrowsExactly<ObjectDisposedException>(() => context.Upload<float>([1f]));
+        Assert.ThrowsExactly<ObjectDisposedException>(() => context.CopyToHost<float>(new float[1], 0));
         Assert.ThrowsExactly<ObjectDisposedException>(() => _ = context.DeviceName);
         Assert.ThrowsExactly<ObjectDisposedException>(() => _ = context.Counters);
     }

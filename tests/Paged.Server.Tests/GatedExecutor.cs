@@ -34,6 +34,8 @@ internal sealed class GatedExecutor(IModelExecutor inner) : IModelExecutor
 
     public void FailNextStep() => _failNext = true;
 
+    public void ReplaceWeights(Paged.Models.ModelWeights weights) => inner.ReplaceWeights(weights);
+
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
         if (!_open && !_permits.Wait(0))

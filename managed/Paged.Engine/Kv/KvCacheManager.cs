@@ -44,7 +44,7 @@ public sealed class KvCacheManager
     public int FindCachedPrefix(Sequence seq, out int revivedFree)
     {
         revivedFree = 0;
-        if (PrefixCache is null || seq.BlockTable.Count != 0)
+        if (!ReusesPrefix(seq) || seq.BlockTable.Count != 0)
             return 0;
         int max = (seq.Length - 1) / BlockSize;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
@@ -66,7 +66,7 @@ public sealed class KvCacheManager
     /// <summary>Attaches the first <paramref name="hits"/> cached blocks found by <see cref="FindCachedPrefix"/>; counts the lookups.</summary>
     public void AttachCachedPrefix(Sequence seq, int hits)
     {
-        if (PrefixCache is null)
+        if (!ReusesPrefix(seq))
             return;
         var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.TokenList);
         int max = (seq.Length - 1) / BlockSize;
@@ -84,6 +84,11 @@ public sealed class KvCacheManager
 
         seq.NumComputed = hits * BlockSize;
     }
+
+    /// <summary>Prompt logprobs need the logits of every prompt position, which a cached prefix has not: such requests
+    /// skip the lookup (as vLLM does); their blocks are still registered for others.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(true, nameof(PrefixCache))]
+    private bool ReusesPrefix(Sequence seq) => PrefixCache is not null && seq.Sampling.PromptLogprobs is null;
 
     /// <summary>Free blocks needed to compute <paramref name="count"/> more tokens (new blocks and a copy-on-write copy).</summary>
     public int BlocksNeeded(Sequence seq, int count)
@@ -254,7 +259,7 @@ public sealed class KvCacheManager
         while (keys.Count <= block)
         {
             int i = keys.Count;
-            keys.Add(PrefixCache!.Key(ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize), seq.Request.ExtraKey));
+            keys.Add(PrefixCache!.Key(ParentKey(seq, i), tokens.Slice(i * BlockSize, BlockSize), seq.Request.CacheKey));
         }
     }
 }

@@ -76,6 +76,8 @@ internal sealed class OutputProcessor(ITokenizer tokenizer)
             Error = request.Sequences.Select(s => s.Error).FirstOrDefault(e => e is not null),
             Logprobs = first.Logprobs,
             Timings = Timings(request, preemptions),
+            PromptLogprobs = request.PromptLogprobs?.ToArray(),
+            WeightVersion = request.WeightVersion,
         };
     }
 
@@ -105,6 +107,7 @@ internal sealed class OutputProcessor(ITokenizer tokenizer)
             NewLogprobs = logprobs?[Math.Min(logprobsReported, logprobs.Length)..],
             StopString = seq.StopString,
             StopTokenId = seq.StopTokenId,
+            Seed = seq.Seed,
         };
     }
 

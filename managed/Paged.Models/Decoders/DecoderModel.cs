@@ -12,8 +12,9 @@ namespace Paged.Models.Decoders;
 internal sealed class DecoderModel : ICausalLM
 {
     private readonly DeviceContext _ctx;
-    private readonly DecoderWeights _w;
+    private DecoderWeights _w;
     private readonly DecoderWorkspace _ws;
+    private readonly bool _batchInvariant;
 
     public DecoderModel(DeviceContext context, ModelWeights weights, ModelCapacity capacity)
     {
@@ -25,6 +26,7 @@ internal sealed class DecoderModel : ICausalLM
         MaxTokens = capacity.MaxTokens;
         MaxSeqs = capacity.MaxSeqs;
         MaxBlocksPerSeq = capacity.MaxBlocksPerSeq;
+        _batchInvariant = capacity.BatchInvariant;
         _w = new DecoderWeights(context, weights);
         try
         {
@@ -120,7 +122,7 @@ internal sealed class DecoderModel : ICausalLM
                 SlotMapping = ws.SlotMapping.Address, NumTokens = T, Layer = l, KeyStride = qkvWidth, ValueStride = qkvWidth,
             });
             attention.Layer = l;
-            if (batch.IsDecodeOnly)
+            if (batch.IsDecodeOnly && !_batchInvariant)
                 _ctx.AttentionDecode(attention);
             else
                 _ctx.AttentionPrefill(attention);
@@ -132,18 +134,57 @@ internal sealed class DecoderModel : ICausalLM
             Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true);
         }
 
-        if (R == 0)
-            return;
+        _lastTokens = T;
+        if (R > 0)
+            ProjectRows(ws.LogitRows.Address, R);
+    }
 
-        // Gather the rows whose logits are wanted (an embedding lookup over the residual stream),
-        // then normalize and project only those.
+    private int _lastTokens;
+
+    public void ProjectRows(ReadOnlySpan<int> tokenIndices)
+    {
+        if (tokenIndices.Length == 0)
+            return;
+        if (tokenIndices.Length > MaxSeqs)
+            throw new ArgumentException($"{tokenIndices.Length} rows; at most {MaxSeqs} at once", nameof(tokenIndices));
+        foreach (int t in tokenIndices)
+        {
+            if ((uint)t >= (uint)_lastTokens)
+                throw new ArgumentOutOfRangeException(nameof(tokenIndices), $"token index {t} is outside the last batch (0..{_lastTokens - 1})");
+        }
+
+        ProjectRows(_ws.UploadRows(tokenIndices), tokenIndices.Length);
+    }
+
+    /// <summary>
+    /// Gathers the rows whose logits are wanted (an embedding lookup over the residual stream), then normalizes and
+    /// projects only those.
+    /// </summary>
+    private void ProjectRows(nint rows, int count)
+    {
+        var ws = _ws;
         _ctx.Embedding(new EmbeddingArgs
         {
-            Out = ws.LastHidden.Address, Table = ws.Residual.Address, TokenIds = ws.LogitRows.Address,
-            NumTokens = R, VocabSize = T, Dim = dim, DType = DType.F32,
+            Out = ws.LastHidden.Address, Table = ws.Residual.Address, TokenIds = rows,
+            NumTokens = count, VocabSize = _lastTokens, Dim = Config.Dim, DType = DType.F32,
         });
-        RmsNorm(ws.LastHidden, ws.LastHidden, _w.FinalNorm, R);
-        Linear(_w.LmHead, ws.LastHidden.Address, ws.Logits.Address, R, accumulate: false);
+        RmsNorm(ws.LastHidden, ws.LastHidden, _w.FinalNorm, count);
+        Linear(_w.LmHead, ws.LastHidden.Address, ws.Logits.Address, count, accumulate: false);
+    }
+
+    public void ReplaceWeights(ModelWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Config.Describe() != Config.Describe() || weights.Config.Architecture != Config.Architecture)
+        {
+            throw ModelFormatException.For(weights.SourcePath,
+                $"the new weights are for {weights.Config.Architecture} ({weights.Config.Describe()}), the model is {Config.Architecture} ({Config.Describe()})");
+        }
+
+        var fresh = new DecoderWeights(_ctx, weights); // checks every tensor's name, shape and values first
+        var old = _w;
+        _w = fresh;
+        old.Dispose();
     }
 
     /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias.</summary>

@@ -96,6 +96,15 @@ internal sealed class DecoderWorkspace : IDisposable
         _stagedIn = null;
     }
 
+    /// <summary>Uploads flat token indices for a later projection (after the step's wait: the staging buffer is reused).</summary>
+    public nint UploadRows(ReadOnlySpan<int> rows)
+    {
+        _indices.Clear();
+        long at = _indices.Stage<int>(rows);
+        _indices.Flush();
+        return _indices.Address(at);
+    }
+
     private DeviceBuffer Alloc<T>(DeviceContext ctx, long count) where T : unmanaged
     {
         var buffer = ctx.Allocate<T>(Math.Max(1, count));
