@@ -33,6 +33,9 @@ public sealed record ServerOptions
     /// <summary>Seconds clients are told to wait (Retry-After) when the admission queue is full.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>How chat output is read for tool calls (<c>--tool-call-parser</c>); None refuses tool_choice other than "none".</summary>
+    public Tools.ToolCallFormat ToolCallParser { get; init; } = Tools.ToolCallFormat.None;
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)
