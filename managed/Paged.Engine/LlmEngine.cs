@@ -62,6 +62,7 @@ public sealed class LlmEngine : IDisposable
             SwapBlocks = shape.SwapSlots,
             Policy = options.Policy,
             FairShare = options.FairShare,
+            SlidingWindow = config.SlidingWindow,
         });
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
         _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
