@@ -21,12 +21,16 @@ public abstract class ApiVerbOptions : EngineVerbOptions
     [Option("max-tokens-cap", Default = 4096, HelpText = "Largest max_tokens a request may ask for (also the default, capped by the context).")]
     public int MaxTokensCap { get; set; }
 
+    [Option("tool-call-parser", Default = "none", HelpText = "Read chat output for tool calls: hermes (<tool_call>{json}</tool_call>, Qwen/Hermes), llama3_json ({\"name\", \"parameters\"}) or none (tool_choice other than \"none\" is then a 400).")]
+    public string ToolCallParser { get; set; } = "none";
+
     /// <summary>The request limits these options set (the listening settings keep their defaults).</summary>
     internal ServerOptions ToServerOptions() => new()
     {
         ServedModelName = ServedModelName ?? Path.GetFileNameWithoutExtension(Model),
         MaxN = MaxN,
         MaxTokensCap = MaxTokensCap,
+        ToolCallParser = Paged.Server.Tools.ToolCallParsing.FromName(ToolCallParser),
         RequestTimeout = RequestTimeoutSeconds > 0
             ? TimeSpan.FromSeconds(RequestTimeoutSeconds)
             : throw new ArgumentException($"--request-timeout must be positive (got {RequestTimeoutSeconds})"),

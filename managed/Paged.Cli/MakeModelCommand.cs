@@ -2,6 +2,7 @@ using Paged.Models.Gguf;
 using Paged.Models.Hf;
 using Paged.Models.Weights;
 using Paged.Models;
+using Paged.Models.Tokenization;
 using Paged.Runtime.Interop;
 
 namespace Paged.Cli;
@@ -33,6 +34,7 @@ internal static class MakeModelCommand
                     ? (config with { RopeStyle = RopeStyle.RotateHalf }, HfExport.Random(config, o.Seed))
                     : HfExport.FromWeights(source);
                 HfCheckpointWriter.Write(o.Out, hfConfig, tensors, dtype);
+                WriteHfTokenizer(o.Out, o.From, config);
                 Report(o.Out, Path.Combine(o.Out, HfCheckpoint.SingleFile));
                 break;
             case "gguf":
@@ -57,6 +59,46 @@ internal static class MakeModelCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// tokenizer.json and tokenizer_config.json, so the checkpoint loads without extra files: a Hugging Face source's
+    /// own files are copied; a SentencePiece-style vocabulary (llama2.c, GGUF "llama") is converted; random weights get
+    /// the synthetic vocabulary the llama2.c and GGUF writers use.
+    /// </summary>
+    private static void WriteHfTokenizer(string outDir, string? from, ModelConfig config)
+    {
+        if (from is not null && HfTokenizerLoader.IsHfDirectory(Directory.Exists(from) ? from : Path.GetDirectoryName(Path.GetFullPath(from))!))
+        {
+            string dir = Directory.Exists(from) ? from : Path.GetDirectoryName(Path.GetFullPath(from))!;
+            foreach (string name in new[] { HfTokenizerLoader.TokenizerFile, HfTokenizerWriter.ConfigFileName, "special_tokens_map.json", "chat_template.jinja" })
+            {
+                if (File.Exists(Path.Combine(dir, name)))
+                    File.Copy(Path.Combine(dir, name), Path.Combine(outDir, name), overwrite: true);
+            }
+
+            return;
+        }
+
+        if (from is not null)
+        {
+            if (TokenizerLoader.Load(from, null, config) is SentencePieceTokenizer sp)
+                HfTokenizerWriter.Write(outDir, sp);
+            else
+                Console.Error.WriteLine($"make-model: no tokenizer.json written: the vocabulary of {from} is not SentencePiece-style; load the checkpoint with --tokenizer");
+            return;
+        }
+
+        string synthetic = Path.Combine(outDir, $"synthetic-{Guid.NewGuid():N}.bin");
+        try
+        {
+            RandomModelWriter.WriteSyntheticTokenizer(synthetic, config.VocabSize);
+            HfTokenizerWriter.Write(outDir, Llama2cTokenizerFile.Load(synthetic, config.VocabSize));
+        }
+        finally
+        {
+            File.Delete(synthetic);
+        }
     }
 
     private static void Report(string directory, string weights) =>

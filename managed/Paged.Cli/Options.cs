@@ -192,6 +192,15 @@ public sealed class BenchOptions : EngineVerbOptions
     [Option("static-batching", Default = false, HelpText = "bench throughput: run groups of --max-num-seqs requests, each to its longest, instead of continuous batching.")]
     public bool StaticBatching { get; set; }
 
+    [Option("output-len-dist", Default = Paged.Cli.ServeBench.OutputLengthShape.Uniform, HelpText = "bench throughput: output lengths with mean --gen-tokens: uniform (--range-ratio), exponential or lognormal (long-tailed like ShareGPT; --output-len-sigma), clipped to the context.")]
+    public Paged.Cli.ServeBench.OutputLengthShape OutputLenDist { get; set; }
+
+    [Option("output-len-sigma", Default = 1.0, HelpText = "bench throughput: log-space sigma of --output-len-dist lognormal.")]
+    public double OutputLenSigma { get; set; }
+
+    [Option("workload-seed", Default = 12345, HelpText = "bench throughput: seed of the prompts and lengths.")]
+    public int WorkloadSeed { get; set; }
+
     [Option("peak-gbs", Default = 0.0, HelpText = "bench kernels: the device's peak memory bandwidth in GB/s (0 = known GPUs by name).")]
     public double PeakGbs { get; set; }
 }

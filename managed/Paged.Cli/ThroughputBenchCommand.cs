@@ -9,22 +9,25 @@ namespace Paged.Cli;
 /// <c>--gen-tokens</c>, all given to one engine at once (continuous batching), or with
 /// <c>--static-batching</c> in groups of <c>--max-num-seqs</c> where each group runs until its longest
 /// request is done before the next group starts (what a server without continuous batching does).
+/// <c>--output-len-dist exponential|lognormal</c> draws long-tailed output lengths with mean <c>--gen-tokens</c>.
 /// Reports requests/s, output tokens/s and total tokens/s.
 /// </summary>
 internal static class ThroughputBenchCommand
 {
     public static int Run(BenchOptions o)
     {
-        if (o.NumPrompts < 1 || o.PromptTokens < 1 || o.GenTokens < 1 || !(o.RangeRatio >= 0 && o.RangeRatio < 1))
-            throw new ArgumentException("--num-prompts, --prompt-tokens and --gen-tokens must be >= 1; --range-ratio in [0, 1)");
+        if (o.NumPrompts < 1 || o.PromptTokens < 1 || o.GenTokens < 1 || !(o.RangeRatio >= 0 && o.RangeRatio < 1) || !(o.OutputLenSigma > 0))
+            throw new ArgumentException("--num-prompts, --prompt-tokens and --gen-tokens must be >= 1; --range-ratio in [0, 1); --output-len-sigma > 0");
         var options = EngineFactory.ToEngineOptions(o);
         using var engine = LlmEngine.Create(o.Model, o.Tokenizer, options);
-        var random = new Random(12345);
+        var random = new Random(o.WorkloadSeed);
         var requests = new List<(int[] Prompt, int Output)>();
         for (int i = 0; i < o.NumPrompts; i++)
         {
             int input = ServeBench.ServeWorkload.Spread(o.PromptTokens, o.RangeRatio, random);
-            int output = ServeBench.ServeWorkload.Spread(o.GenTokens, o.RangeRatio, random);
+            int output = o.OutputLenDist == ServeBench.OutputLengthShape.Uniform
+                ? ServeBench.ServeWorkload.Spread(o.GenTokens, o.RangeRatio, random)
+                : new ServeBench.OutputLengthDistribution(o.OutputLenDist, o.GenTokens, o.RangeRatio, o.OutputLenSigma, Math.Max(1, engine.MaxContext - input)).Sample(random);
             if (input + output > engine.MaxContext)
                 throw new ArgumentException($"a request of {input} prompt + {output} output tokens exceeds the context of {engine.MaxContext}: lower the lengths or --range-ratio");
             var ids = new int[input];
@@ -35,7 +38,7 @@ internal static class ThroughputBenchCommand
         }
 
         int groupSize = o.StaticBatching ? options.MaxNumSeqs : requests.Count;
-        Console.Error.WriteLine($"bench throughput: {requests.Count} requests, prompt ~{o.PromptTokens}, output ~{o.GenTokens} (range ratio {o.RangeRatio}), " +
+        Console.Error.WriteLine($"bench throughput: {requests.Count} requests, prompt ~{o.PromptTokens}, output {o.OutputLenDist} mean {o.GenTokens} (range ratio {o.RangeRatio}, sigma {o.OutputLenSigma}): drawn mean {requests.Average(r => r.Output):F1}, max {requests.Max(r => r.Output)}, " +
                                 $"{(o.StaticBatching ? $"static batches of {groupSize}" : "continuous batching")} on {engine.DeviceName}");
         long start = Stopwatch.GetTimestamp();
         long outputTokens = 0;

@@ -64,6 +64,7 @@ public sealed partial class LlmEngine : IDisposable
             SwapBlocks = shape.SwapSlots,
             Policy = options.Policy,
             FairShare = options.FairShare,
+            SlidingWindow = config.SlidingWindow,
         }, connector: KvConnector);
         KvConnector.Attach(scheduler.Kv, (executor as ModelRunner)?.Mover, KvGeometry.Of(config, options.BlockSize));
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Paged.Engine;
 using Paged.Models.Templates;
 using Paged.Models.Tokenization;
+using Paged.Server.Tools;
 
 namespace Paged.Server;
 
@@ -25,7 +26,8 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
     internal PreparedCall Prepare(JsonFields body)
     {
         var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: true);
-        var (text, ids) = BuildPrompt(body, chat);
+        var tools = ToolRequest.Parse(body, options.ToolCallParser);
+        var (text, ids) = BuildPrompt(body, chat, tools);
         var request = new GenerationRequest
         {
             Prompt = text,
@@ -33,12 +35,13 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "messages"),
             Attributes = settings.Attributes,
         };
-        var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, Tokenizer);
+        var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, Tokenizer, tools.Format);
         return new PreparedCall([request], settings, shape);
     }
 
-    /// <summary>Reads messages, tools and chat_template_kwargs and renders the prompt (shared with /tokenize).</summary>
-    public static (string Text, List<int> Ids) BuildPrompt(JsonFields body, ChatPrompt chat)
+    /// <summary>Reads messages, tools (unless <paramref name="toolRequest"/> decided them) and chat_template_kwargs and
+    /// renders the prompt (shared with /tokenize).</summary>
+    internal static (string Text, List<int> Ids) BuildPrompt(JsonFields body, ChatPrompt chat, ToolRequest? toolRequest = null)
     {
         if (!body.TryGet("messages", out var messagesJson) || messagesJson.ValueKind != JsonValueKind.Array)
             throw JsonFields.WrongType("messages", "an array of messages");
@@ -46,8 +49,8 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             throw ApiException.BadRequest("'messages' must not be empty", "messages");
         var messages = messagesJson.EnumerateArray().Select(ChatPrompt.Message).ToList();
 
-        IReadOnlyList<object?>? tools = null;
-        if (body.TryGet("tools", out var toolsJson))
+        IReadOnlyList<object?>? tools = toolRequest?.Tools;
+        if (toolRequest is null && body.TryGet("tools", out var toolsJson))
         {
             if (toolsJson.ValueKind != JsonValueKind.Array)
                 throw JsonFields.WrongType("tools", "an array");
@@ -68,20 +71,31 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
         }
     }
 
-    private sealed class Shape(string id, long created, string model, string fingerprint, RequestSettings settings, ITokenizer tokenizer) : IResponseShape
+    private sealed class Shape(string id, long created, string model, string fingerprint, RequestSettings settings, ITokenizer tokenizer, ToolCallFormat toolFormat) : IResponseShape
     {
+        private readonly Dictionary<int, (ToolCallStreamParser Parser, int Calls)> _streams = [];
+
         public JsonObject Final(IReadOnlyList<RequestOutput> finals)
         {
             var o = finals[0];
             var choices = new JsonArray();
             foreach (var c in o.Completions)
             {
+                var message = new JsonObject { ["role"] = "assistant", ["content"] = c.Text };
+                string? finish = ResponseParts.FinishReasonText(c.FinishReason);
+                if (toolFormat != ToolCallFormat.None && ToolCallParsing.Parse(toolFormat, c.Text) is { Calls.Count: > 0 } parsed)
+                {
+                    message["content"] = parsed.Content;
+                    message["tool_calls"] = ToolCallJson.Message(parsed.Calls);
+                    finish = "tool_calls";
+                }
+
                 var choice = new JsonObject
                 {
                     ["index"] = c.Index,
-                    ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Text },
+                    ["message"] = message,
                     ["logprobs"] = Logprobs(c.Logprobs),
-                    ["finish_reason"] = ResponseParts.FinishReasonText(c.FinishReason),
+                    ["finish_reason"] = finish,
                     ["stop_reason"] = ResponseParts.StopReason(c),
                 };
                 if (settings.ReturnTokenIds)
@@ -124,6 +138,46 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             if (first && output.PromptLogprobs is not null)
                 chunk["prompt_logprobs"] = ResponseParts.PromptLogprobs(tokenizer, output.PromptLogprobs);
             chunk["weight_version"] = output.WeightVersion;
+            if (settings.IncludeUsage)
+                chunk["usage"] = null;
+            return chunk;
+        }
+
+        /// <summary>With a tool parser: content held back while it may be a call, and each call as a header delta (index, id,
+        /// name) followed by an arguments delta; finish_reason "tool_calls" when the choice called a tool.</summary>
+        public IEnumerable<JsonObject> Chunks(int choiceIndex, RequestOutput output, CompletionOutput completion, bool first, bool finishing)
+        {
+            if (toolFormat == ToolCallFormat.None)
+                return [Chunk(choiceIndex, output, completion, first, finishing)];
+            var (parser, calls) = _streams.TryGetValue(choiceIndex, out var s) ? s : (new ToolCallStreamParser(toolFormat), 0);
+            var pieces = parser.Feed(completion.TextDelta).Concat(finishing ? parser.Finish() : []).ToList();
+            string content = string.Concat(pieces.Where(p => p.Call is null).Select(p => p.Content));
+            var chunks = new List<JsonObject> { Chunk(choiceIndex, output, completion, first, finishing && !pieces.Any(p => p.Call is not null) && calls == 0) };
+            var delta = (JsonObject)chunks[0]["choices"]![0]!["delta"]!;
+            if (content.Length > 0 || first)
+                delta["content"] = content;
+            else
+                delta.Remove("content");
+            foreach (var call in pieces.Where(p => p.Call is not null).Select(p => p.Call!))
+            {
+                chunks.Add(ToolDelta(choiceIndex, ToolCallJson.Header(calls, call), null));
+                chunks.Add(ToolDelta(choiceIndex, ToolCallJson.Arguments(calls, call.Arguments), null));
+                calls++;
+            }
+
+            if (finishing && calls > 0)
+                chunks.Add(ToolDelta(choiceIndex, null, "tool_calls"));
+            _streams[choiceIndex] = (parser, calls);
+            return chunks;
+        }
+
+        private JsonObject ToolDelta(int choiceIndex, JsonObject? toolCall, string? finish)
+        {
+            var delta = new JsonObject();
+            if (toolCall is not null)
+                delta["tool_calls"] = new JsonArray(toolCall);
+            var chunk = Envelope("chat.completion.chunk");
+            chunk["choices"] = new JsonArray(new JsonObject { ["index"] = choiceIndex, ["delta"] = delta, ["logprobs"] = null, ["finish_reason"] = finish });
             if (settings.IncludeUsage)
                 chunk["usage"] = null;
             return chunk;

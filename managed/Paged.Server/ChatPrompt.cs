@@ -113,6 +113,7 @@ public sealed class ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
             content = c.ValueKind switch
             {
                 JsonValueKind.String => c.GetString(),
+                JsonValueKind.Null => null, // an assistant turn that only calls tools
                 JsonValueKind.Array => string.Join("\n", c.EnumerateArray().Select(p => TextPart(p, param))),
                 _ => throw JsonFields.WrongType($"{param}.content", "a string or an array of text parts"),
             };
@@ -122,7 +123,7 @@ public sealed class ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
         foreach (var p in m.EnumerateObject())
         {
             if (p.Name is not "role" and not "content")
-                fields[p.Name] = p.Value;
+                fields[p.Name] = p.Name == "tool_calls" ? Tools.ToolCallMessages.ForTemplate(p.Value, $"{param}.tool_calls") : p.Value;
         }
 
         return new ChatMessage(role, content, fields);

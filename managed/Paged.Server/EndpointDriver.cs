@@ -13,6 +13,10 @@ internal interface IResponseShape
     /// <summary>One streamed chunk for one choice: its delta since the previous chunk, and its finish when <paramref name="finishing"/>.</summary>
     JsonObject Chunk(int choiceIndex, RequestOutput output, CompletionOutput completion, bool first, bool finishing);
 
+    /// <summary>The events for one choice's step: one <see cref="Chunk"/> unless the shape splits it (streamed tool calls).</summary>
+    IEnumerable<JsonObject> Chunks(int choiceIndex, RequestOutput output, CompletionOutput completion, bool first, bool finishing) =>
+        [Chunk(choiceIndex, output, completion, first, finishing)];
+
     /// <summary>The last chunk when stream_options.include_usage is set: no choices, the usage.</summary>
     JsonObject UsageChunk(IReadOnlyList<RequestOutput> finals);
 }
@@ -53,7 +57,8 @@ internal static class EndpointDriver
                     bool finishing = c.Finished && !finished[index];
                     if (started[index] && !finishing && c.TextDelta.Length == 0 && c.NewTokenIds.Count == 0)
                         continue;
-                    await sse.WriteAsync(shape.Chunk(index, o, c, !started[index], finishing), ctx.RequestAborted).ConfigureAwait(false);
+                    foreach (var chunk in shape.Chunks(index, o, c, !started[index], finishing))
+                        await sse.WriteAsync(chunk, ctx.RequestAborted).ConfigureAwait(false);
                     started[index] = true;
                     finished[index] |= finishing;
                 }

@@ -80,6 +80,9 @@ public sealed record ServerOptions
     /// <summary>Accept POST /v1/update_weights (off by default: a caller could change the model's behaviour).</summary>
     public bool AllowWeightUpdates { get; init; }
 
+    /// <summary>How chat output is read for tool calls (<c>--tool-call-parser</c>); None refuses tool_choice other than "none".</summary>
+    public Tools.ToolCallFormat ToolCallParser { get; init; } = Tools.ToolCallFormat.None;
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)

@@ -63,6 +63,9 @@ public sealed class HfModelCliTests
             var made = CliRunner.Run("make-model", "--config", "stories15M", "--format", "hf", "--dtype", "bf16", "--out", dir);
             Assert.AreEqual(0, made.ExitCode, made.Stderr);
             Assert.IsTrue(File.Exists(Path.Combine(dir, "config.json")) && File.Exists(Path.Combine(dir, "model.safetensors")));
+            Assert.IsTrue(File.Exists(Path.Combine(dir, "tokenizer.json")), "the synthetic vocabulary as tokenizer.json");
+            var generated = CliRunner.Run("generate", "--model", dir, "--max-tokens", "3", "hello world");
+            Assert.AreEqual(0, generated.ExitCode, generated.Stderr);
             var info = CliRunner.Run("info", "--model", dir);
             StringAssert.Contains(info.Stdout, "BF16 declared");
             var bench = CliRunner.Run("bench", "generate", "--model", dir, "--batch", "2", "--prompt-tokens", "4", "--gen-tokens", "4", "--runs", "1", "--warmup", "0");
@@ -135,9 +138,10 @@ public sealed class HfModelCliTests
         {
             var made = CliRunner.Run("make-model", "--from", CliRunner.Model, "--format", "hf", "--out", dir);
             Assert.AreEqual(0, made.ExitCode, made.Stderr);
-            string tok = Path.Combine(CliRunner.Shared, "models", "stories260K", "tok512.bin");
+            Assert.IsTrue(File.Exists(Path.Combine(dir, "tokenizer.json")) && File.Exists(Path.Combine(dir, "tokenizer_config.json")));
+            // The written tokenizer.json (converted from tok512.bin) is found by itself: no --tokenizer.
             var bin = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "60", "Once upon a time");
-            var hf = CliRunner.Run("generate", "--model", dir, "--tokenizer", tok, "--max-tokens", "60", "Once upon a time");
+            var hf = CliRunner.Run("generate", "--model", dir, "--max-tokens", "60", "Once upon a time");
             Assert.AreEqual(0, hf.ExitCode, hf.Stderr);
             Assert.AreEqual(bin.Stdout, hf.Stdout);
             Assert.IsGreaterThan(100, hf.Stdout.Length, "a story, not an empty line");

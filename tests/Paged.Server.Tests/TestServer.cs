@@ -47,14 +47,16 @@ internal sealed partial class TestServer : IAsyncDisposable
 
     public static EngineOptions DefaultEngineOptions => new() { Device = "cpu", NumThreads = 1, MaxNumSeqs = 64 };
 
-    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engineOptions = null, int maxPending = 1024, string? modelPath = null)
+    /// <param name="wrapExecutor">Wraps the real executor (e.g. to script the sampled tokens), inside the gate.</param>
+    public static async Task<TestServer> StartAsync(ServerOptions? options = null, EngineOptions? engineOptions = null, int maxPending = 1024, string? modelPath = null, Func<IModelExecutor, IModelExecutor>? wrapExecutor = null)
     {
         options = (options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0, ServedModelName = ModelName };
         engineOptions ??= DefaultEngineOptions;
         modelPath ??= ModelPath;
         var weights = ModelLoader.Load(modelPath);
         ITokenizer tokenizer = TokenizerLoader.Load(modelPath, null, weights.Config);
-        var gate = new GatedExecutor(ModelRunner.Create(weights, engineOptions, EngineShape.From(weights.Config, engineOptions)));
+        IModelExecutor runner = ModelRunner.Create(weights, engineOptions, EngineShape.From(weights.Config, engineOptions));
+        var gate = new GatedExecutor(wrapExecutor?.Invoke(runner) ?? runner);
         var llm = new LlmEngine(gate, weights.Config, tokenizer, engineOptions);
         var engine = new AsyncEngine(llm, new AsyncEngineOptions { MaxPendingRequests = maxPending });
         var server = await PagedServer.StartAsync(engine, new ChatTemplate(ChatPrompt.DefaultTemplate), options);

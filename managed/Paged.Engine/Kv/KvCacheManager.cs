@@ -4,7 +4,8 @@ namespace Paged.Engine.Kv;
 /// Gives sequences KV blocks: reuse of cached prefixes, growth as tokens are scheduled, copy-on-write
 /// of shared partial blocks, forks (n > 1), freeing, and moving a sequence's blocks to host swap slots
 /// and back. The block pool counts references; the prefix cache (absent when prefix caching is off)
-/// remembers full blocks by key.
+/// remembers full blocks by key. With a sliding window, blocks that fall wholly out of every future
+/// query's window are released as the sequence advances; their table entries become <see cref="FreedBlock"/>.
 /// </summary>
 public sealed class KvCacheManager
 {
@@ -23,7 +24,14 @@ public sealed class KvCacheManager
             _freeHostSlots.Push(s);
     }
 
+    /// <summary>The block-table entry of a block released because it left the sliding window (never read: see
+    /// paged.h, pg_attention_args).</summary>
+    public const int FreedBlock = -1;
+
     public BlockPool Pool { get; }
+
+    /// <summary>The model's sliding window W (0: none): a query at position p reads positions above p - W only.</summary>
+    public int SlidingWindow { get; init; }
 
     /// <summary>Null when prefix caching is off.</summary>
     public PrefixCache? PrefixCache { get; }
@@ -143,7 +151,8 @@ public sealed class KvCacheManager
         for (int i = table.Count - 1; i >= 0; i--)
         {
             int b = table[i];
-            Pool.Release(b, keepLonger: PrefixCache is not null && PrefixCache.IsCached(b));
+            if (b != FreedBlock)
+                Pool.Release(b, keepLonger: PrefixCache is not null && PrefixCache.IsCached(b));
         }
 
         table.Clear();
@@ -166,6 +175,26 @@ public sealed class KvCacheManager
         }
     }
 
+    /// <summary>
+    /// With a sliding window W: the next query token sits at position NumComputed and reads positions from
+    /// NumComputed - W + 1 on, so every block ending at or before that is never read again by this sequence and
+    /// is released (kept in the prefix cache when cached, like a finished sequence's blocks; a fork holding the
+    /// same block keeps its own reference). Called after <see cref="OnComputed"/>.
+    /// </summary>
+    public void ReleaseOutOfWindow(Sequence seq)
+    {
+        if (SlidingWindow <= 0)
+            return;
+        var table = seq.BlockTable;
+        int outOfWindow = Math.Min(table.Count, Math.Max(0, seq.NumComputed - SlidingWindow + 1) / BlockSize);
+        // Entries before the last freed one are freed already: walk back until one is found.
+        for (int i = outOfWindow - 1; i >= 0 && table[i] != FreedBlock; i--)
+        {
+            Pool.Release(table[i], keepLonger: PrefixCache is not null && PrefixCache.IsCached(table[i]));
+            table[i] = FreedBlock;
+        }
+    }
+
     /// <summary>Makes <paramref name="child"/> share every block of <paramref name="parent"/> (n > 1 after the prompt).</summary>
     public void Fork(Sequence parent, Sequence child)
     {
@@ -173,7 +202,8 @@ public sealed class KvCacheManager
             throw new InvalidOperationException("a forked sequence must have no blocks");
         foreach (int b in parent.BlockTable)
         {
-            Pool.Retain(b);
+            if (b != FreedBlock)
+                Pool.Retain(b);
             child.BlockTable.Add(b);
         }
 
@@ -182,7 +212,7 @@ public sealed class KvCacheManager
         child.NumComputed = parent.NumComputed;
     }
 
-    public bool CanSwapOut(Sequence seq) => seq.BlockTable.Count <= _freeHostSlots.Count;
+    public bool CanSwapOut(Sequence seq) => seq.BlockTable.Count(b => b != FreedBlock) <= _freeHostSlots.Count;
 
     /// <summary>Copies the sequence's blocks to host slots (pairs in the plan) and frees its device blocks.</summary>
     public void SwapOut(Sequence seq, StepPlan plan)
@@ -191,6 +221,12 @@ public sealed class KvCacheManager
             throw new InvalidOperationException("not enough host swap space");
         foreach (int b in seq.BlockTable)
         {
+            if (b == FreedBlock)
+            {
+                seq.HostBlocks.Add(FreedBlock);
+                continue;
+            }
+
             int slot = _freeHostSlots.Pop();
             plan.SwapOut.Add(new BlockMove(b, slot));
             seq.HostBlocks.Add(slot);
@@ -200,15 +236,22 @@ public sealed class KvCacheManager
     }
 
     /// <summary>Free device blocks needed to swap the sequence in and then compute <paramref name="count"/> tokens.</summary>
-    public int BlocksNeededToSwapIn(Sequence seq, int count) => Math.Max(seq.HostBlocks.Count, BlocksFor(seq.NumComputed + count));
+    public int BlocksNeededToSwapIn(Sequence seq, int count) =>
+        seq.HostBlocks.Count(s => s != FreedBlock) + Math.Max(0, BlocksFor(seq.NumComputed + count) - seq.HostBlocks.Count);
 
     /// <summary>Allocates device blocks for a swapped-out sequence and copies its host slots back (pairs in the plan).</summary>
     public void SwapIn(Sequence seq, StepPlan plan)
     {
-        if (seq.HostBlocks.Count > Pool.NumFree)
+        if (seq.HostBlocks.Count(s => s != FreedBlock) > Pool.NumFree)
             throw new InvalidOperationException("not enough free blocks to swap in");
         for (int i = 0; i < seq.HostBlocks.Count; i++)
         {
+            if (seq.HostBlocks[i] == FreedBlock)
+            {
+                seq.BlockTable.Add(FreedBlock);
+                continue;
+            }
+
             int b = AllocateFresh();
             Pool.SetFilled(b, Math.Min(BlockSize, seq.NumComputed - (i * BlockSize)));
             plan.SwapIn.Add(new BlockMove(seq.HostBlocks[i], b));
@@ -222,7 +265,7 @@ public sealed class KvCacheManager
     /// <summary>Frees the host slots of a swapped-out sequence that will never come back (finished or aborted).</summary>
     public void DropSwapped(Sequence seq)
     {
-        foreach (int s in seq.HostBlocks)
+        foreach (int s in seq.HostBlocks.Where(s => s != FreedBlock))
             _freeHostSlots.Push(s);
         seq.HostBlocks.Clear();
     }

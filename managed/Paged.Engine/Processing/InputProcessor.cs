@@ -56,6 +56,10 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
                 throw new ArgumentException($"prompt token id {t} is outside the vocabulary (0..{config.VocabSize - 1})");
         }
 
+        // Out-of-window blocks go back to the pool as a sequence advances (KvCacheManager), so a prefill's block
+        // table has holes that a transfer cannot carry yet.
+        if ((request.HoldKv || request.KvImport is not null) && config.SlidingWindow > 0)
+            throw new ArgumentException($"disaggregated prefill/decode does not support sliding-window models yet (this one has a {config.SlidingWindow}-token window): send the request without kv_transfer_params");
         if (request.KvImport is { } import)
             KvImportCheck.Validate(import, ids, sampling, config.VocabSize, KvGeometry.Of(config, options.BlockSize));
         string prompt = request.Prompt ?? tokenizer.Decode(ids);

@@ -32,7 +32,7 @@ public sealed class Scheduler
         _config = config;
         _maxTokens = config.MaxNumBatchedTokens;
         Kv = new KvCacheManager(config.NumBlocks, config.BlockSize, config.PrefixCaching,
-            config.Preemption == PreemptionMode.Swap ? config.SwapBlocks : 0, hasher);
+            config.Preemption == PreemptionMode.Swap ? config.SwapBlocks : 0, hasher) { SlidingWindow = config.SlidingWindow };
         _waiting = WaitingQueue.Create(config.Policy, config.FairShare);
     }
 
@@ -326,6 +326,7 @@ public sealed class Scheduler
             int old = seq.NumComputed;
             seq.NumComputed = chunk.Start + chunk.Count;
             Kv.OnComputed(seq, old);
+            Kv.ReleaseOutOfWindow(seq);
             if (chunk.Samples && seq.PendingForks.Count > 0)
             {
                 _runningWidth -= seq.PendingForks.Count;

@@ -23,4 +23,7 @@ public sealed record SchedulerConfig
     public SchedulingPolicy Policy { get; init; } = SchedulingPolicy.Fcfs;
 
     public FairShareOptions FairShare { get; init; } = new();
+
+    /// <summary>The model's sliding window (0: none): blocks that leave it are released as sequences advance.</summary>
+    public int SlidingWindow { get; init; }
 }

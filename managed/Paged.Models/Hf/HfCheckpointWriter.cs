@@ -114,7 +114,7 @@ public static class HfCheckpointWriter
         w.WriteEndArray();
     }
 
-    private static byte[] Json(Action<Utf8JsonWriter> body)
+    internal static byte[] Json(Action<Utf8JsonWriter> body)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))

@@ -46,6 +46,8 @@ public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
         }
 
         Source = source;
+        Pieces = [.. pieces];
+        Scores = [.. scores];
         BosId = bosId;
         EosId = eosId;
         UnknownId = unkId;
@@ -88,6 +90,12 @@ public sealed class SentencePieceTokenizer : PieceTableTokenizer, ITokenizer
     }
 
     public string Source { get; }
+
+    /// <summary>The pieces as given (spaces spelled U+2581, byte pieces "&lt;0xNN&gt;"), by id.</summary>
+    public IReadOnlyList<string> Pieces { get; }
+
+    /// <summary>The merge scores by id (a higher score merges first).</summary>
+    public IReadOnlyList<float> Scores { get; }
     public int BosId { get; }
     public int EosId { get; }
     public int UnknownId { get; }
