@@ -67,6 +67,9 @@ public abstract class EngineVerbOptions
     [Option("policy", Default = Paged.Engine.SchedulingPolicy.Fcfs, HelpText = "Scheduling policy: fcfs, priority (lower value first) or fair (virtual token counter per tenant).")]
     public Paged.Engine.SchedulingPolicy Policy { get; set; }
 
+    [Option("kv-cache-dtype", Default = Paged.Engine.KvCacheDType.Auto, HelpText = "KV-cache element type: auto (= f32, the compute type), f32, bf16 or f16 (half types hold twice the blocks in the same memory).")]
+    public Paged.Engine.KvCacheDType KvCacheDType { get; set; }
+
     [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
     public IEnumerable<string> TenantWeights { get; set; } = [];
 }

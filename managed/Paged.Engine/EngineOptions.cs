@@ -45,6 +45,9 @@ public sealed record EngineOptions
     /// <summary>Seed of the engine's generator for requests without a seed of their own.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>Element type of the KV cache (a half type doubles the blocks a memory budget holds).</summary>
+    public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Auto;
+
     public void Validate()
     {
         if (BlockSize is < 1 or > 1024)
@@ -61,6 +64,8 @@ public sealed record EngineOptions
             throw new ArgumentException("fair-share token weights must be >= 0 and not both 0");
         if (FairShare.TenantWeights is { } tw && tw.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
             throw new ArgumentException("tenant weights must be positive finite numbers");
+        if (!Enum.IsDefined(KvCacheDType))
+            throw new ArgumentException($"unknown KV cache dtype {(int)KvCacheDType} (auto, f32, bf16, f16)");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }
