@@ -18,8 +18,10 @@
 # PAGED_ENGINE_TESTS_DIR (the test executables' folders), PAGED_SHARED_DIR (models/stories260K/...,
 # golden/...), DOTNET_ROOT (a .NET 10 runtime). Defaults: the repository's own build outputs and ../shared.
 # Sections: env, build, op-tests (cuda rows), engine-e2e (golden, n > 1, prefix forks, preemption on
-# cuda), generate-n2, memcheck, racecheck, bench-260k, make-model-110m, bench-110m-{1,32,256},
-# bench-110m-prefill512, bench-kernels.
+# cuda; the golden rows with an f16 / bf16 KV cache), generate-n2 (also with --kv-cache-dtype f16),
+# memcheck, racecheck, bench-260k, make-model-110m, bench-110m-{1,32,256}, bench-110m-{1,256}-kvbf16,
+# bench-110m-prefill512, bench-kernels. The speed table has launches per decode step (stories260K on
+# simt: 55 before RoPE was fused with the cache write, 50 after).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -201,7 +203,7 @@ run() {
   fi
   if [ $have_cuda -eq 1 ] && [ -x "$et/Paged.Engine.Tests" ] && [ -f "$m260" ]; then
     section engine-e2e 540 env PAGED_TEST_DEVICES=cuda PAGED_SHARED_DIR="$shared" "$et/Paged.Engine.Tests" \
-      --filter "FullyQualifiedName~DeviceEndToEndTests" --output detailed
+      --filter "FullyQualifiedName~DeviceEndToEndTests|FullyQualifiedName~HalfKvCacheEngineTests" --output detailed
   else
     skip engine-e2e "no libpaged_cuda.so, engine test executable or stories260K"
   fi
@@ -210,7 +212,8 @@ run() {
   local gen_args=(generate --model "$m260" --tokenizer "$tok" --device cuda --prompts-file "$prompts" --max-tokens 32)
   if [ $have_cuda -eq 1 ] && [ -x "$cli/paged" ] && [ -f "$m260" ]; then
     section generate-n2 120 bash -c "'$cli/paged' ${gen_args[*]} --n 2 --temperature 0.8 --seed 1 && \
-      '$cli/paged' ${gen_args[*]} --n 2 --temperature 0 --kv-blocks 12 --block-size 4 --preemption swap"
+      '$cli/paged' ${gen_args[*]} --n 2 --temperature 0 --kv-blocks 12 --block-size 4 --preemption swap && \
+      '$cli/paged' ${gen_args[*]} --n 2 --temperature 0 --kv-blocks 12 --block-size 4 --preemption swap --kv-cache-dtype f16"
     if command -v compute-sanitizer >/dev/null; then
       section memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$cli/paged" "${gen_args[@]}" --n 2 --max-tokens 16
       section racecheck 300 compute-sanitizer --tool racecheck --error-exitcode 9 "$cli/paged" "${gen_args[@]}" --n 2 --max-tokens 8
@@ -235,6 +238,12 @@ run() {
         section "bench-110m-$b" 240 "$cli/paged" bench generate --model "$m110/model.bin" --tokenizer "$m110/tokenizer.bin" \
           --device cuda --batch "$b" --prompt-tokens 16 --gen-tokens "$gen_tokens" --runs "$runs" --max-num-seqs "$b" \
           --max-num-batched-tokens $((b * 16 > 2048 ? b * 16 : 2048))
+      done
+      # A bf16 KV cache (half the bytes per token the attention reads) at 1 and 256 sequences.
+      for b in 1 256; do
+        section "bench-110m-$b-kvbf16" 240 "$cli/paged" bench generate --model "$m110/model.bin" --tokenizer "$m110/tokenizer.bin" \
+          --device cuda --batch "$b" --prompt-tokens 16 --gen-tokens "$gen_tokens" --runs "$runs" --max-num-seqs "$b" \
+          --max-num-batched-tokens $((b * 16 > 2048 ? b * 16 : 2048)) --kv-cache-dtype bf16
       done
       section bench-110m-prefill512 180 "$cli/paged" bench generate --model "$m110/model.bin" --tokenizer "$m110/tokenizer.bin" \
         --device cuda --batch 1 --prompt-tokens 512 --gen-tokens 2 --runs "$runs" --max-num-batched-tokens 512
@@ -277,7 +286,7 @@ write_report() {
     echo "| case | prefill tok/s | decode tok/s | overall tok/s | host waits / decode step | launches / decode step |"
     echo "|---|---:|---:|---:|---:|---:|"
     local b line
-    for b in bench-260k bench-110m-1 bench-110m-32 bench-110m-256 bench-110m-prefill512; do
+    for b in bench-260k bench-110m-1 bench-110m-32 bench-110m-256 bench-110m-1-kvbf16 bench-110m-256-kvbf16 bench-110m-prefill512; do
       line="$(bench_line "$b")"
       [ -n "$line" ] || continue
       kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }

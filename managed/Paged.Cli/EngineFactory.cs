@@ -24,6 +24,7 @@ internal static class EngineFactory
         Preemption = o.Preemption,
         SwapSpaceBytes = o.SwapSpace is null ? 0 : ParseSize(o.SwapSpace),
         Policy = o.Policy,
+        KvCacheDType = o.KvCacheDType,
         FairShare = new FairShareOptions { TenantWeights = ParseTenantWeights(o.TenantWeights) },
     };
 

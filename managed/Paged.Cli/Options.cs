@@ -70,6 +70,9 @@ public abstract class EngineVerbOptions
     [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel). See docs/rollouts.md.")]
     public bool BatchInvariant { get; set; }
 
+    [Option("kv-cache-dtype", Default = Paged.Engine.KvCacheDType.Auto, HelpText = "KV-cache element type: auto (= f32, the compute type), f32, bf16 or f16 (half types hold twice the blocks in the same memory).")]
+    public Paged.Engine.KvCacheDType KvCacheDType { get; set; }
+
     [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
     public IEnumerable<string> TenantWeights { get; set; } = [];
 }

@@ -55,6 +55,9 @@ public sealed record EngineOptions
     /// </summary>
     public bool BatchInvariant { get; init; }
 
+    /// <summary>Element type of the KV cache (a half type doubles the blocks a memory budget holds).</summary>
+    public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Auto;
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)
@@ -73,6 +76,8 @@ public sealed record EngineOptions
             throw new ArgumentException("fair-share token weights must be >= 0 and not both 0");
         if (FairShare.TenantWeights is { } tw && tw.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
             throw new ArgumentException("tenant weights must be positive finite numbers");
+        if (!Enum.IsDefined(KvCacheDType))
+            throw new ArgumentException($"unknown KV cache dtype {(int)KvCacheDType} (auto, f32, bf16, f16)");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }

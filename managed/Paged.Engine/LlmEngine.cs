@@ -66,7 +66,7 @@ public sealed partial class LlmEngine : IDisposable
             FairShare = options.FairShare,
             SlidingWindow = config.SlidingWindow,
         }, connector: KvConnector);
-        KvConnector.Attach(scheduler.Kv, (executor as ModelRunner)?.Mover, KvGeometry.Of(config, options.BlockSize));
+        KvConnector.Attach(scheduler.Kv, (executor as ModelRunner)?.Mover, KvGeometry.Of(config, options.BlockSize, options.KvCacheDType));
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
         _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
         _outputs = new OutputProcessor(tokenizer);

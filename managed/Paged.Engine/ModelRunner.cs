@@ -31,7 +31,8 @@ internal sealed class ModelRunner : IModelExecutor
         ICausalLM? model = null;
         try
         {
-            cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
+            cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize,
+                KvCacheDTypes.Resolve(options.KvCacheDType));
             model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq) { BatchInvariant = options.BatchInvariant });
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }

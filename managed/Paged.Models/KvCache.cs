@@ -7,12 +7,13 @@ namespace Paged.Models;
 /// The paged KV cache of one model on one device: a pool of fixed-size blocks laid out as
 /// [num_blocks][num_layers][2 (K,V)][num_kv_heads][block_size][head_size] (see paged.h).
 /// Which block belongs to which sequence is the engine's business; this type only owns the memory.
+/// Elements are f32, bf16 or f16 (<see cref="DType"/>): a block's bytes are its elements times the element size.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     private readonly DeviceBuffer _buffer;
 
-    public KvCache(DeviceContext context, int numBlocks, int numLayers, int numKvHeads, int blockSize, int headSize)
+    public KvCache(DeviceContext context, int numBlocks, int numLayers, int numKvHeads, int blockSize, int headSize, DType dtype = DType.F32)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numBlocks);
@@ -22,7 +23,8 @@ public sealed class KvCache : IDisposable
         NumKvHeads = numKvHeads;
         BlockSize = blockSize;
         HeadSize = headSize;
-        _buffer = context.Allocate<float>((long)numBlocks * ElementsPerBlock(numLayers, numKvHeads, blockSize, headSize));
+        DType = dtype;
+        _buffer = context.Allocate<byte>(numBlocks * BlockBytes(numLayers, numKvHeads, blockSize, headSize, dtype));
     }
 
     public int NumBlocks { get; }
@@ -35,8 +37,11 @@ public sealed class KvCache : IDisposable
 
     public int HeadSize { get; }
 
+    /// <summary>Element type of the cache.</summary>
+    public DType DType { get; }
+
     /// <summary>Bytes one block occupies (all layers, K and V).</summary>
-    public long BytesPerBlock => ElementsPerBlock(NumLayers, NumKvHeads, BlockSize, HeadSize) * sizeof(float);
+    public long BytesPerBlock => BlockBytes(NumLayers, NumKvHeads, BlockSize, HeadSize, DType);
 
     public DeviceBuffer Buffer => _buffer;
 
@@ -48,14 +53,18 @@ public sealed class KvCache : IDisposable
         NumKvHeads = NumKvHeads,
         BlockSize = BlockSize,
         HeadSize = HeadSize,
-        DType = DType.F32,
+        DType = DType,
     };
 
-    /// <summary>Floats one block occupies.</summary>
+    /// <summary>Elements one block occupies.</summary>
     public long ElementsPerBlockTotal => ElementsPerBlock(NumLayers, NumKvHeads, BlockSize, HeadSize);
 
     public static long ElementsPerBlock(int numLayers, int numKvHeads, int blockSize, int headSize) =>
         (long)numLayers * 2 * numKvHeads * blockSize * headSize;
+
+    /// <summary>Bytes of one block (every layer, K and V) for an element type: the one formula for block sizes.</summary>
+    public static long BlockBytes(int numLayers, int numKvHeads, int blockSize, int headSize, DType dtype) =>
+        ElementsPerBlock(numLayers, numKvHeads, blockSize, headSize) * (dtype == DType.F32 ? sizeof(float) : sizeof(ushort));
 
     public void Dispose() => _buffer.Dispose();
 }

@@ -154,6 +154,13 @@ public sealed unsafe class DeviceContext : SafeHandle
             Backend.Check(Api->CacheWrite(Ctx, a), "cache_write");
     }
 
+    /// <summary>Rope then cache_write of the rotated keys and the values, in one pass (one launch on a GPU).</summary>
+    public void RopeCacheWrite(in RopeCacheWriteArgs args)
+    {
+        fixed (RopeCacheWriteArgs* a = &args)
+            Backend.Check(Api->RopeCacheWrite(Ctx, a), "rope_cache_write");
+    }
+
     public void AttentionDecode(in AttentionArgs args)
     {
         fixed (AttentionArgs* a = &args)

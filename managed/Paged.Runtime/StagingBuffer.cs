@@ -6,15 +6,20 @@ namespace Paged.Runtime;
 /// (paged.h: index arrays are device memory; a copy from alloc_host memory does not wait).
 /// Usage per step: <see cref="Clear"/>, <see cref="Stage{T}"/> each array (keep the returned
 /// offsets), <see cref="Flush"/>, then pass <see cref="Address"/>(offset) to the ops. Not thread-safe.
+/// Double-buffered on the host: consecutive steps stage into alternate page-locked buffers, so a step
+/// that does not read anything back (an intermediate chunk of a chunked prefill) does not make the next
+/// step wait for its copy; only a buffer whose copy has not been waited for since is waited for. The
+/// device side needs one buffer: copies and kernels run in stream order.
 /// </summary>
 public sealed unsafe class StagingBuffer : IDisposable
 {
     private const int Alignment = 256; // every array starts on a 256-byte boundary (vector loads, coalescing)
     private readonly DeviceContext _ctx;
-    private HostBuffer? _host;
+    private readonly HostBuffer?[] _hosts = new HostBuffer?[2];
+    private readonly long[] _syncsAtFlush = [-1, -1]; // per host buffer: the host's wait count when its copy was enqueued
+    private int _slot; // the host buffer this step stages into
     private DeviceBuffer? _device;
     private long _used;
-    private long _syncsAtFlush = -1;
     private bool _disposed;
 
     public StagingBuffer(DeviceContext context)
@@ -26,14 +31,16 @@ public sealed unsafe class StagingBuffer : IDisposable
     /// <summary>Bytes staged since <see cref="Clear"/>.</summary>
     public long Bytes => _used;
 
-    /// <summary>Starts a new step. The previous flush's copy may still read the host buffer, so if the
-    /// host has not waited since (the engine always has: it read the sampled tokens), wait now.</summary>
+    /// <summary>Starts a new step in the other host buffer. That buffer's copy (two steps back) may still
+    /// be reading it, so if the host has not waited since it was enqueued, wait now; the previous step's
+    /// copy reads the buffer this step does not touch.</summary>
     public void Clear()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_syncsAtFlush >= 0 && _ctx.Counters.HostSyncs == _syncsAtFlush)
+        _slot ^= 1;
+        if (_syncsAtFlush[_slot] >= 0 && _ctx.Counters.HostSyncs == _syncsAtFlush[_slot])
             _ctx.Synchronize();
-        _syncsAtFlush = -1;
+        _syncsAtFlush[_slot] = -1;
         _used = 0;
     }
 
@@ -44,7 +51,7 @@ public sealed unsafe class StagingBuffer : IDisposable
         long offset = (_used + Alignment - 1) / Alignment * Alignment;
         long bytes = (long)data.Length * sizeof(T);
         EnsureHost(offset + Math.Max(bytes, 1));
-        data.CopyTo(new Span<T>((byte*)_host!.Address + offset, data.Length));
+        data.CopyTo(new Span<T>((byte*)_hosts[_slot]!.Address + offset, data.Length));
         _used = offset + Math.Max(bytes, 1);
         return offset;
     }
@@ -58,11 +65,11 @@ public sealed unsafe class StagingBuffer : IDisposable
         if (_device is null || _device.Bytes < _used)
         {
             _device?.Dispose();
-            _device = _ctx.Allocate(Math.Max(_used, _host!.Bytes));
+            _device = _ctx.Allocate(Math.Max(_used, _hosts[_slot]!.Bytes));
         }
 
-        _ctx.CopyToDevice(_device.Address, (void*)_host!.Address, _used);
-        _syncsAtFlush = _ctx.Counters.HostSyncs;
+        _ctx.CopyToDevice(_device.Address, (void*)_hosts[_slot]!.Address, _used);
+        _syncsAtFlush[_slot] = _ctx.Counters.HostSyncs;
     }
 
     /// <summary>The device address of the array staged at <paramref name="offset"/> (valid after <see cref="Flush"/>).</summary>
@@ -76,23 +83,25 @@ public sealed unsafe class StagingBuffer : IDisposable
 
     private void EnsureHost(long need)
     {
-        if (_host is not null && _host.Bytes >= need)
+        var host = _hosts[_slot];
+        if (host is not null && host.Bytes >= need)
             return;
-        long size = Math.Max(need, Math.Max(4096, (_host?.Bytes ?? 0) * 2));
+        long size = Math.Max(need, Math.Max(4096, (host?.Bytes ?? 0) * 2));
         var bigger = _ctx.AllocateHost(size);
-        if (_host is not null)
+        if (host is not null)
         {
-            new Span<byte>((void*)_host.Address, (int)_used).CopyTo(new Span<byte>((void*)bigger.Address, (int)_used));
-            _host.Dispose();
+            new Span<byte>((void*)host.Address, (int)_used).CopyTo(new Span<byte>((void*)bigger.Address, (int)_used));
+            host.Dispose(); // free_host waits: its copy, if any, is done
         }
 
-        _host = bigger;
+        _hosts[_slot] = bigger;
     }
 
     public void Dispose()
     {
         _disposed = true;
-        _host?.Dispose();
+        foreach (var host in _hosts)
+            host?.Dispose();
         _device?.Dispose();
     }
 }

@@ -10,6 +10,7 @@ namespace pg {
 
 // Bit set of dtypes an op supports on a backend (bit i = pg_dtype i).
 constexpr uint32_t kF32Only = 1u << PG_DTYPE_F32;
+constexpr uint32_t kAnyDtype = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16);
 
 pg_status check_ptr(const char* op, const char* name, const void* p);         // non-NULL
 pg_status check_positive(const char* op, const char* name, int64_t v);        // v > 0
@@ -24,6 +25,9 @@ pg_status check_cache_desc(const char* op, const pg_kv_cache_desc& c, uint32_t s
 pg_status check_index(const char* op, const char* name, int64_t v, int64_t limit);
 
 const char* dtype_name(int32_t dtype);
+
+// Bytes of one element of a pg_dtype.
+inline int64_t dtype_bytes(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
 
 // Elements in one cache block (every layer, K and V): the unit block_copy moves.
 inline int64_t cache_block_elems(const pg_kv_cache_desc& c) {

@@ -44,6 +44,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_api, block_swap),
     PG_FIELD(pg_api, head_rmsnorm),
     PG_FIELD(pg_api, get_counters),
+    PG_FIELD(pg_api, rope_cache_write),
     PG_STRUCT(pg_api),
 
     PG_FIELD(pg_context_options, num_threads),
@@ -134,6 +135,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_cache_write_args, layer),
     PG_FIELD(pg_cache_write_args, key_stride),
     PG_FIELD(pg_cache_write_args, value_stride),
+    PG_FIELD(pg_cache_write_args, dtype),
     PG_STRUCT(pg_cache_write_args),
 
     PG_FIELD(pg_attention_args, out),
@@ -151,7 +153,11 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_attention_args, scale),
     PG_FIELD(pg_attention_args, max_seq_len),
     PG_FIELD(pg_attention_args, sliding_window),
+    PG_FIELD(pg_attention_args, dtype),
     PG_STRUCT(pg_attention_args),
+    PG_FIELD(pg_rope_cache_write_args, rope),
+    PG_FIELD(pg_rope_cache_write_args, cache_write),
+    PG_STRUCT(pg_rope_cache_write_args),
 
     PG_FIELD(pg_block_copy_args, cache),
     PG_FIELD(pg_block_copy_args, pairs),

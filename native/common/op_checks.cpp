@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cmath>
+#include <cstdio>
 
 namespace pg {
 
@@ -78,7 +79,6 @@ bool overlaps(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
     const uintptr_t b1 = b0 + uintptr_t(b_bytes);
     return a0 < b1 && b0 < a1;
 }
-int64_t dtype_bytes(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
 }  // namespace
 
 pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
@@ -164,11 +164,20 @@ pg_status check_rope_positions(const pg_rope_args* a, const int32_t* positions) 
     return PG_OK;
 }
 
+pg_status check_kv_dtypes(const char* op, int32_t dtype, const pg_kv_cache_desc& c, uint32_t dtypes) {
+    PG_TRY(check_dtype(op, "dtype", dtype, dtypes));
+    PG_TRY(check_cache_desc(op, c, kAnyDtype));
+    if (c.dtype != dtype && dtype != PG_DTYPE_F32)
+        return fail(PG_ERR_DTYPE, "%s: cache.dtype = %s with dtype = %s; a cache of another type needs f32 activations",
+                    op, dtype_name(c.dtype), dtype_name(dtype));
+    return PG_OK;
+}
+
 pg_status check_cache_write_shape(const pg_cache_write_args* a, uint32_t dtypes) {
     const char* op = "cache_write";
     PG_TRY(check_ptr(op, "args", a));
     const pg_kv_cache_desc& c = a->cache;
-    PG_TRY(check_cache_desc(op, c, dtypes));
+    PG_TRY(check_kv_dtypes(op, a->dtype, c, dtypes));
     PG_TRY(check_ptr(op, "key", a->key));
     PG_TRY(check_ptr(op, "value", a->value));
     PG_TRY(check_ptr(op, "slot_mapping", a->slot_mapping));
@@ -191,6 +200,40 @@ pg_status check_cache_write_slots(const pg_cache_write_args* a, const int64_t* s
                         "cache_write", t, s, num_slots);
     }
     return PG_OK;
+}
+
+namespace {
+// A failed check of one half, re-worded to name the fused op first.
+pg_status prefixed(const char* op, pg_status st) {
+    if (st == PG_OK) return st;
+    char half[512];
+    std::snprintf(half, sizeof half, "%s", last_error());
+    return fail(st, "%s: %s", op, half);
+}
+}  // namespace
+
+pg_status check_rope_cache_write_shape(const pg_rope_cache_write_args* a, uint32_t dtypes) {
+    const char* op = "rope_cache_write";
+    PG_TRY(check_ptr(op, "args", a));
+    const pg_rope_args& r = a->rope;
+    const pg_cache_write_args& w = a->cache_write;
+    PG_TRY(prefixed(op, check_rope_shape(&r, dtypes)));
+    PG_TRY(prefixed(op, check_cache_write_shape(&w, dtypes)));
+    if (w.key != r.k || w.key_stride != r.k_stride || w.num_tokens != r.num_tokens || w.dtype != r.dtype ||
+        r.num_kv_heads != w.cache.num_kv_heads || r.head_size != w.cache.head_size)
+        return fail(PG_ERR_SHAPE,
+                    "%s: the halves disagree: cache_write.key must be rope.k with the same stride, num_tokens and "
+                    "dtype, and rope's num_kv_heads / head_size the cache's (key %p vs k %p, stride %d vs %d, "
+                    "tokens %d vs %d, dtype %d vs %d, kv heads %d vs %d, head size %d vs %d)",
+                    op, w.key, r.k, w.key_stride, r.k_stride, w.num_tokens, r.num_tokens, w.dtype, r.dtype,
+                    w.cache.num_kv_heads, r.num_kv_heads, w.cache.head_size, r.head_size);
+    return PG_OK;
+}
+
+pg_status check_rope_cache_write_indices(const pg_rope_cache_write_args* a, const int32_t* positions,
+                                         const int64_t* slots) {
+    PG_TRY(prefixed("rope_cache_write", check_rope_positions(&a->rope, positions)));
+    return prefixed("rope_cache_write", check_cache_write_slots(&a->cache_write, slots));
 }
 
 pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes) {
@@ -240,7 +283,7 @@ pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint
     const pg_kv_cache_desc& c = a->cache;
     PG_TRY(check_ptr(op, "out", a->out));
     PG_TRY(check_ptr(op, "query", a->query));
-    PG_TRY(check_cache_desc(op, c, dtypes));
+    PG_TRY(check_kv_dtypes(op, a->dtype, c, dtypes));
     PG_TRY(check_ptr(op, "block_tables", a->block_tables));
     PG_TRY(check_ptr(op, "seq_lens", a->seq_lens));
     PG_TRY(check_ptr(op, "query_start", a->query_start));

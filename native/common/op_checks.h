@@ -21,8 +21,18 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes);
 pg_status check_rope_shape(const pg_rope_args* a, uint32_t dtypes);
 pg_status check_rope_positions(const pg_rope_args* a, const int32_t* positions);
 
+// Activation dtype (key/value, query/out) in `dtypes`; the cache's dtype equals it, or is any dtype when
+// the activations are f32 (a half KV cache under fp32 compute).
+pg_status check_kv_dtypes(const char* op, int32_t dtype, const pg_kv_cache_desc& c, uint32_t dtypes);
+// dtypes: the activations' (see check_kv_dtypes).
 pg_status check_cache_write_shape(const pg_cache_write_args* a, uint32_t dtypes);
 pg_status check_cache_write_slots(const pg_cache_write_args* a, const int64_t* slots);
+
+// Both halves (messages "rope_cache_write: rope: ..." / "...: cache_write: ...") and that they agree.
+pg_status check_rope_cache_write_shape(const pg_rope_cache_write_args* a, uint32_t dtypes);
+// positions and slots (host-readable copies), messages prefixed with "rope_cache_write: ".
+pg_status check_rope_cache_write_indices(const pg_rope_cache_write_args* a, const int32_t* positions,
+                                         const int64_t* slots);
 
 pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
 // Everything of a block swap, the host-memory pair list included.
@@ -41,7 +51,8 @@ PG_HOST_DEVICE inline int32_t window_start(int32_t window, int32_t pos) {
     return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
 }
 
-// op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere.
+// op is "attention_decode" or "attention_prefill"; decode requires q_len == 1 everywhere. dtypes: the
+// activations' (see check_kv_dtypes).
 pg_status check_attention_shape(const char* op, const pg_attention_args* a, uint32_t dtypes);
 // query_start: num_seqs + 1 entries; seq_lens: num_seqs; tables: num_seqs * max_blocks_per_seq.
 // *work (optional) receives ~flops of the call.

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "attention_half_kv.h"
 #include "checks.h"
 #include "op_checks.h"
 #include "context.h"
@@ -404,6 +405,8 @@ pg_status attention(pg_context* ctx, const pg_attention_args* a, bool decode) {
     int64_t work = 0;
     PG_TRY(validate(op, ctx, a, decode, &work));
     if (a->num_tokens == 0) return PG_OK;
+    thread_local HalfKvScratch half_kv;
+    if (a->cache.dtype != PG_DTYPE_F32) a = widen_half_kv(ctx, *a, half_kv);
     const Task task{a, &vec_ops(ctx->avx2), a->num_heads / a->cache.num_kv_heads};
     const int64_t tasks = int64_t(a->num_tokens) * a->cache.num_kv_heads;
     void (*fn)(const Task&, int64_t) = run_task;

@@ -14,6 +14,7 @@ pg_status free_host(pg_context* ctx, void* ptr);
 pg_status embedding(pg_context* ctx, const pg_embedding_args* args);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* args);
 pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* args);
+pg_status rope_cache_write(pg_context* ctx, const pg_rope_cache_write_args* args);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* args);
 pg_status rope(pg_context* ctx, const pg_rope_args* args);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* args);

@@ -376,7 +376,7 @@ void check_small_ops(pg_context* c) {
         std::vector<float> cache(size_t(NB) * L * 2 * KVH * BS * HS, 0.0f);
         auto key = randv(3 * KVH * HS, rng), val = randv(3 * KVH * HS, rng);
         int64_t slots[3] = {7, -1, 11};
-        pg_cache_write_args a{{cache.data(), NB, L, KVH, BS, HS, 0}, key.data(), val.data(), slots, 3, 1, KVH * HS, KVH * HS};
+        pg_cache_write_args a{{cache.data(), NB, L, KVH, BS, HS, 0}, key.data(), val.data(), slots, 3, 1, KVH * HS, KVH * HS, PG_DTYPE_F32};
         expect(api->cache_write(c, &a) == PG_OK, "cache_write");
         bool ok = true;
         for (int t : {0, 2})

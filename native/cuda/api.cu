@@ -286,6 +286,7 @@ const pg_api kApi = {
     pg::cuda::block_swap,
     pg::cuda::head_rmsnorm,
     get_counters,
+    pg::cuda::rope_cache_write,
 };
 
 }  // namespace

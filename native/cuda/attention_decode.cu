@@ -39,9 +39,10 @@ struct DecodeShape {
 
 // (kThreads, 1): with only the thread bound, ptxas capped these at 64 registers and spilled a few
 // instantiations (see docs/kernels.md); one block per SM minimum leaves it free to use what it needs.
-template <class T, int D>
+// T: the cache's element; Q: the query's and output's (T, or float over a half cache).
+template <class T, int D, class Q>
 __global__ void __launch_bounds__(kThreads, 1) decode_attention_kernel(
-    T* __restrict__ out, const T* __restrict__ query, const T* __restrict__ cache,
+    Q* __restrict__ out, const Q* __restrict__ query, const T* __restrict__ cache,
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, int num_layers, int num_kv_heads, int block_size, int layer,
     int q_stride, int max_blocks, int num_heads, float scale, int partition_size, int num_partitions,
@@ -190,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_attention_kernel(
             const int head = kvh * G + h;
             const float value = __fdividef(sum, stats[2 * h + 1]);  // no IEEE-division slow path (a call)
             if (num_partitions == 1) {
-                out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(value);
+                out[(int64_t(t) * num_heads + head) * D + d] = from_f<Q>(value);
             } else {
                 const int64_t ps = (int64_t(s) * num_heads + head) * num_partitions + part;
                 part_out[ps * D + d] = value;
@@ -205,9 +206,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_attention_kernel(
 }
 
 // Merges the partitions of one (sequence, head): rescale each partial softmax state to the global max.
-template <class T, int D>
+template <class Q, int D>
 __global__ void __launch_bounds__(128) decode_attention_merge_kernel(
-    T* __restrict__ out, const float* __restrict__ part_out, const float* __restrict__ part_stats,
+    Q* __restrict__ out, const float* __restrict__ part_out, const float* __restrict__ part_stats,
     const int32_t* __restrict__ seq_lens, const int32_t* __restrict__ query_start, int num_heads,
     int partition_size, int num_partitions, int sliding_window) {
     const int head = int(blockIdx.x), s = int(blockIdx.y);
@@ -227,7 +228,7 @@ __global__ void __launch_bounds__(128) decode_attention_merge_kernel(
             const float w = part_stats[2 * (base + p) + 1] * expf(part_stats[2 * (base + p)] - m);
             acc += w * PG_LDG(part_out + (base + p) * D + d);
         }
-        out[(int64_t(t) * num_heads + head) * D + d] = from_f<T>(__fdividef(acc, total));
+        out[(int64_t(t) * num_heads + head) * D + d] = from_f<Q>(__fdividef(acc, total));
     }
 }
 
@@ -256,7 +257,8 @@ pg_status attention_decode(pg_context* ctx, const pg_attention_args* a) {
     // The launch shape comes from the max_seq_len hint (the kernels reject longer sequences);
     // with a sliding window no sequence attends to more than the window.
     const int max_len = a->sliding_window > 0 && a->sliding_window < a->max_seq_len ? a->sliding_window : a->max_seq_len;
-    return dispatch_dtype(c.dtype, [&](auto tag) {
+    return dispatch_kv_dtypes(a->dtype, c.dtype, [&](auto qtag, auto tag) {
+        using Q = typename decltype(qtag)::type;
         using T = typename decltype(tag)::type;
         return dispatch_head_size(op, c.head_size, [&](auto dconst) -> pg_status {
             constexpr int D = decltype(dconst)::value;
@@ -284,16 +286,16 @@ pg_status attention_decode(pg_context* ctx, const pg_attention_args* a) {
                 part_stats = part_out + states * D;
             }
             const dim3 grid(unsigned(c.num_kv_heads), unsigned(a->num_seqs), unsigned(np));
-            PG_TRY(launch("decode_attention", decode_attention_kernel<T, D>, grid, dim3(kThreads), smem,
-                          ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->query),
+            PG_TRY(launch("decode_attention", decode_attention_kernel<T, D, Q>, grid, dim3(kThreads), smem,
+                          ctx->stream, static_cast<Q*>(a->out), static_cast<const Q*>(a->query),
                           static_cast<const T*>(c.data), a->block_tables, a->seq_lens, a->query_start,
                           c.num_layers, c.num_kv_heads, c.block_size, a->layer, a->q_stride,
                           a->max_blocks_per_seq, a->num_heads, a->scale, partition, np, a->sliding_window,
                           part_out, part_stats, c.num_blocks, a->max_seq_len, ctx->dev_error));
             if (np == 1) return PG_OK;
-            return launch("decode_attention_merge", decode_attention_merge_kernel<T, D>,
+            return launch("decode_attention_merge", decode_attention_merge_kernel<Q, D>,
                           dim3(unsigned(a->num_heads), unsigned(a->num_seqs)), dim3(128), 0, ctx->stream,
-                          static_cast<T*>(a->out), part_out, part_stats, a->seq_lens, a->query_start,
+                          static_cast<Q*>(a->out), part_out, part_stats, a->seq_lens, a->query_start,
                           a->num_heads, partition, np, a->sliding_window);
         });
     });

@@ -17,9 +17,10 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kKeys = 32;  // keys per tile (one per lane in the score step)
 }  // namespace
 
-template <class T, int D>
+// T: the cache's element; Q: the query's and output's (T, or float over a half cache).
+template <class T, int D, class Q>
 __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
-    T* __restrict__ out, const T* __restrict__ query, const T* __restrict__ cache,
+    Q* __restrict__ out, const Q* __restrict__ query, const T* __restrict__ cache,
     const int32_t* __restrict__ tables, const int32_t* __restrict__ seq_lens,
     const int32_t* __restrict__ query_start, const int32_t* __restrict__ tiles, int tile_tokens,
     int num_layers, int num_kv_heads, int block_size, int layer, int q_stride, int max_blocks,
@@ -129,7 +130,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
     for (int i = tid; i < rows * D; i += kThreads) {
         const int row = i / D, d = i % D;
         const int qi = row / G, hh = row % G;
-        out[(int64_t(t0 + qi) * num_heads + kvh * G + hh) * D + d] = from_f<T>(__fdividef(acc_s[i], l_s[row]));
+        out[(int64_t(t0 + qi) * num_heads + kvh * G + hh) * D + d] = from_f<Q>(__fdividef(acc_s[i], l_s[row]));
     }
 }
 
@@ -178,7 +179,8 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a) {
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const int G = a->num_heads / c.num_kv_heads;
-    return dispatch_dtype(c.dtype, [&](auto tag) {
+    return dispatch_kv_dtypes(a->dtype, c.dtype, [&](auto qtag, auto tag) {
+        using Q = typename decltype(qtag)::type;
         using T = typename decltype(tag)::type;
         return dispatch_head_size(op, c.head_size, [&](auto dconst) -> pg_status {
             constexpr int D = decltype(dconst)::value;
@@ -199,8 +201,8 @@ pg_status attention_prefill(pg_context* ctx, const pg_attention_args* a) {
                           a->seq_lens, a->num_seqs, a->num_tokens, tile_tokens, capacity, max_tiles,
                           static_cast<int32_t*>(p), ctx->dev_error));
             const dim3 grid(unsigned(c.num_kv_heads), unsigned(max_tiles));
-            return launch("prefill_attention", prefill_attention_kernel<T, D>, grid, dim3(kThreads), smem,
-                          ctx->stream, static_cast<T*>(a->out), static_cast<const T*>(a->query),
+            return launch("prefill_attention", prefill_attention_kernel<T, D, Q>, grid, dim3(kThreads), smem,
+                          ctx->stream, static_cast<Q*>(a->out), static_cast<const Q*>(a->query),
                           static_cast<const T*>(c.data), a->block_tables, a->seq_lens, a->query_start,
                           static_cast<const int32_t*>(p), tile_tokens, c.num_layers, c.num_kv_heads,
                           c.block_size, a->layer, a->q_stride, a->max_blocks_per_seq, a->num_heads, a->scale,

@@ -77,6 +77,7 @@ pg_status check_ctx(const char* op, const pg_context* ctx);
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
 pg_status rmsnorm(pg_context* ctx, const pg_rmsnorm_args* a);
 pg_status head_rmsnorm(pg_context* ctx, const pg_head_rmsnorm_args* a);
+pg_status rope_cache_write(pg_context* ctx, const pg_rope_cache_write_args* a);
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a);
 pg_status rope(pg_context* ctx, const pg_rope_args* a);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* a);

@@ -146,4 +146,13 @@ pg_status dispatch_dtype(int32_t dtype, F&& f) {
 
 inline size_t dtype_size(int32_t dtype) { return dtype == PG_DTYPE_F32 ? 4 : 2; }
 
+// Host side: calls f(TypeTag<A>{}, TypeTag<C>{}) for activations of dtype `act` and a KV cache of
+// dtype `cache`: equal types, or f32 activations over a half cache (check_kv_dtypes allows no other).
+template <class F>
+pg_status dispatch_kv_dtypes(int32_t act, int32_t cache, F&& f) {
+    if (act == cache) return dispatch_dtype(act, [&](auto tag) { return f(tag, tag); });
+    if (act == PG_DTYPE_F32) return dispatch_dtype(cache, [&](auto tag) { return f(TypeTag<float>{}, tag); });
+    return fail(PG_ERR_DTYPE, "cache dtype %d with activation dtype %d", int(cache), int(act));
+}
+
 }  // namespace pg::cuda

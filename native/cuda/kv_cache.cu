@@ -1,6 +1,8 @@
 // Paged KV cache: cache_write (one layer's K/V of a batch of tokens into their slots; negative slot =
 // padding, skipped) and block_copy (copy-on-write: one launch copies whole blocks, every layer, K
 // and V, for a list of (src, dst) pairs). Layout [block][layer][K,V][kv_head][offset][head_size].
+#include <type_traits>
+
 #include "backend.h"
 #include "common.cuh"
 #include "op_checks.h"
@@ -8,10 +10,12 @@
 namespace pg::cuda {
 
 // One block per token; threads sweep (head, element) so each K/V row is written coalesced.
-// kVec: 16-byte vectors (head_size and both strides whole numbers of vectors, pointers aligned).
-template <class T, bool kVec>
-__global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache, const T* __restrict__ key,
-                                                          const T* __restrict__ value,
+// T: the cache's element, S: the keys' and values' (S = float with a half cache: rounded to nearest
+// even on the way in). kVec: 16-byte vectors of T (head_size and both strides whole numbers of
+// them, pointers aligned); S = float then reads two 16-byte vectors per stored one.
+template <class T, class S, bool kVec>
+__global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache, const S* __restrict__ key,
+                                                          const S* __restrict__ value,
                                                           const int64_t* __restrict__ slots, int num_layers,
                                                           int num_kv_heads, int block_size, int head_size,
                                                           int layer, int key_stride, int value_stride,
@@ -32,14 +36,24 @@ __global__ void __launch_bounds__(128) cache_write_kernel(T* __restrict__ cache,
         const int64_t kdst =
             ((((block * num_layers + layer) * 2 + 0) * num_kv_heads + h) * block_size + off) * head_size + d;
         const int64_t vdst = kdst + int64_t(num_kv_heads) * block_size * head_size;
-        if constexpr (kVec) {
-            const uint4* ks = reinterpret_cast<const uint4*>(key + int64_t(t) * key_stride + i);
-            const uint4* vs = reinterpret_cast<const uint4*>(value + int64_t(t) * value_stride + i);
-            *reinterpret_cast<uint4*>(cache + kdst) = PG_LDG(ks);
-            *reinterpret_cast<uint4*>(cache + vdst) = PG_LDG(vs);
+        const S* ks = key + int64_t(t) * key_stride + i;
+        const S* vs = value + int64_t(t) * value_stride + i;
+        if constexpr (kVec && std::is_same<T, S>::value) {
+            *reinterpret_cast<uint4*>(cache + kdst) = PG_LDG(reinterpret_cast<const uint4*>(ks));
+            *reinterpret_cast<uint4*>(cache + vdst) = PG_LDG(reinterpret_cast<const uint4*>(vs));
+        } else if constexpr (kVec) {
+            constexpr int kS = Vec<S>::kN;
+            float kf[kN], vf[kN];
+#pragma unroll
+            for (int v = 0; v < kN / kS; ++v) {
+                load_vec(ks + v * kS, kf + v * kS);
+                load_vec(vs + v * kS, vf + v * kS);
+            }
+            store_vec(cache + kdst, kf);
+            store_vec(cache + vdst, vf);
         } else {
-            cache[kdst] = PG_LDG(key + int64_t(t) * key_stride + i);
-            cache[vdst] = PG_LDG(value + int64_t(t) * value_stride + i);
+            cache[kdst] = from_f<T>(to_f(PG_LDG(ks)));
+            cache[vdst] = from_f<T>(to_f(PG_LDG(vs)));
         }
     }
 }
@@ -55,13 +69,14 @@ pg_status cache_write(pg_context* ctx, const pg_cache_write_args* a) {
     if (a->num_tokens == 0) return PG_OK;
     const pg_kv_cache_desc& c = a->cache;
     const bool aligned = aligned16(c.data, a->key, a->value);
-    return dispatch_dtype(c.dtype, [&](auto tag) {
+    return dispatch_kv_dtypes(a->dtype, c.dtype, [&](auto stag, auto tag) {
+        using S = typename decltype(stag)::type;
         using T = typename decltype(tag)::type;
         constexpr int kN = Vec<T>::kN;
         const bool vec = aligned && c.head_size % kN == 0 && a->key_stride % kN == 0 && a->value_stride % kN == 0;
-        auto kernel = vec ? cache_write_kernel<T, true> : cache_write_kernel<T, false>;
+        auto kernel = vec ? cache_write_kernel<T, S, true> : cache_write_kernel<T, S, false>;
         return launch("cache_write", kernel, dim3(unsigned(a->num_tokens)), dim3(128), 0, ctx->stream,
-                      static_cast<T*>(c.data), static_cast<const T*>(a->key), static_cast<const T*>(a->value),
+                      static_cast<T*>(c.data), static_cast<const S*>(a->key), static_cast<const S*>(a->value),
                       a->slot_mapping, c.num_layers, c.num_kv_heads, c.block_size, c.head_size, a->layer,
                       a->key_stride, a->value_stride, int64_t(c.num_blocks) * c.block_size, ctx->dev_error);
     });

@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "common.cuh"
 #include "op_checks.h"
+#include "rope.cuh"
 
 namespace pg::cuda {
 
@@ -24,14 +25,12 @@ __global__ void __launch_bounds__(128) rope_kernel(T* q, T* k, const int32_t* __
     const int total = (num_heads + num_kv_heads) * half;
     for (int i = int(threadIdx.x); i < total; i += int(blockDim.x)) {
         const int h = i / half, j = i % half;
-        const float freq =
-            inv_freq != nullptr ? PG_LDG(inv_freq + j) : 1.0f / powf(theta, float(2 * j) / float(rotary_dim));
-        const float val = pos * freq;
-        const float c = cosf(val), s = sinf(val);
+        float c, s;
+        rope_cos_sin(inv_freq, theta, rotary_dim, j, pos, &c, &s);
         T* base = h < num_heads ? q + int64_t(t) * q_stride + int64_t(h) * head_size
                                 : k + int64_t(t) * k_stride + int64_t(h - num_heads) * head_size;
-        const int i0 = style == PG_ROPE_ADJACENT_PAIRS ? 2 * j : j;
-        const int i1 = style == PG_ROPE_ADJACENT_PAIRS ? 2 * j + 1 : j + half;
+        int i0, i1;
+        rope_pair(style, j, half, &i0, &i1);
         const float a = to_f(PG_LDG(base + i0)), b = to_f(PG_LDG(base + i1));
         base[i0] = from_f<T>(a * c - b * s);
         base[i1] = from_f<T>(a * s + b * c);

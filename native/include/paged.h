@@ -199,6 +199,9 @@ typedef struct pg_cache_write_args {
     int32_t layer;
     int32_t key_stride;
     int32_t value_stride;
+    int32_t dtype;                /* pg_dtype of key and value (0 = f32). cache.dtype may differ when this is
+                                     f32 (a bf16/f16 KV cache under fp32 activations): each element is
+                                     rounded to the cache's type, to nearest even; else they are equal. */
 } pg_cache_write_args;
 
 /* Paged attention over a flat batch of query tokens from num_seqs sequences.
@@ -228,6 +231,8 @@ typedef struct pg_attention_args {
     float scale;                  /* usually 1 / sqrt(head_size) */
     int32_t max_seq_len;          /* upper bound of seq_lens (a launch-shape hint; checked) */
     int32_t sliding_window;       /* W > 0: attend to the last W positions only; 0: no window */
+    int32_t dtype;                /* pg_dtype of query and out (0 = f32); cache.dtype equals it, or any
+                                     when this is f32 (half K/V are widened to fp32 as they are read) */
 } pg_attention_args;
 
 /* Copies whole blocks (every layer, K and V) src -> dst: the copy-on-write list of one step. */
@@ -336,6 +341,16 @@ typedef struct pg_sample_args {
     int32_t dtype;                 /* of logits; f32 */
 } pg_sample_args;
 
+/* RoPE fused with the cache write: rotates q and k in place exactly as rope does, then writes the
+ * rotated keys and the values into their slots exactly as cache_write does (same results, bit for bit),
+ * in one pass over the tokens (one launch on a GPU instead of two). The halves describe the same tokens:
+ * cache_write.key == rope.k, key_stride == k_stride, equal num_tokens and dtype, rope.num_kv_heads and
+ * head_size equal to the cache's. Index arrays as in the two ops: [device]. */
+typedef struct pg_rope_cache_write_args {
+    pg_rope_args rope;
+    pg_cache_write_args cache_write;
+} pg_rope_cache_write_args;
+
 /* Direction of a block swap. */
 typedef enum pg_swap_direction {
     PG_SWAP_OUT = 0, /* device cache blocks -> host pool slots (preemption by swap) */
@@ -421,6 +436,8 @@ typedef struct pg_api {
     pg_status (*head_rmsnorm)(pg_context* ctx, const pg_head_rmsnorm_args* args);
     /* Counters of waits and launches (see pg_counters). */
     pg_status (*get_counters)(pg_context* ctx, pg_counters* out);
+    /* rope then cache_write in one pass (pg_rope_cache_write_args). */
+    pg_status (*rope_cache_write)(pg_context* ctx, const pg_rope_cache_write_args* args);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

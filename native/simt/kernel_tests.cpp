@@ -124,8 +124,12 @@ void set_partition(int partition) {
 // then prefill (and decode when every q_len is 1), each with split-K off and forced on. With a sliding
 // window, the block-table entries of blocks wholly before the first query token's window are set to -1
 // after the cache is written: the kernels must neither read nor reject them.
+// act: the dtype of keys/values/queries/output (-1: dt). With act = f32 over a half cache (dt) the keys
+// and values are unrounded f32, the cache rounds them, and the reference uses the rounded K/V: the
+// kernels must then be as exact as fp32 attention (tolerance of f32).
 void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<Seq>& seqs, unsigned seed,
-                    int window = 0) {
+                    int window = 0, int act = -1) {
+    if (act < 0) act = dt;
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
     const int heads = kvh * gqa, nseq = int(seqs.size());
@@ -149,13 +153,14 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
         for (int b = 0; b < (seqs[size_t(s)].len + bs - 1) / bs; ++b) tables[size_t(s * max_blocks + b)] = pool[size_t(next++)];
 
     const int width = kvh * D, kv_stride = width + 8;
-    HostTensor keys(dt, size_t(total + 1) * kv_stride), values(dt, size_t(total + 1) * kv_stride);
+    HostTensor keys(act, size_t(total + 1) * kv_stride), values(act, size_t(total + 1) * kv_stride);
     std::vector<float> kref(keys.size()), vref(values.size());
     for (size_t i = 0; i < keys.size(); ++i) {
-        kref[i] = round_to(dt, uni(rng));
-        vref[i] = round_to(dt, uni(rng));
-        keys.set(i, kref[i]);
-        values.set(i, vref[i]);
+        const float k = round_to(act, uni(rng)), v = round_to(act, uni(rng));
+        keys.set(i, k);
+        values.set(i, v);
+        kref[i] = round_to(dt, k);  // what the cache holds
+        vref[i] = round_to(dt, v);
     }
     for (int i = 0; i < width; ++i) {  // the padding token carries NaN: it must never be written
         keys.set(size_t(total) * kv_stride + i, NAN);
@@ -194,6 +199,7 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     cw.layer = layer;
     cw.key_stride = kv_stride;
     cw.value_stride = kv_stride;
+    cw.dtype = act;
     check(api->cache_write(ctx, &cw), "cache_write");
     for (int s = 0; s < nseq; ++s) {
         const int lo = first_attended(seqs[size_t(s)].len - seqs[size_t(s)].qlen);
@@ -201,10 +207,10 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     }
 
     const int q_stride = heads * D + 8;
-    HostTensor query(dt, size_t(ntok) * q_stride);
+    HostTensor query(act, size_t(ntok) * q_stride);
     std::vector<float> qref(query.size());
     for (size_t i = 0; i < query.size(); ++i) {
-        qref[i] = round_to(dt, uni(rng));
+        qref[i] = round_to(act, uni(rng));
         query.set(i, qref[i]);
     }
     std::vector<int32_t> qstart(size_t(nseq + 1), 0), lens(static_cast<size_t>(nseq));
@@ -246,7 +252,7 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     void* tb = upload(tables);
     void* lb = upload(lens);
     void* qsb = upload(qstart);
-    void* ob = dev(expected.size() * dt_size(dt));
+    void* ob = dev(expected.size() * dt_size(act));
     pg_attention_args a{};
     a.out = ob;
     a.query = qb;
@@ -263,22 +269,23 @@ void attention_case(int dt, int D, int bs, int kvh, int gqa, const std::vector<S
     a.scale = float(scale);
     a.max_seq_len = max_len;
     a.sliding_window = window;
+    a.dtype = act;
     bool decode = true;
     for (const Seq& s : seqs) decode = decode && s.qlen == 1;
     char name[160];
-    std::snprintf(name, sizeof name, "%s D=%d bs=%d kv_heads=%d gqa=%d seqs=%d max_len=%d window=%d", dt_name(dt), D,
-                  bs, kvh, gqa, nseq, max_len, window);
-    HostTensor out(dt, expected.size());
+    std::snprintf(name, sizeof name, "%s cache %s D=%d bs=%d kv_heads=%d gqa=%d seqs=%d max_len=%d window=%d",
+                  dt_name(act), dt_name(dt), D, bs, kvh, gqa, nseq, max_len, window);
+    HostTensor out(act, expected.size());
     check(api->attention_prefill(ctx, &a), "attention_prefill");
     download(out, ob);
-    compare(expected, out, tolerance(dt), std::string("prefill ") + name);
+    compare(expected, out, tolerance(act), std::string("prefill ") + name);
     if (decode) {
         for (int partition : {0, 16, 48}) {
             set_partition(partition);
-            check(api->memset(ctx, ob, 0xff, expected.size() * dt_size(dt)), "memset");
+            check(api->memset(ctx, ob, 0xff, expected.size() * dt_size(act)), "memset");
             check(api->attention_decode(ctx, &a), "attention_decode");
             download(out, ob);
-            compare(expected, out, tolerance(dt),
+            compare(expected, out, tolerance(act),
                     std::string("decode ") + (partition > 0 ? "split-K partition " + std::to_string(partition) : "split-K auto") +
                         " " + name);
         }
@@ -327,6 +334,15 @@ void attention_grid() {
             attention_case(PG_DTYPE_BF16, 64, bs, 1, gqa, {{100, 30}, {1, 1}, {64, 1}, {65, 2}, {2 * bs, bs}}, rng(), 37);
         }
     attention_case(PG_DTYPE_F16, 128, 16, 1, 8, {{1500, 1}, {700, 1}, {3, 1}}, rng(), 1100);  // split-K in the window
+    // A bf16 / f16 KV cache under fp32 activations (--kv-cache-dtype): cache_write rounds, attention
+    // widens; awkward block sizes and lengths, every head size, a window, split-K.
+    for (int dt : {PG_DTYPE_F16, PG_DTYPE_BF16}) {
+        for (int D : {8, 16, 64, 80, 96, 128, 256})
+            attention_case(dt, D, 16, 2, 4, decode_batch(rng, 16, 6), rng(), 0, PG_DTYPE_F32);
+        attention_case(dt, 64, 8, 2, 4, {{40, 7}, {16, 16}, {5, 1}, {33, 33}, {70, 3}}, rng(), 0, PG_DTYPE_F32);
+        attention_case(dt, 16, 32, 2, 4, decode_batch(rng, 32, 8), rng(), 13, PG_DTYPE_F32);
+        attention_case(dt, 128, 16, 1, 8, {{1500, 1}, {700, 1}, {3, 1}}, rng(), 0, PG_DTYPE_F32);
+    }
 }
 
 // ---- other ops in fp16 / bf16 (fp32 is covered by the C# op tests) ---------------------------------

@@ -100,14 +100,7 @@ public sealed class DeviceEndToEndTests
         RequireDevice(device);
         var golden = GoldenTests.LoadGolden();
         var requests = golden.Select(g => (g.Prompt, new SamplingParams { MaxTokens = 48, N = 2 })).ToList();
-        IReadOnlyList<RequestOutput> Run(EngineOptions o, out EngineCounters counters)
-        {
-            using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, o);
-            var result = engine.Generate(requests);
-            counters = engine.Counters;
-            Assert.AreEqual(engine.NumKvBlocks, engine.NumFreeKvBlocks, $"no KV block leaks ({o})");
-            return result;
-        }
+        IReadOnlyList<RequestOutput> Run(EngineOptions o, out EngineCounters counters) => EngineRuns.Generate(o, requests, out counters);
 
         var baseline = Run(new EngineOptions { Device = device, MaxNumSeqs = 16 }, out _);
         foreach (var mode in new[] { PreemptionMode.Swap, PreemptionMode.Recompute })

@@ -18,6 +18,7 @@ public sealed class LayoutTests
         ["pg_kv_cache_desc"] = typeof(KvCacheDesc),
         ["pg_cache_write_args"] = typeof(CacheWriteArgs),
         ["pg_attention_args"] = typeof(AttentionArgs),
+        ["pg_rope_cache_write_args"] = typeof(RopeCacheWriteArgs),
         ["pg_block_copy_args"] = typeof(BlockCopyArgs),
         ["pg_block_swap_args"] = typeof(BlockSwapArgs),
         ["pg_argmax_args"] = typeof(ArgmaxArgs),

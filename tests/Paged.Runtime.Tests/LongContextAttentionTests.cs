@@ -66,7 +66,7 @@ public sealed class LongContextAttentionTests
         ctx.CacheWrite(new CacheWriteArgs
         {
             Cache = desc, Key = kb.Address, Value = vb.Address, SlotMapping = sb.Address, NumTokens = totalTokens,
-            Layer = 0, KeyStride = kvWidth, ValueStride = kvWidth,
+            Layer = 0, KeyStride = kvWidth, ValueStride = kvWidth, DType = dtype, // keys and values in the cache's dtype
         });
 
         int numTokens = seqs.Sum(s => s.QLen);
@@ -92,7 +92,7 @@ public sealed class LongContextAttentionTests
         {
             Out = ob.Address, Query = qb.Address, Cache = desc, BlockTables = tb.Address, SeqLens = lb.Address,
             QueryStart = qsb.Address, NumSeqs = seqs.Length, NumTokens = numTokens, NumHeads = heads,
-            MaxBlocksPerSeq = blocksPerSeq, Layer = 0, QStride = qWidth, Scale = scale, MaxSeqLen = length,
+            MaxBlocksPerSeq = blocksPerSeq, Layer = 0, QStride = qWidth, Scale = scale, MaxSeqLen = length, DType = dtype,
         };
         ctx.AttentionPrefill(args);
         TestData.AssertClose(expected, Download(ob, dtype), atol, rtol, $"{backend} {dtype} chunked prefill at {length}");

@@ -50,38 +50,21 @@ public sealed class PagedAttentionTests
     public void Attention_MatchesDenseReference(string backend, int blockSize, int headSize, int kvHeads, int gqa, string spec, int window)
     {
         var ctx = Backends.Context(backend);
-        var seqs = spec.Split(',').Select(p => p.Split(':')).Select(p => (Len: int.Parse(p[0]), QLen: int.Parse(p[1]))).ToArray();
+        var seqs = PagedAttentionReference.ParseSeqs(spec);
         int heads = kvHeads * gqa, numSeqs = seqs.Length;
         int maxBlocks = seqs.Max(s => (s.Len + blockSize - 1) / blockSize);
         int numBlocks = seqs.Sum(s => (s.Len + blockSize - 1) / blockSize) + 11;
         var rng = new Random(blockSize * 1000 + headSize + kvHeads + gqa + window);
 
         // Random distinct physical blocks for every sequence.
-        var pool = Enumerable.Range(0, numBlocks).OrderBy(_ => rng.Next()).ToArray();
-        var tables = new int[numSeqs * maxBlocks];
-        int next = 0;
-        for (int s = 0; s < numSeqs; s++)
-        {
-            for (int b = 0; b < (seqs[s].Len + blockSize - 1) / blockSize; b++)
-                tables[(s * maxBlocks) + b] = pool[next++];
-        }
+        var tables = PagedAttentionReference.RandomTables(seqs, blockSize, numBlocks, maxBlocks, rng, out var pool);
 
         // Dense keys/values per sequence, written to the cache with one cache_write (plus a padding slot).
         int kvWidth = kvHeads * headSize, kvStride = kvWidth + 5;
         int totalTokens = seqs.Sum(s => s.Len);
         var keys = TestData.Uniform((totalTokens + 1) * kvStride, 7);
         var values = TestData.Uniform((totalTokens + 1) * kvStride, 8);
-        var slots = new long[totalTokens + 1];
-        var firstToken = new int[numSeqs];
-        int tok = 0;
-        for (int s = 0; s < numSeqs; s++)
-        {
-            firstToken[s] = tok;
-            for (int p = 0; p < seqs[s].Len; p++, tok++)
-                slots[tok] = ((long)tables[(s * maxBlocks) + (p / blockSize)] * blockSize) + (p % blockSize);
-        }
-
-        slots[totalTokens] = -1; // padding token: skipped
+        var slots = PagedAttentionReference.Slots(seqs, tables, maxBlocks, blockSize, out var firstToken); // + a padding token (slot -1: skipped)
         var desc = new KvCacheDesc { NumBlocks = numBlocks, NumLayers = NumLayers, NumKvHeads = kvHeads, BlockSize = blockSize, HeadSize = headSize };
         long cacheFloats = (long)numBlocks * NumLayers * 2 * kvWidth * blockSize;
         using var cache = ctx.Allocate<float>(cacheFloats);
@@ -126,42 +109,9 @@ public sealed class PagedAttentionTests
         int numTokens = seqs.Sum(s => s.QLen);
         int qStride = (heads * headSize) + 3;
         var query = TestData.Uniform(numTokens * qStride, 9);
-        var queryStart = new int[numSeqs + 1];
-        for (int s = 0; s < numSeqs; s++)
-            queryStart[s + 1] = queryStart[s] + seqs[s].QLen;
+        var queryStart = PagedAttentionReference.QueryStart(seqs);
         float scale = 1f / MathF.Sqrt(headSize);
-        var expected = new float[numTokens * heads * headSize];
-        for (int s = 0; s < numSeqs; s++)
-        {
-            for (int i = 0; i < seqs[s].QLen; i++)
-            {
-                int t = queryStart[s] + i, pos = seqs[s].Len - seqs[s].QLen + i, lo = FirstAttended(pos);
-                for (int h = 0; h < heads; h++)
-                {
-                    int g = h / gqa;
-                    var scores = new double[pos + 1];
-                    Array.Fill(scores, double.NegativeInfinity);
-                    for (int j = lo; j <= pos; j++)
-                    {
-                        double dot = 0;
-                        for (int d = 0; d < headSize; d++)
-                            dot += (double)query[(t * qStride) + (h * headSize) + d] * keys[((firstToken[s] + j) * kvStride) + (g * headSize) + d];
-                        scores[j] = dot * scale;
-                    }
-
-                    double max = scores.Max(), sum = 0;
-                    for (int j = lo; j <= pos; j++)
-                        sum += scores[j] = Math.Exp(scores[j] - max);
-                    for (int d = 0; d < headSize; d++)
-                    {
-                        double acc = 0;
-                        for (int j = lo; j <= pos; j++)
-                            acc += scores[j] / sum * values[((firstToken[s] + j) * kvStride) + (g * headSize) + d];
-                        expected[(((t * heads) + h) * headSize) + d] = (float)acc;
-                    }
-                }
-            }
-        }
+        var expected = PagedAttentionReference.Dense(seqs, queryStart, firstToken, query, qStride, keys, values, kvStride, heads, gqa, headSize, scale, window);
 
         using var qb = ctx.Upload<float>(query);
         using var tb = ctx.Upload<int>(liveTables);

@@ -7,7 +7,7 @@ internal readonly record struct EngineShape(int NumKvBlocks, int MaxContext, int
 {
     public static EngineShape From(ModelConfig c, EngineOptions o)
     {
-        long bytesPerBlock = KvCache.ElementsPerBlock(c.NumLayers, c.NumKvHeads, o.BlockSize, c.HeadSize) * sizeof(float);
+        long bytesPerBlock = KvCache.BlockBytes(c.NumLayers, c.NumKvHeads, o.BlockSize, c.HeadSize, KvCacheDTypes.Resolve(o.KvCacheDType));
         int numBlocks = NumBlocks(c, o, bytesPerBlock);
         int maxContext = Math.Min(c.MaxSeqLen, numBlocks * o.BlockSize);
         int maxBlocksPerSeq = (maxContext + o.BlockSize - 1) / o.BlockSize;

@@ -6,14 +6,19 @@ namespace Paged.Engine.KvTransfer;
 /// </summary>
 public sealed record KvGeometry(int NumLayers, int NumKvHeads, int BlockSize, int HeadSize, string DType)
 {
-    /// <summary>The one KV dtype the cache stores today (paged.h: DType.F32).</summary>
-    public const string F32 = "f32";
-
-    /// <summary>The geometry of an engine's cache for <paramref name="config"/> with blocks of <paramref name="blockSize"/> tokens.</summary>
-    public static KvGeometry Of(Paged.Models.ModelConfig config, int blockSize)
+    /// <summary>The geometry of an engine's cache for <paramref name="config"/> with blocks of <paramref name="blockSize"/> tokens
+    /// stored as <paramref name="kvCacheDType"/> (resolved as the cache resolves it, so both sides name the same bytes).</summary>
+    public static KvGeometry Of(Paged.Models.ModelConfig config, int blockSize, KvCacheDType kvCacheDType)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return new KvGeometry(config.NumLayers, config.NumKvHeads, blockSize, config.HeadSize, F32);
+        string dtype = KvCacheDTypes.Resolve(kvCacheDType) switch
+        {
+            Paged.Runtime.Interop.DType.F32 => "f32",
+            Paged.Runtime.Interop.DType.F16 => "f16",
+            Paged.Runtime.Interop.DType.BF16 => "bf16",
+            var other => throw new ArgumentException($"KV dtype {other} has no wire name"),
+        };
+        return new KvGeometry(config.NumLayers, config.NumKvHeads, blockSize, config.HeadSize, dtype);
     }
 
     public long BytesPerBlock => (long)NumLayers * 2 * NumKvHeads * BlockSize * HeadSize * ElementBytes(DType);

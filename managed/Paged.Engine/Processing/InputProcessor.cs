@@ -61,7 +61,7 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
         if ((request.HoldKv || request.KvImport is not null) && config.SlidingWindow > 0)
             throw new ArgumentException($"disaggregated prefill/decode does not support sliding-window models yet (this one has a {config.SlidingWindow}-token window): send the request without kv_transfer_params");
         if (request.KvImport is { } import)
-            KvImportCheck.Validate(import, ids, sampling, config.VocabSize, KvGeometry.Of(config, options.BlockSize));
+            KvImportCheck.Validate(import, ids, sampling, config.VocabSize, KvGeometry.Of(config, options.BlockSize, options.KvCacheDType));
         string prompt = request.Prompt ?? tokenizer.Decode(ids);
         return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow)
         {

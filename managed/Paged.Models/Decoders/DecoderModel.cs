@@ -95,7 +95,7 @@ internal sealed class DecoderModel : ICausalLM
             BlockTables = ws.BlockTables.Address, SeqLens = ws.SeqLens.Address, QueryStart = ws.QueryStart.Address,
             NumSeqs = S, NumTokens = T, NumHeads = c.NumHeads, MaxBlocksPerSeq = MaxBlocksPerSeq,
             QStride = qkvWidth, Scale = 1f / MathF.Sqrt(c.HeadSize), MaxSeqLen = batch.MaxSeqLen,
-            SlidingWindow = c.SlidingWindow,
+            SlidingWindow = c.SlidingWindow, DType = DType.F32,
         };
 
         for (int l = 0; l < c.NumLayers; l++)
@@ -109,17 +109,22 @@ internal sealed class DecoderModel : ICausalLM
                 HeadRmsNorm(ws.Qkv.At<float>(qDim), lw.KNorm, T, c.NumKvHeads, qkvWidth);
             }
 
-            _ctx.Rope(new RopeArgs
+            // Rotate q/k and write k/v to the cache in one op (one launch on a GPU).
+            _ctx.RopeCacheWrite(new RopeCacheWriteArgs
             {
-                Q = ws.Qkv.Address, K = ws.Qkv.At<float>(qDim), Positions = ws.Positions.Address, NumTokens = T,
-                NumHeads = c.NumHeads, NumKvHeads = c.NumKvHeads, HeadSize = c.HeadSize, RotaryDim = c.HeadSize,
-                QStride = qkvWidth, KStride = qkvWidth, Style = c.RopeStyle,
-                Theta = c.RopeTheta, DType = DType.F32, InvFreq = _w.RopeInvFreq?.Address ?? 0,
-            });
-            _ctx.CacheWrite(new CacheWriteArgs
-            {
-                Cache = cache.Descriptor, Key = ws.Qkv.At<float>(qDim), Value = ws.Qkv.At<float>(qDim + kvDim),
-                SlotMapping = ws.SlotMapping.Address, NumTokens = T, Layer = l, KeyStride = qkvWidth, ValueStride = qkvWidth,
+                Rope = new RopeArgs
+                {
+                    Q = ws.Qkv.Address, K = ws.Qkv.At<float>(qDim), Positions = ws.Positions.Address, NumTokens = T,
+                    NumHeads = c.NumHeads, NumKvHeads = c.NumKvHeads, HeadSize = c.HeadSize, RotaryDim = c.HeadSize,
+                    QStride = qkvWidth, KStride = qkvWidth, Style = c.RopeStyle,
+                    Theta = c.RopeTheta, DType = DType.F32, InvFreq = _w.RopeInvFreq?.Address ?? 0,
+                },
+                CacheWrite = new CacheWriteArgs
+                {
+                    Cache = cache.Descriptor, Key = ws.Qkv.At<float>(qDim), Value = ws.Qkv.At<float>(qDim + kvDim),
+                    SlotMapping = ws.SlotMapping.Address, NumTokens = T, Layer = l, KeyStride = qkvWidth, ValueStride = qkvWidth,
+                    DType = DType.F32,
+                },
             });
             attention.Layer = l;
             if (batch.IsDecodeOnly && !_batchInvariant)

@@ -153,6 +153,9 @@ public struct CacheWriteArgs
     public int Layer;
     public int KeyStride;
     public int ValueStride;
+
+    /// <summary>Of key and value; the cache's own dtype may be bf16/f16 when this is f32 (rounded on write).</summary>
+    public DType DType;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -175,6 +178,17 @@ public struct AttentionArgs
 
     /// <summary>W &gt; 0: a query at position p attends to positions p - W &lt; k &lt;= p only (Mistral); 0: no window.</summary>
     public int SlidingWindow;
+
+    /// <summary>Of query and out; the cache's own dtype may be bf16/f16 when this is f32 (widened on read).</summary>
+    public DType DType;
+}
+
+/// <summary>RoPE fused with the cache write (pg_rope_cache_write_args): rope on q/k, then cache_write of the rotated k and v, in one pass.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RopeCacheWriteArgs
+{
+    public RopeArgs Rope;
+    public CacheWriteArgs CacheWrite;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -330,6 +344,7 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, BlockSwapArgs*, Status> BlockSwap;
     public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
     public delegate* unmanaged[Cdecl]<nint, BackendCounters*, Status> GetCounters;
+    public delegate* unmanaged[Cdecl]<nint, RopeCacheWriteArgs*, Status> RopeCacheWrite;
 }
 
 /// <summary>Cumulative waits, launches and copies of a context (pg_counters).</summary>
