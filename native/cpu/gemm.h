@@ -5,7 +5,6 @@
 // fp32, fp16, bf16 or q8_0 (widened as they are loaded: fp32 products and sums).
 #pragma once
 #include <cstdint>
-#include <vector>
 
 #include "paged.h"
 
@@ -41,11 +40,6 @@ static_assert(sizeof(Q8Block) == 34, "q8_0 blocks are 34 bytes, unpadded");
 
 void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1);
 void gemm_columns_generic(const GemmArgs& a, int64_t n0, int64_t n1);
-void gemm_columns_avx512(const GemmArgs& a, int64_t n0, int64_t n1);  // x prepared as below
-
-// The AVX-512 kernel reads bf16 and q8_0 weights against a copy of x (bf16: each 32-block permuted to
-// [even k, odd k]; both: rows zero-padded to a multiple of 32): matmul makes it once per call.
-bool gemm_avx512_needs_x_copy(int32_t w_dtype);
-void gemm_prepare_x_avx512(const GemmArgs& a, std::vector<float>& buf, GemmArgs& out);
+void gemm_columns_avx512(const GemmArgs& a, int64_t n0, int64_t n1);
 
 }  // namespace pg::cpu

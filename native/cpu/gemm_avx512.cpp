@@ -2,9 +2,8 @@
 // Same structure as the AVX2 kernel (register tile of MB rows of x by R rows of w, one 16-lane
 // accumulator per output, reduced at the end; no packing, w used in its [N, K] layout), with half
 // the instructions per weight:
-//   - bf16 weights: one 64-byte load holds 32 weights; the even ones are widened with a shift and the
-//     odd ones with a mask (no vpmovzxwd), and x is permuted once per call to match (even k of each
-//     32-block in one vector, odd k in the next: gemm_prepare_x_avx512);
+//   - bf16 weights: 16 per 32-byte load, widened with vpmovzxwd + a shift (in k order, so a bf16 row sums in
+//     exactly the order of the same row widened to f32: the two give the same bits);
 //   - f16 weights: vcvtph2ps, 16 per load;
 //   - q8_0 weights (GGUF blocks of 32 int8 with one f16 scale): sign-extended and converted in
 //     registers, the block's dot product scaled by d.
@@ -16,8 +15,6 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
-
-#include <cstring>
 
 #include "gemm.h"
 
@@ -31,12 +28,10 @@ namespace {
 template <class W>
 constexpr int kStep = 16;
 template <>
-constexpr int kStep<Bf16> = 32;
-template <>
 constexpr int kStep<Q8Block> = 32;
 
-// Accumulates one K step of one weight row into acc (x already offset to the step; for bf16 it is
-// the permuted copy; `mask` selects the valid k of a tail step, all ones otherwise).
+// Accumulates one K step of one weight row into acc (x and w already offset to the step; `mask`
+// selects the valid k of a tail step, all ones otherwise; masked-off weights and x read as +0).
 PG_AVX512 inline __m512 step(const float* x, const float* w, __m512 acc, __mmask32 mask) {
     const __mmask16 m = __mmask16(mask);
     return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x), _mm512_maskz_loadu_ps(m, w), acc);
@@ -47,11 +42,9 @@ PG_AVX512 inline __m512 step(const float* x, const F16* w, __m512 acc, __mmask32
     return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x), wv, acc);
 }
 PG_AVX512 inline __m512 step(const float* x, const Bf16* w, __m512 acc, __mmask32 mask) {
-    const __m512i v = _mm512_maskz_loadu_epi16(mask, w);  // masked-off weights read as +0
-    const __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-    const __m512 odd = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int32_t(0xffff0000u))));
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(x), even, acc);  // x is padded with zeros past K
-    return _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), odd, acc);
+    const __mmask16 m = __mmask16(mask);
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, w));
+    return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x), _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)), acc);
 }
 PG_AVX512 inline __m512 step(const float* x, const Q8Block* w, __m512 acc, __mmask32) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w->qs));
@@ -118,28 +111,6 @@ PG_AVX512 void columns(const GemmArgs& a, int64_t n0, int64_t n1) {
 
 }  // namespace
 
-bool gemm_avx512_needs_x_copy(int32_t w_dtype) { return w_dtype == PG_DTYPE_BF16 || w_dtype == PG_DTYPE_Q8_0; }
-
-// bf16: each 32-block of x as [its 16 even k, its 16 odd k] (the order the weights are widened in);
-// q8_0 and bf16: rows padded with zeros to a multiple of 32, so full-vector x loads never read past.
-void gemm_prepare_x_avx512(const GemmArgs& a, std::vector<float>& buf, GemmArgs& out) {
-    const int64_t kpad = (a.k + 31) / 32 * 32;
-    buf.assign(size_t(a.m * kpad), 0.0f);
-    const bool permute = a.w_dtype == PG_DTYPE_BF16;
-    for (int64_t m = 0; m < a.m; ++m) {
-        const float* src = a.x + m * a.ldx;
-        float* dst = buf.data() + m * kpad;
-        if (!permute) {
-            std::memcpy(dst, src, size_t(a.k) * sizeof(float));
-            continue;
-        }
-        for (int64_t kk = 0; kk < a.k; ++kk) dst[(kk & ~int64_t(31)) + (kk & 1) * 16 + ((kk & 31) >> 1)] = src[kk];
-    }
-    out = a;
-    out.x = buf.data();
-    out.ldx = kpad;
-}
-
 PG_AVX512 void gemm_columns_avx512(const GemmArgs& a, int64_t n0, int64_t n1) {
     switch (a.w_dtype) {
         case PG_DTYPE_BF16: columns<Bf16>(a, n0, n1); break;
@@ -154,8 +125,6 @@ PG_AVX512 void gemm_columns_avx512(const GemmArgs& a, int64_t n0, int64_t n1) {
 #else
 #include "gemm.h"
 namespace pg::cpu {
-bool gemm_avx512_needs_x_copy(int32_t) { return false; }
-void gemm_prepare_x_avx512(const GemmArgs& a, std::vector<float>&, GemmArgs& out) { out = a; }
 void gemm_columns_avx512(const GemmArgs& a, int64_t n0, int64_t n1) { gemm_columns_generic(a, n0, n1); }
 }  // namespace pg::cpu
 #endif

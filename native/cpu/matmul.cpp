@@ -32,11 +32,9 @@ pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
                     op, dtype_name(a->x_dtype), dtype_name(a->out_dtype));
     if (a->m == 0) return PG_OK;
 
-    GemmArgs g{static_cast<const float*>(a->x), a->ldx, a->w, static_cast<float*>(a->out), a->ldo,
-               a->m, a->k, a->accumulate != 0, a->bias, a->w_dtype};
+    const GemmArgs g{static_cast<const float*>(a->x), a->ldx, a->w, static_cast<float*>(a->out), a->ldo,
+                     a->m, a->k, a->accumulate != 0, a->bias, a->w_dtype};
     auto kernel = ctx->avx512 ? gemm_columns_avx512 : ctx->avx2 ? gemm_columns_avx2 : gemm_columns_generic;
-    thread_local std::vector<float> x_copy;  // read by the workers below, written only here
-    if (ctx->avx512 && gemm_avx512_needs_x_copy(g.w_dtype)) gemm_prepare_x_avx512(g, x_copy, g);
     const int64_t n = a->n;
     const int64_t flops = 2 * int64_t(a->m) * n * a->k;
     const int64_t chunks = (n + kChunkColumns - 1) / kChunkColumns;

@@ -209,6 +209,33 @@ void check_gemm_q8(pg_context* c1, pg_context* c2, const char* label) {
     expect(api->matmul(c1, &bad) == PG_ERR_INVALID_ARGUMENT, "matmul q8_0 with k % 32 != 0 is refused");
 }
 
+// A bf16 weight matrix and the same values widened to f32 sum in the same order: identical bits
+// (the model test of bf16 checkpoints on cpu relies on it).
+void check_bf16_matches_widened(pg_context* c, const char* label) {
+    std::mt19937 rng(9);
+    bool same = true;
+    for (int m : {1, 2, 5})
+        for (int k : {7, 16, 33, 100}) {
+            const int n = 19;
+            auto x = randv(size_t(m) * k, rng), wf = randv(size_t(n) * k, rng);
+            std::vector<uint16_t> wh(wf.size());
+            for (size_t i = 0; i < wf.size(); ++i) {
+                wh[i] = to_bf16(wf[i]);
+                wf[i] = from_bf16(wh[i]);
+            }
+            std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
+            pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, PG_DTYPE_BF16, 0, nullptr};
+            expect(api->matmul(c, &a) == PG_OK, "matmul bf16");
+            a.out = o2.data();
+            a.w = wf.data();
+            a.w_dtype = PG_DTYPE_F32;
+            expect(api->matmul(c, &a) == PG_OK, "matmul f32");
+            if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) same = false;
+        }
+    std::printf("gemm %-8s bf16 weights bit-identical to the same weights in f32: %s\n", label, same ? "yes" : "NO");
+    expect(same, "gemm bf16 == widened f32");
+}
+
 // Batch invariance: row i of an M-row matmul is bit-identical to the same row computed alone (M = 1),
 // for every weight dtype: a row's reduction order over K never depends on M or the tile it falls in.
 void check_gemm_rows_independent_of_m(pg_context* c, const char* label) {
@@ -538,6 +565,7 @@ int main() {
         check_gemm_half(c1, c2, label);
         check_gemm_q8(c1, c2, label);
         check_gemm_rows_independent_of_m(c1, label);
+        check_bf16_matches_widened(c2, label);
         check_attention(c1, c2, label);
         api->context_destroy(c1);
         api->context_destroy(c2);

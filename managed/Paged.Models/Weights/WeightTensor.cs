@@ -106,6 +106,9 @@ public sealed class WeightTensor
             _file!.Span(_fileOffset + byteStart, destination.Length).CopyTo(destination);
     }
 
+    /// <summary>Where the stored bytes are when this tensor is a view of a mapped file (null for a host array).</summary>
+    internal (MappedFile File, long Offset)? MappedLocation => _file is null ? null : (_file, _fileOffset);
+
     /// <summary>The whole tensor as a new fp32 array (tests, small tensors).</summary>
     public float[] ToArray()
     {
