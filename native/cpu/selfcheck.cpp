@@ -484,8 +484,25 @@ void check_small_ops(pg_context* c) {
         bool exact = true;
         for (int i = 0; i < 6; ++i) exact = exact && o[size_t(i)] == from_bf16(half[size_t(54 + i)]) && o[size_t(12 + i)] == from_bf16(half[size_t(24 + i)]);
         expect(exact, "embedding bf16 rows widened exactly");
-        a.dtype = PG_DTYPE_Q8_0;
-        expect(api->embedding(c, &a) == PG_ERR_DTYPE, "embedding q8_0");
+        a.dtype = PG_DTYPE_Q8_0;  // dim 6 is not whole q8_0 blocks
+        expect(api->embedding(c, &a) == PG_ERR_INVALID_ARGUMENT, "embedding q8_0 dim 6");
+        std::printf("q8_0 error: %s\n", api->last_error());
+        // q8_0 table, 3 rows of 32: row r, element i = d_r * q with d_r = 2^-(r+1), q = i - 16.
+        std::vector<uint8_t> q8(3 * 34);
+        for (int r = 0; r < 3; ++r) {
+            const uint16_t d = uint16_t((14 - r) << 10);
+            std::memcpy(&q8[size_t(r) * 34], &d, 2);
+            for (int i = 0; i < 32; ++i) q8[size_t(r) * 34 + 2 + size_t(i)] = uint8_t(int8_t(i - 16));
+        }
+        std::vector<float> oq(2 * 32);
+        int32_t qids[2] = {2, 0};
+        pg_embedding_args q{oq.data(), q8.data(), qids, 2, 3, 32, PG_DTYPE_Q8_0};
+        expect(api->embedding(c, &q) == PG_OK, "embedding q8_0");
+        bool q_exact = true;
+        for (int i = 0; i < 32; ++i) q_exact = q_exact && oq[size_t(i)] == std::ldexp(float(i - 16), -3) && oq[size_t(32 + i)] == std::ldexp(float(i - 16), -1);
+        expect(q_exact, "embedding q8_0 rows dequantized exactly");
+        q.dtype = 7;
+        expect(api->embedding(c, &q) == PG_ERR_INVALID_ARGUMENT, "embedding dtype 7");
         std::printf("dtype error: %s\n", api->last_error());
     }
     // cache_write + block_copy

@@ -69,7 +69,7 @@ typedef enum pg_dtype {
     PG_DTYPE_F16 = 1,
     PG_DTYPE_BF16 = 2,
     PG_DTYPE_Q8_0 = 3 /* GGUF q8_0 blocks of 32 weights: an f16 scale d, then 32 int8 q (w = d * q; 34 bytes);
-                       * matmul w on the cpu backend only, k a multiple of 32 */
+                       * matmul w and embedding tables on the cpu backend only, k (dim) a multiple of 32 */
 } pg_dtype;
 
 typedef enum pg_rope_style {
@@ -98,7 +98,7 @@ typedef struct pg_embedding_args {
     int32_t num_tokens;
     int32_t vocab_size;
     int32_t dim;
-    int32_t dtype; /* pg_dtype of table and out; cpu: f32, f16 or bf16 table, out always f32 */
+    int32_t dtype; /* pg_dtype of table and out; cpu: f32, f16, bf16 or q8_0 table, out always f32 */
 } pg_embedding_args;
 
 /* Without residual: out = x / rms(x) * weight.

@@ -57,6 +57,49 @@ public sealed class InPlaceWeightsTests
         }
     }
 
+    // q8_0 GGUF weights stay quantized on the cpu (the GEMM and embedding read the blocks in place); the result must
+    // match the same model with every tensor dequantized to fp32 on the host. Tolerance 1e-4 on logprobs: the q8_0
+    // kernel scales each block's fp32 dot product by d instead of summing d * q products, a different rounding order
+    // of fp32 sums over dim 32 / hidden 96 terms of magnitude < 1 (error ~1e-6), amplified little by 2 layers.
+    [TestMethod]
+    public void Cpu_keeps_q8_0_gguf_weights_quantized()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("q8.gguf");
+        var writer = Fuzzing.FuzzSeeds.TinyGguf(dir); // also writes the llama2.c model it converts
+        using (var source = Llama2cCheckpoint.Load(dir.File("tiny-for-gguf.bin")))
+        {
+            writer.Retype("blk.0.ffn_down.weight", (uint)Gguf.GgufTensorType.Q8_0, Fuzzing.FuzzSeeds.Q8(source.Find(WeightNames.Layer(0, WeightNames.Down))!.ToArray()))
+                .Retype("blk.1.attn_output.weight", (uint)Gguf.GgufTensorType.Q8_0, Fuzzing.FuzzSeeds.Q8(source.Find(WeightNames.Layer(1, WeightNames.OProj))!.ToArray()))
+                .Save(path);
+        }
+
+        using (var ctx = Backend.Load("cpu").CreateContext())
+        using (var loaded = ModelLoader.Load(path))
+        using (var model = (DecoderModel)ModelRegistry.Create(ctx, loaded, new ModelCapacity(4, 1, 1)))
+        {
+            Assert.AreEqual(Runtime.Interop.DType.Q8_0, model.Weights.Layers[0].Down.WDType);
+            Assert.AreEqual(Runtime.Interop.DType.Q8_0, model.Weights.Layers[1].O.WDType);
+            Assert.AreEqual(Runtime.Interop.DType.Q8_0, model.Weights.TokenEmbeddingDType);
+            Assert.IsTrue(model.Weights.Layers[0].Down.W.IsWrappedHostMemory);
+        }
+
+        int[][] prompts = [[1, 17, 42, 99], [1, 250]];
+        var quantized = GreedyDecoder.Run("cpu", path, prompts, 6, 6);
+        var widened = GreedyDecoder.Run("cpu", path, prompts, 6, 6,
+            w => new ModelWeights(w.Config, w.SourcePath, w.AllTensors.Select(t => new WeightTensor(t.Name, t.ToArray(), [.. t.Shape]))));
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            for (int step = 0; step < 6; step++)
+            {
+                var a = quantized[i].FirstStepLogprobs[step];
+                var b = widened[i].FirstStepLogprobs[step];
+                double worst = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+                Assert.IsLessThan(1e-4, worst, $"row {i} step {step}: logprobs differ by {worst}");
+            }
+        }
+    }
+
     [TestMethod]
     public void A_lease_keeps_a_mapped_file_open_after_its_owner_disposes_it()
     {

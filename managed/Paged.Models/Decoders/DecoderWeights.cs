@@ -93,7 +93,7 @@ internal sealed class DecoderWeights : IDisposable
     }
 
     private static DType ToDType(WeightDType dtype) =>
-        dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, _ => DType.F32 };
+        dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, WeightDType.Q8_0 => DType.Q8_0, _ => DType.F32 };
 
     /// <summary>The dtype of <see cref="TokenEmbedding"/> (and of the classifier when it is shared).</summary>
     public DType TokenEmbeddingDType { get; }

@@ -41,9 +41,9 @@ internal sealed class WeightUploader(DeviceContext context, string sourcePath)
     public IReadOnlyList<DeviceBuffer>? TryUseInPlace(params WeightTensor[] parts)
     {
         var dtype = parts[0].DType;
-        int size = WeightDTypes.Size(dtype);
+        int alignment = WeightDTypes.Alignment(dtype);
         if (!context.DeviceMemoryIsHostMemory || parts.Any(p => p.DType != dtype || p.MappedLocation is not { } at || p.ByteCount == 0
-                || at.File.AddressOf(at.Offset) % size != 0))
+                || at.File.AddressOf(at.Offset) % alignment != 0))
         {
             return null;
         }

@@ -47,7 +47,7 @@ public sealed class WeightTensor
 
     public long ElementCount { get; }
 
-    public long ByteCount => ElementCount * WeightDTypes.Size(DType);
+    public long ByteCount => WeightDTypes.Bytes(DType, ElementCount);
 
     /// <summary>The fp32 host array behind this tensor, or null when it is a file view.</summary>
     internal float[]? HostArray => _host;
@@ -76,6 +76,14 @@ public sealed class WeightTensor
         if (_host is not null)
         {
             _host.AsSpan((int)start, destination.Length).CopyTo(destination);
+            return;
+        }
+
+        if (DType == WeightDType.Q8_0)
+        {
+            if (start % WeightDTypes.Q8BlockSize != 0 || destination.Length % WeightDTypes.Q8BlockSize != 0)
+                throw new ArgumentOutOfRangeException(nameof(start), $"q8_0 tensor {Name} is read in whole blocks of {WeightDTypes.Q8BlockSize} (asked [{start}, {start + destination.Length}))");
+            Q8Blocks.Dequantize(_file!.Span(_fileOffset + WeightDTypes.Bytes(DType, start), (int)WeightDTypes.Bytes(DType, destination.Length)), destination);
             return;
         }
 
