@@ -72,6 +72,7 @@ public sealed unsafe class DeviceContext : SafeHandle
     /// </summary>
     public DeviceBuffer WrapHostMemory(nint address, long bytes, IDisposable owner)
     {
+        ObjectDisposedException.ThrowIf(IsClosed, this);
         ArgumentNullException.ThrowIfNull(owner);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         if (address == 0)
