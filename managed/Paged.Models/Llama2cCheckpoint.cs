@@ -20,37 +20,51 @@ public static class Llama2cCheckpoint
             throw ModelFormatException.For(path, "file not found");
         }
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        long actual = stream.Length;
+        long actual = new FileInfo(path).Length;
         if (actual < HeaderBytes)
         {
             throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture,
                 $"file is {actual} bytes, shorter than the {HeaderBytes}-byte llama2.c header; the file is truncated or not a llama2.c checkpoint"));
         }
 
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        stream.ReadExactly(header);
-        var config = ParseHeader(path, header);
-        long expected = ExpectedFileBytes(config);
-        if (actual != expected)
+        // Mapped, not read: tensors are views of the file (the CPU backend then uses them in place).
+        var file = MappedFile.Open(path);
+        try
         {
-            string why = actual < expected ? "the file is truncated" : "the file has trailing bytes (wrong format or a different model?)";
-            throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture,
-                $"file is {actual} bytes but the header ({config.Describe()}) needs {expected} bytes; {why}"));
-        }
+            var config = ParseHeader(path, file.Span(0, HeaderBytes));
+            long expected = ExpectedFileBytes(config);
+            if (actual != expected)
+            {
+                string why = actual < expected ? "the file is truncated" : "the file has trailing bytes (wrong format or a different model?)";
+                throw ModelFormatException.For(path, string.Create(CultureInfo.InvariantCulture,
+                    $"file is {actual} bytes but the header ({config.Describe()}) needs {expected} bytes; {why}"));
+            }
 
-        var tensors = ReadTensors(stream, config);
-        var weights = new ModelWeights(config, path, tensors);
-        weights.CheckTensors();
-        weights.CheckFinite();
-        return weights;
+            var weights = new ModelWeights(config, path, MapTensors(file, config), [file]);
+            weights.CheckTensors();
+            weights.CheckFinite();
+            return weights;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Reads the tensors in file order (each kind stacked over all layers) under their canonical names.</summary>
-    private static List<WeightTensor> ReadTensors(Stream stream, ModelConfig config)
+    /// <summary>The tensors in file order (each kind stacked over all layers) under their canonical names.</summary>
+    private static List<WeightTensor> MapTensors(MappedFile file, ModelConfig config)
     {
         long dim = config.Dim, kv = config.KvDim, hidden = config.HiddenDim, vocab = config.VocabSize;
-        var tensors = new List<WeightTensor> { Read(stream, WeightNames.Embedding, vocab, dim) };
+        long offset = HeaderBytes;
+        WeightTensor Next(string name, params long[] shape)
+        {
+            var t = new WeightTensor(name, WeightDType.F32, shape, file, offset);
+            offset += t.ByteCount;
+            return t;
+        }
+
+        var tensors = new List<WeightTensor> { Next(WeightNames.Embedding, vocab, dim) };
         (string Name, long Rows, long Cols)[] perLayer =
         [
             (WeightNames.AttnNorm, dim, 0), (WeightNames.QProj, dim, dim), (WeightNames.KProj, kv, dim), (WeightNames.VProj, kv, dim),
@@ -60,21 +74,14 @@ public static class Llama2cCheckpoint
         foreach (var (name, rows, cols) in perLayer)
         {
             for (int l = 0; l < config.NumLayers; l++)
-                tensors.Add(cols == 0 ? Read(stream, WeightNames.Layer(l, name), rows) : Read(stream, WeightNames.Layer(l, name), rows, cols));
+                tensors.Add(cols == 0 ? Next(WeightNames.Layer(l, name), rows) : Next(WeightNames.Layer(l, name), rows, cols));
         }
 
-        tensors.Add(Read(stream, WeightNames.FinalNorm, dim));
-        stream.Seek(RopeTableBytes(config), SeekOrigin.Current);
+        tensors.Add(Next(WeightNames.FinalNorm, dim));
+        offset += RopeTableBytes(config);
         if (!config.SharedClassifier)
-            tensors.Add(Read(stream, WeightNames.Classifier, vocab, dim));
+            tensors.Add(Next(WeightNames.Classifier, vocab, dim));
         return tensors;
-    }
-
-    private static WeightTensor Read(Stream stream, string name, params long[] shape)
-    {
-        var data = new float[shape.Aggregate(1L, (a, b) => a * b)];
-        ReadFloats(stream, data);
-        return new WeightTensor(name, data, shape);
     }
 
     /// <summary>Parses and validates the 7-int32 header.</summary>
@@ -123,18 +130,6 @@ public static class Llama2cCheckpoint
 
     /// <summary>Bytes of the two legacy RoPE tables (freq_cis_real, freq_cis_imag) that the loader skips.</summary>
     internal static long RopeTableBytes(ModelConfig config) => 2L * config.MaxSeqLen * (config.HeadSize / 2) * sizeof(float);
-
-    internal static void ReadFloats(Stream stream, Span<float> destination)
-    {
-        // Chunked so that the byte view of a > 2 GiB tensor never overflows a span length.
-        const int chunk = 1 << 26;
-        while (!destination.IsEmpty)
-        {
-            int n = Math.Min(chunk, destination.Length);
-            stream.ReadExactly(MemoryMarshal.AsBytes(destination[..n]));
-            destination = destination[n..];
-        }
-    }
 
     internal static void EnsureLittleEndian()
     {

@@ -70,16 +70,22 @@ public sealed class ModelWeights : IDisposable
             Require(name, shape);
     }
 
-    /// <summary>Throws if any fp32 host tensor holds a NaN or infinity, naming it (mapped tensors are checked as they upload).</summary>
+    /// <summary>Throws if any fp32 tensor (a host array or mapped) holds a NaN or infinity, naming it (half tensors are checked as they upload).</summary>
     public void CheckFinite()
     {
+        var chunk = new float[1 << 16];
         foreach (var t in _ordered)
         {
-            if (t.HostArray is not { } data)
+            if (t.DType != WeightDType.F32)
                 continue;
-            long bad = FloatChecks.IndexOfNonFinite(data);
-            if (bad >= 0)
-                throw ModelFormatException.For(SourcePath, $"tensor {t.Name} has a non-finite value ({data[bad]}) at element {bad}");
+            for (long done = 0; done < t.ElementCount; done += chunk.Length)
+            {
+                var span = chunk.AsSpan(0, (int)Math.Min(chunk.Length, t.ElementCount - done));
+                t.ReadF32(done, span);
+                long bad = FloatChecks.IndexOfNonFinite(span);
+                if (bad >= 0)
+                    throw ModelFormatException.For(SourcePath, $"tensor {t.Name} has a non-finite value ({span[(int)bad]}) at element {done + bad}");
+            }
         }
     }
 

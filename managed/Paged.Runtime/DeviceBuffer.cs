@@ -6,15 +6,28 @@ namespace Paged.Runtime;
 /// </summary>
 public sealed unsafe class DeviceBuffer : ContextMemory
 {
-    internal DeviceBuffer(DeviceContext context, nint ptr, long bytes)
+    /// <summary>For host memory used in place (<see cref="DeviceContext.WrapHostMemory"/>): what keeps it alive.</summary>
+    private readonly IDisposable? _hostOwner;
+
+    internal DeviceBuffer(DeviceContext context, nint ptr, long bytes, IDisposable? hostOwner = null)
         : base(context, ptr, bytes)
     {
+        _hostOwner = hostOwner;
     }
+
+    /// <summary>True when this buffer is host memory the backend reads in place (nothing was allocated).</summary>
+    public bool IsWrappedHostMemory => _hostOwner is not null;
 
     /// <summary>The device address of element <paramref name="index"/> of type T.</summary>
     public nint At<T>(long index) where T : unmanaged => Address + (nint)(index * sizeof(T));
 
-    private protected override void Free(nint ptr) => Context.Free(ptr);
+    private protected override void Free(nint ptr)
+    {
+        if (_hostOwner is not null)
+            _hostOwner.Dispose();
+        else
+            Context.Free(ptr);
+    }
 
     /// <summary>Copies host data to the start of this buffer (or at element offset).</summary>
     public void CopyFrom<T>(ReadOnlySpan<T> source, long elementOffset = 0) where T : unmanaged

@@ -60,6 +60,28 @@ public sealed unsafe class DeviceContext : SafeHandle
         return new DeviceBuffer(this, ptr, bytes);
     }
 
+    /// <summary>
+    /// True when device memory is host memory (the CPU backend): host memory, such as a memory-mapped weight file,
+    /// can then be used in place (<see cref="WrapHostMemory"/>) instead of copied.
+    /// </summary>
+    public bool DeviceMemoryIsHostMemory => Backend.Name == "cpu";
+
+    /// <summary>
+    /// Host memory [address, address + bytes) as a device buffer without a copy, on a backend whose device memory is
+    /// host memory; disposing the buffer disposes <paramref name="owner"/> (which keeps the memory valid until then).
+    /// </summary>
+    public DeviceBuffer WrapHostMemory(nint address, long bytes, IDisposable owner)
+    {
+        ObjectDisposedException.ThrowIf(IsClosed, this);
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        if (address == 0)
+            throw new ArgumentException("address must not be null", nameof(address));
+        if (!DeviceMemoryIsHostMemory)
+            throw new NotSupportedException($"the {Backend.Name} backend cannot use host memory in place: upload a copy");
+        return new DeviceBuffer(this, address, bytes, owner);
+    }
+
     /// <summary>Allocates a device buffer holding <paramref name="count"/> elements of T.</summary>
     public DeviceBuffer Allocate<T>(long count) where T : unmanaged => Allocate(count * sizeof(T));
 

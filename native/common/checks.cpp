@@ -1,6 +1,8 @@
 #include "checks.h"
 
 #include <cinttypes>
+#include <cstdio>
+#include <cstring>
 
 namespace pg {
 
@@ -9,6 +11,7 @@ const char* dtype_name(int32_t dtype) {
         case PG_DTYPE_F32: return "f32";
         case PG_DTYPE_F16: return "f16";
         case PG_DTYPE_BF16: return "bf16";
+        case PG_DTYPE_Q8_0: return "q8_0";
         default: return "unknown";
     }
 }
@@ -31,11 +34,16 @@ pg_status check_non_negative(const char* op, const char* name, int64_t v) {
 }
 
 pg_status check_dtype(const char* op, const char* name, int32_t dtype, uint32_t supported) {
-    if (dtype < PG_DTYPE_F32 || dtype > PG_DTYPE_BF16)
+    if (dtype < PG_DTYPE_F32 || dtype > PG_DTYPE_Q8_0)
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: %s = %d is not a pg_dtype", op, name, dtype);
-    if ((supported & (1u << dtype)) == 0)
-        return fail(PG_ERR_DTYPE, "%s: %s = %s is not supported by this backend (only f32)", op,
-                    name, dtype_name(dtype));
+    if ((supported & (1u << dtype)) == 0) {
+        char list[64] = "";  // the supported dtypes, named: "f32", "f32, f16, bf16"
+        for (int32_t d = PG_DTYPE_F32; d <= PG_DTYPE_Q8_0; ++d)
+            if ((supported & (1u << d)) != 0)
+                std::snprintf(list + std::strlen(list), sizeof list - std::strlen(list), "%s%s", list[0] ? ", " : "", dtype_name(d));
+        return fail(PG_ERR_DTYPE, "%s: %s = %s is not supported by this backend (only %s)", op,
+                    name, dtype_name(dtype), list);
+    }
     return PG_OK;
 }
 

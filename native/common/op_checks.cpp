@@ -79,6 +79,9 @@ bool overlaps(const void* a, int64_t a_bytes, const void* b, int64_t b_bytes) {
     const uintptr_t b1 = b0 + uintptr_t(b_bytes);
     return a0 < b1 && b0 < a1;
 }
+
+// Bytes of an [n, k] weight matrix (q8_0: 34-byte blocks of 32 weights).
+int64_t weight_bytes(int32_t dtype, int64_t n, int64_t k) { return dtype == PG_DTYPE_Q8_0 ? n * (k / 32) * 34 : n * k * dtype_bytes(dtype); }
 }  // namespace
 
 pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
@@ -101,11 +104,11 @@ pg_status check_matmul_shape(const pg_matmul_args* a, uint32_t dtypes) {
     if (a->m == 0) return PG_OK;
     const int64_t out_elems = int64_t(a->m - 1) * a->ldo + a->n;
     const int64_t x_elems = int64_t(a->m - 1) * a->ldx + a->k;
-    const int64_t ob = dtype_bytes(a->out_dtype), xb = dtype_bytes(a->x_dtype), wb = dtype_bytes(a->w_dtype);
+    const int64_t ob = dtype_bytes(a->out_dtype), xb = dtype_bytes(a->x_dtype);
     if (overlaps(a->out, out_elems * ob, a->x, x_elems * xb))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps x (in-place matmul is not supported)",
                     op);
-    if (overlaps(a->out, out_elems * ob, a->w, int64_t(a->n) * a->k * wb))
+    if (overlaps(a->out, out_elems * ob, a->w, weight_bytes(a->w_dtype, a->n, a->k)))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps w", op);
     if (a->bias != nullptr && overlaps(a->out, out_elems * ob, a->bias, int64_t(a->n) * 4))
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: out overlaps bias", op);

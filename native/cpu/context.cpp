@@ -22,6 +22,7 @@ pg_status context_create(const pg_context_options* options, pg_context** out) {
     if (threads <= 0) threads = 1;
     try {
         *out = new pg_context(threads, use_avx2());
+        (*out)->avx512 = use_avx512();
     } catch (const std::bad_alloc&) {
         return fail(PG_ERR_OUT_OF_MEMORY, "context_create: out of memory");
     } catch (const std::exception& e) {
@@ -46,7 +47,7 @@ pg_status device_name(pg_context* ctx, char* buffer, int32_t buffer_size) {
     PG_TRY(check_positive("device_name", "buffer_size", buffer_size));
     // snprintf truncates to buffer_size - 1 characters and always NUL-terminates.
     std::snprintf(buffer, size_t(buffer_size), "cpu (%s, %d threads)",
-                  ctx->avx2 ? "avx2+fma" : "generic", ctx->pool.num_threads());
+                  ctx->avx512 ? "avx512+avx2+fma" : ctx->avx2 ? "avx2+fma" : "generic", ctx->pool.num_threads());
     return PG_OK;
 }
 

@@ -9,6 +9,7 @@ struct pg_context {
     explicit pg_context(int threads, bool avx2_) : pool(threads), avx2(avx2_) {}
     pg::cpu::ThreadPool pool;
     bool avx2;  // use the AVX2/FMA kernels (decided once, at context_create)
+    bool avx512 = false;  // use the AVX-512 kernels where there are some (implies avx2)
 };
 
 namespace pg::cpu {

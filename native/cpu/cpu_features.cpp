@@ -15,11 +15,26 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
-bool use_avx2() {
-    const char* env = std::getenv("PAGED_CPU_NO_AVX2");
-    const bool disabled = env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
-    return !disabled && cpu_has_avx2_fma();
+namespace {
+bool env_set(const char* name) {
+    const char* env = std::getenv(name);
+    return env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
 }
+}  // namespace
+
+bool use_avx2() { return !env_set("PAGED_CPU_NO_AVX2") && cpu_has_avx2_fma(); }
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
+bool use_avx512() { return use_avx2() && !env_set("PAGED_CPU_NO_AVX512") && cpu_has_avx512(); }
 
 }  // namespace pg::cpu
 

@@ -18,13 +18,6 @@ namespace pg::cpu {
 
 namespace {
 
-struct Bf16 {
-    uint16_t bits;
-};
-struct F16 {
-    uint16_t bits;
-};
-
 // 8 consecutive weights widened to fp32.
 PG_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 PG_AVX2 inline __m256 load8(const Bf16* p) {
@@ -122,7 +115,7 @@ PG_AVX2 void columns(const GemmArgs& a, int64_t n0, int64_t n1) {
     switch (a.m - m) {
         case 3: row_block<3, 4, W>(a, x, out, n0, n1); break;
         case 2: row_block<2, 4, W>(a, x, out, n0, n1); break;
-        case 1: row_block<1, 8, W>(a, x, out, n0, n1); break;
+        case 1: row_block<1, 1, W>(a, x, out, n0, n1); break;  // one linear stream (see gemm_avx512.cpp)
         default: break;
     }
 }
@@ -133,6 +126,7 @@ PG_AVX2 void gemm_columns_avx2(const GemmArgs& a, int64_t n0, int64_t n1) {
     switch (a.w_dtype) {
         case PG_DTYPE_BF16: columns<Bf16>(a, n0, n1); break;
         case PG_DTYPE_F16: columns<F16>(a, n0, n1); break;
+        case PG_DTYPE_Q8_0: gemm_columns_generic(a, n0, n1); break;  // AVX-512 CPUs have their own
         default: columns<float>(a, n0, n1); break;
     }
 }

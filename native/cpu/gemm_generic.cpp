@@ -1,6 +1,6 @@
 // Portable GEMM: one dot product per output (dot_portable: 8 partial sums, auto-vectorizes to SSE).
-// Half-precision weight rows are widened into a small per-thread buffer first (one row at a time,
-// reused for every row of x).
+// Half-precision and q8_0 weight rows are widened into a small per-thread buffer first (one row at a
+// time, reused for every row of x).
 #include <vector>
 
 #include "gemm.h"
@@ -13,6 +13,13 @@ namespace {
 
 const float* weight_row(const GemmArgs& a, int64_t n, std::vector<float>& buf) {
     if (a.w_dtype == PG_DTYPE_F32) return static_cast<const float*>(a.w) + n * a.k;
+    buf.resize(size_t(a.k));
+    if (a.w_dtype == PG_DTYPE_Q8_0) {
+        const Q8Block* blocks = static_cast<const Q8Block*>(a.w) + n * (a.k / 32);
+        for (int64_t i = 0; i < a.k; ++i)
+            buf[size_t(i)] = f16_to_float(blocks[i / 32].d) * float(blocks[i / 32].qs[i % 32]);
+        return buf.data();
+    }
     const uint16_t* src = static_cast<const uint16_t*>(a.w) + n * a.k;
     buf.resize(size_t(a.k));
     for (int64_t i = 0; i < a.k; ++i)

@@ -20,18 +20,21 @@ constexpr int64_t kChunkColumns = 48;
 pg_status matmul(pg_context* ctx, const pg_matmul_args* a) {
     const char* op = "matmul";
     PG_TRY(check_ctx(op, ctx));
-    constexpr uint32_t kWeightDtypes = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16);
+    constexpr uint32_t kWeightDtypes =
+        (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16) | (1u << PG_DTYPE_Q8_0);
     PG_TRY(check_matmul_shape(a, kWeightDtypes));
+    if (a->w_dtype == PG_DTYPE_Q8_0 && a->k % 32 != 0)
+        return fail(PG_ERR_INVALID_ARGUMENT, "%s: k = %d must be a multiple of 32 for q8_0 weights (blocks of 32)", op, a->k);
     // Half-precision weights are read in place (single-sequence decode is bound by weight bytes);
     // activations stay fp32.
     if (a->x_dtype != PG_DTYPE_F32 || a->out_dtype != PG_DTYPE_F32)
-        return fail(PG_ERR_DTYPE, "%s: x_dtype = %s, out_dtype = %s: this backend takes f32 x and out (w may be f32, f16 or bf16)",
+        return fail(PG_ERR_DTYPE, "%s: x_dtype = %s, out_dtype = %s: this backend takes f32 x and out (w may be f32, f16, bf16 or q8_0)",
                     op, dtype_name(a->x_dtype), dtype_name(a->out_dtype));
     if (a->m == 0) return PG_OK;
 
     const GemmArgs g{static_cast<const float*>(a->x), a->ldx, a->w, static_cast<float*>(a->out), a->ldo,
                      a->m, a->k, a->accumulate != 0, a->bias, a->w_dtype};
-    auto kernel = ctx->avx2 ? gemm_columns_avx2 : gemm_columns_generic;
+    auto kernel = ctx->avx512 ? gemm_columns_avx512 : ctx->avx2 ? gemm_columns_avx2 : gemm_columns_generic;
     const int64_t n = a->n;
     const int64_t flops = 2 * int64_t(a->m) * n * a->k;
     const int64_t chunks = (n + kChunkColumns - 1) / kChunkColumns;

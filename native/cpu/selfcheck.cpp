@@ -1,4 +1,4 @@
-// Developer self-check: compares matmul (AVX2 and portable paths, 1 and 2 threads) and attention
+// Developer self-check: compares matmul (AVX-512, AVX2 and portable paths, 1 and 2 threads) and attention
 // against naive loops and prints the max abs error. Exit code 1 on any failure.
 #include <algorithm>
 #include <chrono>
@@ -23,9 +23,12 @@ void expect(bool ok, const char* what) {
     }
 }
 
-pg_context* make_ctx(int threads, bool avx2) {
-    if (avx2) unsetenv("PAGED_CPU_NO_AVX2");
+// level 2: AVX-512 (where the CPU has it), 1: AVX2, 0: portable.
+pg_context* make_ctx(int threads, int level) {
+    if (level >= 1) unsetenv("PAGED_CPU_NO_AVX2");
     else setenv("PAGED_CPU_NO_AVX2", "1", 1);
+    if (level >= 2) unsetenv("PAGED_CPU_NO_AVX512");
+    else setenv("PAGED_CPU_NO_AVX512", "1", 1);
     pg_context_options o{threads, 0};
     pg_context* c = nullptr;
     expect(api->context_create(&o, &c) == PG_OK, "context_create");
@@ -105,6 +108,27 @@ float from_bf16(uint16_t h) {
     return f;
 }
 
+// Runs a (dense x [m, k], out [m, n]) on c1 and c2: the error of c1's result against a double reference
+// on the widened weights wf (absolute, or relative to 1 + |ref|), and whether c2 gave the same bits.
+template <class WF>
+void compare_matmul(pg_context* c1, pg_context* c2, pg_matmul_args a, const std::vector<float>& x, const std::vector<WF>& wf,
+                    bool relative, double* worst, bool* identical) {
+    const int m = a.m, n = a.n, k = a.k;
+    std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
+    a.out = o1.data();
+    expect(api->matmul(c1, &a) == PG_OK, "matmul");
+    a.out = o2.data();
+    expect(api->matmul(c2, &a) == PG_OK, "matmul");
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            double ref = 0;
+            for (int kk = 0; kk < k; ++kk) ref += double(x[size_t(i) * k + kk]) * double(wf[size_t(j) * k + kk]);
+            const double err = std::fabs(ref - o1[size_t(i) * n + j]);
+            *worst = std::fmax(*worst, relative ? err / (1.0 + std::fabs(ref)) : err);
+        }
+    if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) *identical = false;
+}
+
 // Half-precision weights (x, out fp32) against a double reference on the widened weights, and the
 // same bits from 1 and 2 threads. f16 weights are exact small multiples of 2^-10 here (no f16
 // rounding needed on the host): |w| <= 1 in steps of 1/1024.
@@ -139,22 +163,107 @@ void check_gemm_half(pg_context* c1, pg_context* c2, const char* label) {
                             wh[i] = uint16_t(sign | bits);
                         }
                     }
-                    std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
-                    pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, dt, 0, nullptr};
-                    expect(api->matmul(c1, &a) == PG_OK, "matmul half weights");
-                    a.out = o2.data();
-                    expect(api->matmul(c2, &a) == PG_OK, "matmul half weights");
-                    for (int i = 0; i < m; ++i)
-                        for (int j = 0; j < n; ++j) {
-                            double ref = 0;
-                            for (int kk = 0; kk < k; ++kk) ref += double(x[size_t(i) * k + kk]) * wf[size_t(j) * k + kk];
-                            worst = std::fmax(worst, std::fabs(ref - o1[size_t(i) * n + j]));
-                        }
-                    if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) identical = false;
+                    pg_matmul_args a{nullptr, x.data(), wh.data(), m, n, k, k, n, 0, 0, dt, 0, nullptr};
+                    compare_matmul(c1, c2, a, x, wf, false, &worst, &identical);
                 }
     std::printf("gemm %-8s half weights (bf16, f16) max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label,
                 worst, identical ? "yes" : "NO");
     expect(worst < 1e-4 && identical, "gemm half weights accuracy/determinism");
+}
+
+// q8_0 weights (blocks of 32: f16 scale, 32 int8) against a double reference on d * q, and the same
+// bits from 1 and 2 threads. Scales are powers of two (exact in f16): 2^-7 .. 2^-4.
+void check_gemm_q8(pg_context* c1, pg_context* c2, const char* label) {
+    std::mt19937 rng(11);
+    double worst = 0;
+    bool identical = true;
+    for (int m : {1, 2, 3, 5, 9})
+        for (int n : {1, 3, 17, 50})
+            for (int k : {32, 64, 96, 320}) {
+                auto x = randv(size_t(m) * k, rng);
+                const int blocks = k / 32;
+                std::vector<uint8_t> w(size_t(n) * blocks * 34);
+                std::vector<double> wf(size_t(n) * k);
+                for (int j = 0; j < n; ++j)
+                    for (int b = 0; b < blocks; ++b) {
+                        uint8_t* blk = w.data() + (size_t(j) * blocks + b) * 34;
+                        const int e = 4 + int(rng() % 4);  // d = 2^-e: f16 exponent field 15 - e
+                        const uint16_t d = uint16_t((15 - e) << 10);
+                        std::memcpy(blk, &d, 2);
+                        for (int i = 0; i < 32; ++i) {
+                            const int8_t q = int8_t(int(rng() % 255) - 127);
+                            std::memcpy(blk + 2 + i, &q, 1);
+                            wf[size_t(j) * k + b * 32 + i] = std::ldexp(double(q), -e);
+                        }
+                    }
+                pg_matmul_args a{nullptr, x.data(), w.data(), m, n, k, k, n, 0, 0, PG_DTYPE_Q8_0, 0, nullptr};
+                compare_matmul(c1, c2, a, x, wf, true, &worst, &identical);
+            }
+    std::printf("gemm %-8s q8_0 weights max rel err %.3g, 1 vs 2 threads bit-identical: %s\n", label, worst,
+                identical ? "yes" : "NO");
+    expect(worst < 1e-4 && identical, "gemm q8_0 accuracy/determinism");
+    const int one = 1;
+    std::vector<float> o(1), x(33);
+    std::vector<uint8_t> w(34 * 2);
+    pg_matmul_args bad{o.data(), x.data(), w.data(), one, one, 33, 33, 1, 0, 0, PG_DTYPE_Q8_0, 0, nullptr};
+    expect(api->matmul(c1, &bad) == PG_ERR_INVALID_ARGUMENT, "matmul q8_0 with k % 32 != 0 is refused");
+}
+
+// A bf16 weight matrix and the same values widened to f32 sum in the same order: identical bits
+// (the model test of bf16 checkpoints on cpu relies on it).
+void check_bf16_matches_widened(pg_context* c, const char* label) {
+    std::mt19937 rng(9);
+    bool same = true;
+    for (int m : {1, 2, 5})
+        for (int k : {7, 16, 33, 100}) {
+            const int n = 19;
+            auto x = randv(size_t(m) * k, rng), wf = randv(size_t(n) * k, rng);
+            std::vector<uint16_t> wh(wf.size());
+            for (size_t i = 0; i < wf.size(); ++i) {
+                wh[i] = to_bf16(wf[i]);
+                wf[i] = from_bf16(wh[i]);
+            }
+            std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
+            pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, PG_DTYPE_BF16, 0, nullptr};
+            expect(api->matmul(c, &a) == PG_OK, "matmul bf16");
+            a.out = o2.data();
+            a.w = wf.data();
+            a.w_dtype = PG_DTYPE_F32;
+            expect(api->matmul(c, &a) == PG_OK, "matmul f32");
+            if (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0) same = false;
+        }
+    std::printf("gemm %-8s bf16 weights bit-identical to the same weights in f32: %s\n", label, same ? "yes" : "NO");
+    expect(same, "gemm bf16 == widened f32");
+}
+
+// Batch invariance: row i of an M-row matmul is bit-identical to the same row computed alone (M = 1),
+// for every weight dtype: a row's reduction order over K never depends on M or the tile it falls in.
+void check_gemm_rows_independent_of_m(pg_context* c, const char* label) {
+    std::mt19937 rng(5);
+    bool same = true;
+    const int n = 53, k = 97;  // tails for every step width (q8_0: k = 96)
+    for (int dt : {PG_DTYPE_F32, PG_DTYPE_BF16, PG_DTYPE_F16, PG_DTYPE_Q8_0}) {
+        const int kk = dt == PG_DTYPE_Q8_0 ? 96 : k;
+        const size_t wbytes = dt == PG_DTYPE_Q8_0 ? size_t(n) * (kk / 32) * 34 : size_t(n) * kk * (dt == PG_DTYPE_F32 ? 4 : 2);
+        std::vector<uint8_t> w(wbytes);
+        for (size_t i = 0; i < wbytes; i += 2) {
+            const uint16_t h = uint16_t(0x3c00 + (rng() % 0x1ff)) ^ uint16_t((rng() & 1) << 15);  // finite in all dtypes
+            std::memcpy(w.data() + i, &h, 2);
+        }
+        for (int m : {2, 3, 4, 5, 7, 9}) {
+            auto x = randv(size_t(m) * kk, rng);
+            std::vector<float> all(size_t(m) * n), single(static_cast<size_t>(n));
+            pg_matmul_args a{all.data(), x.data(), w.data(), m, n, kk, kk, n, 0, 0, dt, 0, nullptr};
+            expect(api->matmul(c, &a) == PG_OK, "matmul rows");
+            for (int i = 0; i < m; ++i) {
+                pg_matmul_args b{single.data(), x.data() + size_t(i) * kk, w.data(), 1, n, kk, kk, n, 0, 0, dt, 0, nullptr};
+                expect(api->matmul(c, &b) == PG_OK, "matmul one row");
+                if (std::memcmp(single.data(), all.data() + size_t(i) * n, size_t(n) * 4) != 0) same = false;
+            }
+        }
+    }
+    std::printf("gemm %-8s rows bit-identical whatever M (f32, bf16, f16, q8_0): %s\n", label, same ? "yes" : "NO");
+    expect(same, "gemm rows independent of M");
 }
 
 struct AttnCase {
@@ -366,8 +475,34 @@ void check_small_ops(pg_context* c) {
         ids[1] = 10;
         expect(api->embedding(c, &a) == PG_ERR_OUT_OF_RANGE, "embedding bad id");
         std::printf("embedding error: %s\n", api->last_error());
-        a.dtype = PG_DTYPE_F16;
-        expect(api->embedding(c, &a) == PG_ERR_DTYPE, "embedding f16");
+        ids[1] = 0;
+        std::vector<uint16_t> half(table.size());  // bf16 table: rows widened exactly into f32 out
+        for (size_t i = 0; i < half.size(); ++i) half[i] = to_bf16(table[i]);
+        a.table = half.data();
+        a.dtype = PG_DTYPE_BF16;
+        expect(api->embedding(c, &a) == PG_OK, "embedding bf16");
+        bool exact = true;
+        for (int i = 0; i < 6; ++i) exact = exact && o[size_t(i)] == from_bf16(half[size_t(54 + i)]) && o[size_t(12 + i)] == from_bf16(half[size_t(24 + i)]);
+        expect(exact, "embedding bf16 rows widened exactly");
+        a.dtype = PG_DTYPE_Q8_0;  // dim 6 is not whole q8_0 blocks
+        expect(api->embedding(c, &a) == PG_ERR_INVALID_ARGUMENT, "embedding q8_0 dim 6");
+        std::printf("q8_0 error: %s\n", api->last_error());
+        // q8_0 table, 3 rows of 32: row r, element i = d_r * q with d_r = 2^-(r+1), q = i - 16.
+        std::vector<uint8_t> q8(3 * 34);
+        for (int r = 0; r < 3; ++r) {
+            const uint16_t d = uint16_t((14 - r) << 10);
+            std::memcpy(&q8[size_t(r) * 34], &d, 2);
+            for (int i = 0; i < 32; ++i) q8[size_t(r) * 34 + 2 + size_t(i)] = uint8_t(int8_t(i - 16));
+        }
+        std::vector<float> oq(2 * 32);
+        int32_t qids[2] = {2, 0};
+        pg_embedding_args q{oq.data(), q8.data(), qids, 2, 3, 32, PG_DTYPE_Q8_0};
+        expect(api->embedding(c, &q) == PG_OK, "embedding q8_0");
+        bool q_exact = true;
+        for (int i = 0; i < 32; ++i) q_exact = q_exact && oq[size_t(i)] == std::ldexp(float(i - 16), -3) && oq[size_t(32 + i)] == std::ldexp(float(i - 16), -1);
+        expect(q_exact, "embedding q8_0 rows dequantized exactly");
+        q.dtype = 7;
+        expect(api->embedding(c, &q) == PG_ERR_INVALID_ARGUMENT, "embedding dtype 7");
         std::printf("dtype error: %s\n", api->last_error());
     }
     // cache_write + block_copy
@@ -439,18 +574,21 @@ void time_small_ops(pg_context* c) {
 int main() {
     api = pg_get_api(PG_ABI_VERSION);
     if (api == nullptr) return 1;
-    for (int avx2 = 1; avx2 >= 0; --avx2) {
-        pg_context* c1 = make_ctx(1, avx2 != 0);
-        pg_context* c2 = make_ctx(2, avx2 != 0);
-        const char* label = avx2 ? "avx2" : "generic";
+    for (int level = 2; level >= 0; --level) {
+        pg_context* c1 = make_ctx(1, level);
+        pg_context* c2 = make_ctx(2, level);
+        const char* label = level == 2 ? "avx512" : level == 1 ? "avx2" : "generic";
         check_gemm(c1, c2, label);
         check_gemm_half(c1, c2, label);
+        check_gemm_q8(c1, c2, label);
+        check_gemm_rows_independent_of_m(c1, label);
+        check_bf16_matches_widened(c2, label);
         check_attention(c1, c2, label);
         api->context_destroy(c1);
         api->context_destroy(c2);
     }
     pg_rmsnorm_args bad{};
-    pg_context* c = make_ctx(0, true);
+    pg_context* c = make_ctx(0, 2);
     float buf[4] = {};
     check_small_ops(c);
     time_small_ops(c);

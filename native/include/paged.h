@@ -67,7 +67,9 @@ typedef enum pg_status {
 typedef enum pg_dtype {
     PG_DTYPE_F32 = 0,
     PG_DTYPE_F16 = 1,
-    PG_DTYPE_BF16 = 2
+    PG_DTYPE_BF16 = 2,
+    PG_DTYPE_Q8_0 = 3 /* GGUF q8_0 blocks of 32 weights: an f16 scale d, then 32 int8 q (w = d * q; 34 bytes);
+                       * matmul w and embedding tables on the cpu backend only, k (dim) a multiple of 32 */
 } pg_dtype;
 
 typedef enum pg_rope_style {
@@ -96,7 +98,7 @@ typedef struct pg_embedding_args {
     int32_t num_tokens;
     int32_t vocab_size;
     int32_t dim;
-    int32_t dtype; /* pg_dtype of table and out */
+    int32_t dtype; /* pg_dtype of table and out; cpu: f32, f16, bf16 or q8_0 table, out always f32 */
 } pg_embedding_args;
 
 /* Without residual: out = x / rms(x) * weight.
@@ -126,7 +128,7 @@ typedef struct pg_matmul_args {
     int32_t ldx;        /* >= k */
     int32_t ldo;        /* >= n */
     int32_t accumulate; /* 0: out = x w^T; 1: out += x w^T */
-    int32_t x_dtype;    /* cpu: f32 x and out with f32, f16 or bf16 w (half weights read in place, */
+    int32_t x_dtype;    /* cpu: f32 x and out with f32, f16, bf16 or q8_0 w (read in place, */
     int32_t w_dtype;    /*      widened in registers, fp32 sums); cuda/simt: one dtype for all three */
     int32_t out_dtype;
     const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */

@@ -80,6 +80,8 @@ internal static class DisposedCalls
             return null; // the engines' callbacks are optional
         if (type == typeof(Paged.Runtime.StagingBuffer) || type == typeof(Paged.Models.ModelWeights))
             return null; // a disposed object is checked before its arguments
+        if (type == typeof(IDisposable))
+            return new MemoryStream(); // DeviceContext.WrapHostMemory's owner
 
         throw new NotSupportedException($"no test argument for {type}");
     }

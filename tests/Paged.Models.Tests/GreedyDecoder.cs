@@ -14,7 +14,7 @@ internal static class GreedyDecoder
     public sealed record Result(int[] Tokens, double[][] FirstStepLogprobs);
 
     public static Result[] Run(string backend, string modelPath, IReadOnlyList<int[]> prompts, int maxTokens, int logprobSteps,
-        Func<ModelWeights, ModelWeights>? alter = null)
+        Func<ModelWeights, ModelWeights>? alter = null, bool closeWeightsAfterCreate = false)
     {
         using var ctx = Backend.Load(backend).CreateContext();
         using var loaded = ModelLoader.Load(modelPath);
@@ -25,6 +25,8 @@ internal static class GreedyDecoder
         int seqs = prompts.Count;
         int totalTokens = prompts.Sum(p => p.Length);
         using var model = ModelRegistry.Create(ctx, weights, new ModelCapacity(Math.Max(totalTokens, seqs), seqs, blocksPerSeq));
+        if (closeWeightsAfterCreate)
+            loaded.Dispose(); // as the CLI does: the model must not need the loader's mapped files any more
         using var cache = new KvCache(ctx, seqs * blocksPerSeq, c.NumLayers, c.NumKvHeads, BlockSize, c.HeadSize);
         using var logits = ctx.Allocate<float>((long)seqs * c.VocabSize);
         var batch = new StepBatch(model.MaxTokens, seqs, blocksPerSeq);

@@ -28,6 +28,37 @@ public sealed class ElementwiseOpTests
             CollectionAssert.AreEqual(table.AsSpan(ids[i] * dim, dim).ToArray(), actual.AsSpan(i * dim, dim).ToArray(), $"row {i}");
     }
 
+    // The CPU backend reads a half-precision table in place and widens rows into its f32 activations:
+    // every bf16/f16 value is exactly a float, so the rows must match bit for bit.
+    [TestMethod]
+    [DataRow(DType.BF16, 7, 64)]
+    [DataRow(DType.BF16, 3, 33)]
+    [DataRow(DType.F16, 5, 17)]
+    public void Embedding_WidensHalfTableOnCpu(DType dtype, int tokens, int dim)
+    {
+        var ctx = Backends.Context("cpu");
+        const int vocab = 29;
+        var wide = TestData.Uniform(vocab * dim, 3);
+        var bits = new ushort[wide.Length];
+        for (int i = 0; i < wide.Length; i++)
+        {
+            bits[i] = dtype == DType.BF16
+                ? (ushort)(BitConverter.SingleToUInt32Bits(wide[i]) >> 16)
+                : BitConverter.HalfToUInt16Bits((Half)wide[i]);
+            wide[i] = dtype == DType.BF16 ? BitConverter.UInt32BitsToSingle((uint)bits[i] << 16) : (float)BitConverter.UInt16BitsToHalf(bits[i]);
+        }
+
+        var ids = Enumerable.Range(0, tokens).Select(i => (i * 7 + 3) % vocab).ToArray();
+        ids[0] = vocab - 1;
+        using var t = ctx.Upload<ushort>(bits);
+        using var idBuf = ctx.Upload<int>(ids);
+        using var outBuf = ctx.Allocate<float>(tokens * dim);
+        ctx.Embedding(new EmbeddingArgs { Out = outBuf.Address, Table = t.Address, TokenIds = idBuf.Address, NumTokens = tokens, VocabSize = vocab, Dim = dim, DType = dtype });
+        var actual = outBuf.ToArray<float>();
+        for (int i = 0; i < tokens; i++)
+            CollectionAssert.AreEqual(wide.AsSpan(ids[i] * dim, dim).ToArray(), actual.AsSpan(i * dim, dim).ToArray(), $"row {i}");
+    }
+
     [TestMethod]
     [DataRow("cpu")]
     [DataRow("simt")]

@@ -6,8 +6,9 @@ namespace Paged.Runtime.Tests;
 
 /// <summary>
 /// Code paths a plain run skips on an AVX2 machine: the native CPU self-check (AVX2 vs portable kernels,
-/// 1 vs 2 threads, odd head sizes), and every CPU op test again with PAGED_CPU_NO_AVX2=1 in a child process,
-/// so that the portable GEMM, dot product and attention are checked against the same references.
+/// 1 vs 2 threads, odd head sizes), and every CPU op test again with PAGED_CPU_NO_AVX2=1 and with
+/// PAGED_CPU_NO_AVX512=1 in a child process, so that the portable and the AVX2 GEMM, dot product and attention
+/// are checked against the same references as the default (AVX-512 where the CPU has it) path.
 /// </summary>
 [TestClass]
 public sealed class PortablePathTests
@@ -16,6 +17,7 @@ public sealed class PortablePathTests
     internal const string OnlyBackendsVariable = "PAGED_TEST_BACKENDS";
 
     private const string PortableVariable = "PAGED_CPU_NO_AVX2";
+    private const string NoAvx512Variable = "PAGED_CPU_NO_AVX512";
 
     [TestMethod]
     [Timeout(60_000, CooperativeCancellation = true)]
@@ -36,10 +38,21 @@ public sealed class PortablePathTests
 
     [TestMethod]
     [Timeout(240_000, CooperativeCancellation = true)]
-    public void Cpu_op_tests_pass_on_the_portable_path()
+    public void Cpu_op_tests_pass_on_the_portable_path() => RunOpTestsWith(PortableVariable);
+
+    [TestMethod]
+    [Timeout(240_000, CooperativeCancellation = true)]
+    public void Cpu_op_tests_pass_on_the_avx2_path()
     {
-        if (Environment.GetEnvironmentVariable(PortableVariable) is { Length: > 0 })
-            Assert.Inconclusive("already the portable run");
+        if (!Backends.Context("cpu").DeviceName.Contains("avx512", StringComparison.Ordinal))
+            Assert.Inconclusive("the default CPU path is not AVX-512 here: the plain run already checks AVX2 (or the portable path)");
+        RunOpTestsWith(NoAvx512Variable);
+    }
+
+    private static void RunOpTestsWith(string variable)
+    {
+        if (Environment.GetEnvironmentVariable(PortableVariable) is { Length: > 0 } || Environment.GetEnvironmentVariable(NoAvx512Variable) is { Length: > 0 })
+            Assert.Inconclusive("already a rerun with a kernel path forced");
         if (!Backend.IsAvailable("cpu"))
             Assert.Inconclusive("libpaged_cpu.so is not built");
         // Every op test class, less the statistical draw test (minutes of sampling; the portable sampling
@@ -50,12 +63,12 @@ public sealed class PortablePathTests
             nameof(LongContextAttentionTests), nameof(PortablePathTests) + "." + nameof(Cpu_context_uses_the_path_the_environment_asks_for),
         }.Select(c => "FullyQualifiedName~" + c)) + ")&FullyQualifiedName!~Draws_MatchTheFilteredDistribution";
         var result = ChildProcess.RunTestsAgain(Assembly.GetExecutingAssembly().Location, filter,
-            new Dictionary<string, string> { [PortableVariable] = "1", [OnlyBackendsVariable] = "cpu" }, TimeSpan.FromSeconds(220));
+            new Dictionary<string, string> { [variable] = "1", [OnlyBackendsVariable] = "cpu" }, TimeSpan.FromSeconds(220));
         string output = ChildProcess.Tail(result.Stdout + result.Stderr, 8000);
-        Assert.AreEqual(0, result.ExitCode, $"op tests failed on the portable path:\n{output}");
+        Assert.AreEqual(0, result.ExitCode, $"op tests failed with {variable}=1:\n{output}");
         StringAssert.Contains(result.Stdout, "failed: 0", output);
         StringAssert.Contains(result.Stdout, "passed Cpu_context_uses_the_path_the_environment_asks_for", output);
-        Console.WriteLine($"portable op tests: {result.Elapsed.TotalSeconds:F1} s\n{ChildProcess.Tail(result.Stdout, 400)}");
+        Console.WriteLine($"op tests with {variable}=1: {result.Elapsed.TotalSeconds:F1} s\n{ChildProcess.Tail(result.Stdout, 400)}");
     }
 
     [TestMethod]
@@ -63,8 +76,11 @@ public sealed class PortablePathTests
     {
         var ctx = Backends.Context("cpu");
         bool portable = Environment.GetEnvironmentVariable(PortableVariable) is { Length: > 0 } v && v != "0";
+        bool noAvx512 = Environment.GetEnvironmentVariable(NoAvx512Variable) is { Length: > 0 } v2 && v2 != "0";
         if (portable)
             StringAssert.Contains(ctx.DeviceName, "generic", $"PAGED_CPU_NO_AVX2=1 must select the portable kernels ({ctx.DeviceName})");
+        else if (noAvx512)
+            Assert.IsFalse(ctx.DeviceName.Contains("avx512", StringComparison.Ordinal), $"PAGED_CPU_NO_AVX512=1 must keep the AVX-512 kernels off ({ctx.DeviceName})");
         else if (!ctx.DeviceName.Contains("avx2", StringComparison.Ordinal))
             Assert.Inconclusive($"this CPU has no AVX2/FMA: the default path is already the portable one ({ctx.DeviceName})");
     }

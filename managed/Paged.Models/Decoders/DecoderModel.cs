@@ -86,7 +86,7 @@ internal sealed class DecoderModel : ICausalLM
         _ctx.Embedding(new EmbeddingArgs
         {
             Out = ws.Residual.Address, Table = _w.TokenEmbedding.Address, TokenIds = ws.TokenIds.Address,
-            NumTokens = T, VocabSize = c.VocabSize, Dim = dim, DType = DType.F32,
+            NumTokens = T, VocabSize = c.VocabSize, Dim = dim, DType = _w.TokenEmbeddingDType,
         });
 
         var attention = new AttentionArgs
@@ -192,14 +192,32 @@ internal sealed class DecoderModel : ICausalLM
         old.Dispose();
     }
 
-    /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias.</summary>
-    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate) =>
-        _ctx.Matmul(new MatmulArgs
+    /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias (one matmul per row block of W).</summary>
+    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate)
+    {
+        var args = new MatmulArgs
         {
             Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
             Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
             XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32,
-        });
+        };
+        if (w.RowBlocks is null)
+        {
+            _ctx.Matmul(args);
+            return;
+        }
+
+        int first = 0; // output columns [first, first + block rows) come from this block
+        foreach (var (block, blockRows) in w.RowBlocks)
+        {
+            _ctx.Matmul(args with
+            {
+                Out = output + (first * sizeof(float)), W = block.Address, N = blockRows,
+                Bias = w.Bias is null ? 0 : w.Bias.Address + (first * sizeof(float)),
+            });
+            first += blockRows;
+        }
+    }
 
     /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>
     private void HeadRmsNorm(nint x, DeviceBuffer weight, int tokens, int heads, int tokenStride) =>

@@ -5,7 +5,8 @@ using Paged.Runtime.Interop;
 namespace Paged.Models.Decoders;
 
 /// <summary>
-/// A decoder's weights on the device in fp32, fused for fewer, larger matmuls: per layer q, k, v as one
+/// A decoder's weights on the device (fp32; on the CPU in their stored dtype, in place from the mapped file), fused
+/// for fewer, larger matmuls: per layer q, k, v as one
 /// [q_dim + 2 kv_dim, dim] linear (with its fused bias when the model has one) and gate, up as one [2 hidden, dim].
 /// Every tensor is looked up by name with its expected shape, so a missing or mis-shaped tensor is a clear error.
 /// </summary>
@@ -13,7 +14,11 @@ internal sealed class DecoderWeights : IDisposable
 {
     private readonly List<DeviceBuffer> _owned;
 
-    /// <summary>Keep f16/bf16 projection weights as stored: the CPU GEMM widens them in registers (cuda and simt take one dtype for x, w and out).</summary>
+    /// <summary>
+    /// The CPU backend: projection weights and the embedding/classifier tables keep their stored dtype (the CPU GEMM
+    /// and embedding widen f16/bf16 in registers; cuda and simt take one dtype for x, w and out) and are used in place
+    /// from a mapped file where possible.
+    /// </summary>
     private readonly bool _halfWeights;
 
     public DecoderWeights(DeviceContext ctx, ModelWeights weights)
@@ -26,9 +31,10 @@ internal sealed class DecoderWeights : IDisposable
         {
             var shapes = DecoderTensors.Expected(c);
             WeightTensor Get(string name) => weights.Require(name, shapes[name]);
-            TokenEmbedding = up.Upload(Get(WeightNames.Embedding));
+            (TokenEmbedding, TokenEmbeddingDType) = Table(up, Get(WeightNames.Embedding));
             FinalNorm = up.Upload(Get(WeightNames.FinalNorm));
-            Classifier = c.SharedClassifier ? TokenEmbedding : up.Upload(Get(WeightNames.Classifier));
+            var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType) : Table(up, Get(WeightNames.Classifier));
+            Classifier = classifier;
             RopeInvFreq = c.RopeStyle == RopeStyle.RotateHalf ? up.Upload(RopeFrequencies.Compute(c)) : null;
             Layers = new LayerWeights[c.NumLayers];
             for (int l = 0; l < Layers.Length; l++)
@@ -46,7 +52,7 @@ internal sealed class DecoderWeights : IDisposable
                     NewLinear(up, $"layer {l} down", null, T(WeightNames.Down)));
             }
 
-            LmHead = new LinearWeight("lm_head", Classifier, DType.F32, null, c.VocabSize, c.Dim,
+            LmHead = new LinearWeight("lm_head", Classifier, classifierDType, null, c.VocabSize, c.Dim,
                 [c.SharedClassifier ? WeightNames.Embedding : WeightNames.Classifier]);
         }
         catch
@@ -56,13 +62,41 @@ internal sealed class DecoderWeights : IDisposable
         }
     }
 
-    /// <summary>Fuses <paramref name="parts"/> (each [rows, K]) into one linear layer, with the matching biases if any.</summary>
+    /// <summary>
+    /// Fuses <paramref name="parts"/> (each [rows, K]) into one linear layer, with the matching biases if any: used in
+    /// place from the mapped file where the backend allows it (the CPU: no second copy of the weights), else uploaded.
+    /// </summary>
     private LinearWeight NewLinear(WeightUploader up, string name, WeightTensor[]? biases, params WeightTensor[] parts)
     {
+        var bias = biases is null ? null : up.Upload(biases);
+        int n = (int)parts.Sum(p => p.Shape[0]), k = (int)parts[0].Shape[1];
+        string[] names = [.. parts.Select(p => p.Name)];
+        if (_halfWeights && up.TryUseInPlace(parts) is { } blocks)
+        {
+            var rowBlocks = blocks.Count == 1 ? null : blocks.Select((b, i) => (b, (int)parts[i].Shape[0])).ToList();
+            return new(name, blocks[0], ToDType(parts[0].DType), bias, n, k, names, rowBlocks);
+        }
+
         var (w, dtype) = up.UploadWeights(_halfWeights, parts);
-        return new(name, w, dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, _ => DType.F32 },
-            biases is null ? null : up.Upload(biases), (int)parts.Sum(p => p.Shape[0]), (int)parts[0].Shape[1], [.. parts.Select(p => p.Name)]);
+        return new(name, w, ToDType(dtype), bias, n, k, names);
     }
+
+    /// <summary>An embedding or classifier table: in place on the CPU (which reads f32, f16 and bf16 tables), else fp32.</summary>
+    private (DeviceBuffer Buffer, DType DType) Table(WeightUploader up, WeightTensor table)
+    {
+        if (!_halfWeights)
+            return (up.Upload(table), DType.F32);
+        if (up.TryUseInPlace(table) is { } inPlace)
+            return (inPlace[0], ToDType(table.DType));
+        var (buffer, dtype) = up.UploadWeights(true, table);
+        return (buffer, ToDType(dtype));
+    }
+
+    private static DType ToDType(WeightDType dtype) =>
+        dtype switch { WeightDType.BF16 => DType.BF16, WeightDType.F16 => DType.F16, WeightDType.Q8_0 => DType.Q8_0, _ => DType.F32 };
+
+    /// <summary>The dtype of <see cref="TokenEmbedding"/> (and of the classifier when it is shared).</summary>
+    public DType TokenEmbeddingDType { get; }
 
     public DeviceBuffer TokenEmbedding { get; } = null!;
 

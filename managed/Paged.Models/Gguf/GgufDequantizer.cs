@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
@@ -7,8 +6,8 @@ namespace Paged.Models.Gguf;
 /// <summary>Converts GGUF tensor data (F32, F16, BF16, Q8_0) to fp32.</summary>
 internal static class GgufDequantizer
 {
-    public const int Q8BlockSize = 32;
-    public const int Q8BlockBytes = 2 + Q8BlockSize;
+    public const int Q8BlockSize = Weights.WeightDTypes.Q8BlockSize;
+    public const int Q8BlockBytes = Weights.WeightDTypes.Q8BlockBytes;
 
     public static bool IsSupported(GgufTensorType type) =>
         type is GgufTensorType.F32 or GgufTensorType.F16 or GgufTensorType.BF16 or GgufTensorType.Q8_0;
@@ -33,26 +32,10 @@ internal static class GgufDequantizer
 
                 break;
             case GgufTensorType.Q8_0:
-                DequantizeQ8_0(source, destination);
+                Weights.Q8Blocks.Dequantize(source, destination);
                 break;
             default:
                 throw new NotSupportedException($"tensor type {type} is not supported");
-        }
-    }
-
-    private static void DequantizeQ8_0(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        int blocks = destination.Length / Q8BlockSize;
-        for (int b = 0; b < blocks; b++)
-        {
-            var block = source.Slice(b * Q8BlockBytes, Q8BlockBytes);
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
-            var qs = MemoryMarshal.Cast<byte, sbyte>(block[2..]);
-            var dst = destination.Slice(b * Q8BlockSize, Q8BlockSize);
-            for (int j = 0; j < Q8BlockSize; j++)
-            {
-                dst[j] = qs[j] * d;
-            }
         }
     }
 }

@@ -25,33 +25,65 @@ public static class GgufModel
     {
         ArgumentNullException.ThrowIfNull(file);
         var config = ReadConfig(file);
-        using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        var tensors = new List<WeightTensor>();
-        float[]? embedding = null;
-        foreach (var info in file.Tensors)
+        // Mapped, not read: tensors are views of the file in their stored type (the CPU backend uses f32, f16, bf16
+        // and q8_0 in place; other backends get fp32 as they upload).
+        var mapped = MappedFile.Open(file.Path);
+        try
         {
-            if (CanonicalName(info.Name, config.NumLayers) is not { } name)
-                continue;
-            file.CheckSupported(info); // before allocating: only a supported tensor's size was checked against the file
-            var data = new float[info.ElementCount];
-            file.ReadTensor(stream, info, data);
-            if (name == WeightNames.Embedding)
-                embedding = data;
-            tensors.Add(new WeightTensor(name, data, [.. info.Shape.Reverse()]));
+            var tensors = new List<WeightTensor>();
+            foreach (var info in file.Tensors)
+            {
+                if (CanonicalName(info.Name, config.NumLayers) is not { } name)
+                    continue;
+                file.CheckSupported(info); // only a supported tensor's size was checked against the file
+                tensors.Add(new WeightTensor(name, StoredType(info.Type), [.. info.Shape.Reverse()], mapped, file.DataOffset + info.Offset));
+            }
+
+            // Converters often store a tied classifier twice; keep one copy when they are bitwise identical.
+            int output = tensors.FindIndex(t => t.Name == WeightNames.Classifier);
+            var embedding = tensors.Find(t => t.Name == WeightNames.Embedding);
+            if (output >= 0 && embedding is not null && SameBytes(tensors[output], embedding))
+            {
+                tensors.RemoveAt(output);
+                config = config with { SharedClassifier = true };
+            }
+
+            var weights = new ModelWeights(config, file.Path, tensors, [mapped]);
+            weights.CheckTensors();
+            weights.CheckFinite();
+            return weights;
+        }
+        catch
+        {
+            mapped.Dispose();
+            throw;
+        }
+    }
+
+    private static WeightDType StoredType(GgufTensorType type) => type switch
+    {
+        GgufTensorType.F32 => WeightDType.F32,
+        GgufTensorType.F16 => WeightDType.F16,
+        GgufTensorType.BF16 => WeightDType.BF16,
+        _ => WeightDType.Q8_0, // CheckSupported admits only these four
+    };
+
+    private static bool SameBytes(WeightTensor a, WeightTensor b)
+    {
+        if (a.DType != b.DType || a.ByteCount != b.ByteCount)
+            return false;
+        var x = new byte[1 << 20];
+        var y = new byte[x.Length];
+        for (long done = 0; done < a.ByteCount; done += x.Length)
+        {
+            int n = (int)Math.Min(x.Length, a.ByteCount - done);
+            a.ReadBytes(done, x.AsSpan(0, n));
+            b.ReadBytes(done, y.AsSpan(0, n));
+            if (!x.AsSpan(0, n).SequenceEqual(y.AsSpan(0, n)))
+                return false;
         }
 
-        // Converters often store a tied classifier twice; keep one copy when they are bitwise identical.
-        int output = tensors.FindIndex(t => t.Name == WeightNames.Classifier);
-        if (output >= 0 && embedding is not null && tensors[output].HostArray!.AsSpan().SequenceEqual(embedding))
-        {
-            tensors.RemoveAt(output);
-            config = config with { SharedClassifier = true };
-        }
-
-        var weights = new ModelWeights(config, file.Path, tensors);
-        weights.CheckTensors();
-        weights.CheckFinite();
-        return weights;
+        return true;
     }
 
     /// <summary>Builds the <see cref="ModelConfig"/> from {arch}.* and tokenizer.ggml.* metadata.</summary>

@@ -54,9 +54,9 @@ public static class GgufModelWriter
             w.Write((uint)t.Shape.Length);
             foreach (long d in t.Shape.Reverse())
                 w.Write((ulong)d);
-            w.Write((uint)(dtype switch { WeightDType.F16 => GgufTensorType.F16, WeightDType.BF16 => GgufTensorType.BF16, _ => GgufTensorType.F32 }));
+            w.Write((uint)(StoredType(t, dtype) switch { WeightDType.F16 => GgufTensorType.F16, WeightDType.BF16 => GgufTensorType.BF16, _ => GgufTensorType.F32 }));
             w.Write(offset);
-            offset += Align(Bytes(t, dtype));
+            offset += Align(Bytes(t, StoredType(t, dtype)));
         }
 
         Pad(w);
@@ -69,7 +69,7 @@ public static class GgufModelWriter
             {
                 int n = (int)Math.Min(ChunkFloats, count - done);
                 t.Fill(done, floats.AsSpan(0, n));
-                w.Write(bytes, 0, WeightEncoder.Encode(dtype, floats.AsSpan(0, n), bytes));
+                w.Write(bytes, 0, WeightEncoder.Encode(StoredType(t, dtype), floats.AsSpan(0, n), bytes));
                 done += n;
             }
 
@@ -159,6 +159,9 @@ public static class GgufModelWriter
     }
 
     private static Action<BinaryWriter> U32(int value) => w => { w.Write(4u); w.Write((uint)value); };
+
+    /// <summary>1-D tensors (norm weights) stay f32, as llama.cpp's converter writes them (its CPU mul takes f32 only).</summary>
+    private static WeightDType StoredType(CheckpointTensor t, WeightDType dtype) => t.Shape.Length == 1 ? WeightDType.F32 : dtype;
 
     private static ulong Bytes(CheckpointTensor t, WeightDType dtype) => (ulong)(t.Shape.Aggregate(1L, (a, b) => a * b) * WeightDTypes.Size(dtype));
 

@@ -11,6 +11,8 @@ public sealed unsafe class MappedFile : IDisposable
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
     private byte* _pointer;
+    private int _references = 1; // the opener's, released by Dispose; each Lease adds one
+    private bool _disposed;
 
     private MappedFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view)
     {
@@ -58,8 +60,39 @@ public sealed unsafe class MappedFile : IDisposable
         return new ReadOnlySpan<byte>(_pointer + offset, count);
     }
 
+    /// <summary>
+    /// Keeps the mapping alive until the lease is disposed, whoever else disposes the file: a backend that uses the
+    /// mapped weights in place holds one per buffer.
+    /// </summary>
+    public IDisposable Lease()
+    {
+        ObjectDisposedException.ThrowIf(_pointer == null, this);
+        Interlocked.Increment(ref _references);
+        return new FileLease(this);
+    }
+
+    /// <summary>The address of byte <paramref name="offset"/> (valid while the file or a lease is open).</summary>
+    internal nint AddressOf(long offset)
+    {
+        ObjectDisposedException.ThrowIf(_pointer == null, this);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((ulong)offset, (ulong)Length, nameof(offset));
+        return (nint)(_pointer + offset);
+    }
+
+    /// <summary>Drops the opener's reference; the file is unmapped when no lease is left either.</summary>
     public void Dispose()
     {
+        if (!_disposed)
+        {
+            _disposed = true;
+            Release();
+        }
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _references) != 0)
+            return;
         if (_pointer != null)
         {
             _pointer = null;
@@ -68,5 +101,16 @@ public sealed unsafe class MappedFile : IDisposable
 
         _view.Dispose();
         _map.Dispose();
+    }
+
+    private sealed class FileLease(MappedFile file) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                file.Release();
+        }
     }
 }

@@ -47,7 +47,7 @@ public sealed class WeightTensor
 
     public long ElementCount { get; }
 
-    public long ByteCount => ElementCount * WeightDTypes.Size(DType);
+    public long ByteCount => WeightDTypes.Bytes(DType, ElementCount);
 
     /// <summary>The fp32 host array behind this tensor, or null when it is a file view.</summary>
     internal float[]? HostArray => _host;
@@ -79,6 +79,14 @@ public sealed class WeightTensor
             return;
         }
 
+        if (DType == WeightDType.Q8_0)
+        {
+            if (start % WeightDTypes.Q8BlockSize != 0 || destination.Length % WeightDTypes.Q8BlockSize != 0)
+                throw new ArgumentOutOfRangeException(nameof(start), $"q8_0 tensor {Name} is read in whole blocks of {WeightDTypes.Q8BlockSize} (asked [{start}, {start + destination.Length}))");
+            Q8Blocks.Dequantize(_file!.Span(_fileOffset + WeightDTypes.Bytes(DType, start), (int)WeightDTypes.Bytes(DType, destination.Length)), destination);
+            return;
+        }
+
         int size = WeightDTypes.Size(DType);
         var bytes = _file!.Span(_fileOffset + (start * size), destination.Length * size);
         switch (DType)
@@ -105,6 +113,9 @@ public sealed class WeightTensor
         else
             _file!.Span(_fileOffset + byteStart, destination.Length).CopyTo(destination);
     }
+
+    /// <summary>Where the stored bytes are when this tensor is a view of a mapped file (null for a host array).</summary>
+    internal (MappedFile File, long Offset)? MappedLocation => _file is null ? null : (_file, _fileOffset);
 
     /// <summary>The whole tensor as a new fp32 array (tests, small tensors).</summary>
     public float[] ToArray()

@@ -12,6 +12,9 @@ public enum DType
     F32 = 0,
     F16 = 1,
     BF16 = 2,
+
+    /// <summary>GGUF q8_0 blocks (32 weights: an f16 scale, 32 int8): matmul weights on the CPU backend only.</summary>
+    Q8_0 = 3,
 }
 
 /// <summary>How rotary embedding pairs the elements of a head (pg_rope_style).</summary>
