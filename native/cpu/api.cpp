@@ -60,6 +60,7 @@ const pg_api kApi = {
     Entry<pg::cpu::block_swap>::call,
     Entry<pg::cpu::head_rmsnorm>::call,
     get_counters,
+    Entry<pg::cpu::lora>::call,
 };
 
 }  // namespace
