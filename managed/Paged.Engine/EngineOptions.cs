@@ -45,6 +45,12 @@ public sealed record EngineOptions
     /// <summary>Seed of the engine's generator for requests without a seed of their own.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>LoRA adapters resident in device slots at once; 0 (default): no LoRA support.</summary>
+    public int MaxLoras { get; init; }
+
+    /// <summary>Largest LoRA rank an adapter may have (slot size).</summary>
+    public int MaxLoraRank { get; init; } = 16;
+
     public void Validate()
     {
         if (BlockSize is < 1 or > 1024)
@@ -61,6 +67,10 @@ public sealed record EngineOptions
             throw new ArgumentException("fair-share token weights must be >= 0 and not both 0");
         if (FairShare.TenantWeights is { } tw && tw.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
             throw new ArgumentException("tenant weights must be positive finite numbers");
+        if (MaxLoras is < 0 or > 256)
+            throw new ArgumentException($"max LoRAs must be in 0..256 (got {MaxLoras})");
+        if (MaxLoraRank is < 1 or > 512)
+            throw new ArgumentException($"max LoRA rank must be in 1..512 (got {MaxLoraRank})");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }

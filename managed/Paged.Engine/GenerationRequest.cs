@@ -18,4 +18,7 @@ public sealed record GenerationRequest
 
     /// <summary>The caller's id for the request (unique among its live requests in <see cref="AsyncEngine"/>); reported in <see cref="RequestOutput.ExternalId"/>.</summary>
     public string? RequestId { get; init; }
+
+    /// <summary>Name of a loaded LoRA adapter to run the request under (null: the base model).</summary>
+    public string? Lora { get; init; }
 }

@@ -50,6 +50,8 @@ public sealed class LlmEngine : IDisposable
         MaxContext = shape.MaxContext;
         var executor = createExecutor(shape);
         DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
+        var residency = (executor as ModelRunner)?.Adapters;
+        Adapters = new Lora.LoraRegistry(config, residency is null ? 0 : options.MaxLoras, options.MaxLoraRank);
         var scheduler = new Scheduler(new SchedulerConfig
         {
             NumBlocks = shape.NumKvBlocks,
@@ -62,9 +64,9 @@ public sealed class LlmEngine : IDisposable
             SwapBlocks = shape.SwapSlots,
             Policy = options.Policy,
             FairShare = options.FairShare,
-        });
+        }, adapters: residency);
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
-        _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
+        _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext, Adapters);
         _outputs = new OutputProcessor(tokenizer);
     }
 
@@ -77,6 +79,9 @@ public sealed class LlmEngine : IDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>The LoRA adapters this engine serves (load, unload, look up; thread-safe).</summary>
+    public Lora.LoraRegistry Adapters { get; }
 
     public ModelConfig Config { get; }
 
@@ -158,6 +163,8 @@ public sealed class LlmEngine : IDisposable
         _outputs.Add(request);
         _core.Add(request);
         _live.Add(id, request);
+        if (request.Adapter is { } adapter)
+            Adapters.Track(adapter);
         return id;
     }
 
@@ -171,6 +178,7 @@ public sealed class LlmEngine : IDisposable
         using var _ = _guard.Enter(nameof(Abort));
         if (!_live.Remove(requestId, out var request))
             return null;
+        Untrack(request);
         _core.Finish(request, reason, error);
         return Complete(request, Stopwatch.GetTimestamp());
     }
@@ -193,6 +201,7 @@ public sealed class LlmEngine : IDisposable
             if (request.IsFinished)
             {
                 _live.Remove(request.Id);
+                Untrack(request);
                 outputs.Add(Complete(request, now));
             }
             else
@@ -200,6 +209,19 @@ public sealed class LlmEngine : IDisposable
         }
 
         return outputs;
+    }
+
+    private void Untrack(Request request)
+    {
+        if (request.Adapter is { } adapter)
+            Adapters.Untrack(adapter);
+    }
+
+    /// <summary>Ids of the live requests running under <paramref name="adapter"/>.</summary>
+    public IReadOnlyList<long> RequestsUsing(Paged.Models.Lora.LoraAdapter adapter)
+    {
+        using var _ = _guard.Enter(nameof(RequestsUsing));
+        return [.. _live.Values.Where(r => ReferenceEquals(r.Adapter, adapter)).Select(r => r.Id)];
     }
 
     private RequestOutput Complete(Request request, long now)

@@ -32,7 +32,11 @@ internal sealed class ModelRunner : IModelExecutor
         try
         {
             cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize);
-            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq));
+            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq)
+            {
+                MaxLoras = options.MaxLoras,
+                MaxLoraRank = options.MaxLoraRank,
+            });
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }
         catch
@@ -60,7 +64,11 @@ internal sealed class ModelRunner : IModelExecutor
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
         _upload = new StagingBuffer(model.Context);
+        Adapters = model.LoraSlots is { } slots ? new Lora.LoraResidency(slots) : null;
     }
+
+    /// <summary>The LoRA slots' residency (null when the model has no slots).</summary>
+    public Lora.LoraResidency? Adapters { get; }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
@@ -83,7 +91,7 @@ internal sealed class ModelRunner : IModelExecutor
             var seq = chunk.Sequence;
             var tokens = CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
             var table = CollectionsMarshal.AsSpan(seq.BlockTable);
-            int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize);
+            int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize, Adapters?.SlotOf(seq.Request.Adapter) ?? -1);
             if (!chunk.Samples)
                 continue;
             _batch.AddLogitRow(last);

@@ -33,7 +33,17 @@ public interface ICausalLM : IDisposable
 
     /// <summary>Runs the model over <paramref name="batch"/>, writing its keys and values into <paramref name="cache"/>.</summary>
     void Forward(StepBatch batch, KvCache cache);
+
+    /// <summary>The model's LoRA adapter slots, or null when it was built without them (<see cref="ModelCapacity.MaxLoras"/> 0).</summary>
+    Lora.LoraSlotStore? LoraSlots => null;
 }
 
 /// <summary>The step sizes a model's workspace is allocated for.</summary>
-public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq);
+public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq)
+{
+    /// <summary>LoRA adapters resident at once (device slots); 0: no LoRA support.</summary>
+    public int MaxLoras { get; init; }
+
+    /// <summary>Largest LoRA rank a slot holds.</summary>
+    public int MaxLoraRank { get; init; } = 16;
+}

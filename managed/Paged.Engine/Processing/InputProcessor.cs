@@ -7,7 +7,11 @@ namespace Paged.Engine;
 /// <summary>A validated, tokenized request, not yet in the engine.</summary>
 internal sealed record PreparedRequest(
     string Prompt, int[] PromptTokenIds, SamplingParams Sampling, RequestAttributes Attributes, string? ExternalId,
-    long ArrivalTicks, DateTimeOffset ArrivalTime);
+    long ArrivalTicks, DateTimeOffset ArrivalTime)
+{
+    /// <summary>The LoRA adapter the request named, resolved at validation (null: the base model).</summary>
+    public Paged.Models.Lora.LoraAdapter? Adapter { get; init; }
+}
 
 /// <summary>
 /// The input processor: tokenizes and validates requests (every check that keeps a bad request from the
@@ -15,7 +19,7 @@ internal sealed record PreparedRequest(
 /// the tokenizer and the limits), so <see cref="AsyncEngine"/> runs it on the caller's thread and bad input
 /// throws there; <see cref="Build"/> runs on the engine's thread.
 /// </summary>
-internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, EngineOptions options, int maxContext)
+internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, EngineOptions options, int maxContext, Lora.LoraRegistry? adapters = null)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first problem.</summary>
     public PreparedRequest Prepare(GenerationRequest request)
@@ -51,15 +55,25 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
         }
 
         string prompt = request.Prompt ?? tokenizer.Decode(ids);
-        return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow);
+        var adapter = request.Lora is { } name
+            ? adapters?.Resolve(name) ?? throw new ArgumentException($"unknown LoRA adapter '{name}': this engine has no LoRA support")
+            : null;
+        return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow)
+        {
+            Adapter = adapter,
+        };
     }
 
     /// <summary>The engine's request with its sequences, completion 0 seeded with <paramref name="seed"/>.</summary>
     public static Request Build(PreparedRequest p, long id, ulong seed, ref long nextSeqId)
     {
         var a = p.Attributes;
-        var request = new Request(id, p.Prompt, p.PromptTokenIds, p.Sampling, p.ArrivalTicks, a.Priority, a.Tenant ?? "", a.ExtraKey)
+        // KV computed under an adapter is never shared with other adapters or the base model: its id is part
+        // of every prefix-cache key of the request.
+        ulong extraKey = a.ExtraKey ^ (p.Adapter?.CacheKey ?? 0);
+        var request = new Request(id, p.Prompt, p.PromptTokenIds, p.Sampling, p.ArrivalTicks, a.Priority, a.Tenant ?? "", extraKey)
         {
+            Adapter = p.Adapter,
             ExternalId = p.ExternalId,
             ArrivalTime = p.ArrivalTime,
         };

@@ -22,8 +22,12 @@ public sealed class Scheduler
     private readonly int _maxTokens;
     private int _runningWidth;
 
-    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null)
+    private readonly IAdapterGate? _adapters;
+
+    /// <param name="adapters">Keeps running sequences' LoRA adapters resident (null: no adapters).</param>
+    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null, IAdapterGate? adapters = null)
     {
+        _adapters = adapters;
         ArgumentNullException.ThrowIfNull(config);
         _config = config;
         _maxTokens = config.MaxNumBatchedTokens;
@@ -155,7 +159,7 @@ public sealed class Scheduler
                 int count = Math.Min(seq.Length - seq.NumComputed, budget);
                 if (MustBeWhole(seq.Length - seq.NumComputed) && count < seq.Length - seq.NumComputed)
                     break;
-                if (Kv.BlocksNeededToSwapIn(seq, count) > Kv.Pool.NumFree)
+                if (Kv.BlocksNeededToSwapIn(seq, count) > Kv.Pool.NumFree || !CanRunAdapter(seq))
                     break;
                 _swapped.RemoveAt(0);
                 Kv.SwapIn(seq, plan);
@@ -183,7 +187,7 @@ public sealed class Scheduler
             if (_runningWidth + 1 + seq.PendingForks.Count > _config.MaxNumSeqs)
                 break;
             int count = AdmissionCost(seq, budget, out int hits, out int blocksNeeded);
-            if (count == 0 || blocksNeeded > Kv.Pool.NumFree)
+            if (count == 0 || blocksNeeded > Kv.Pool.NumFree || !CanRunAdapter(seq))
                 break;
             _waiting.Dequeue(seq);
             Kv.AttachCachedPrefix(seq, hits);
@@ -266,8 +270,11 @@ public sealed class Scheduler
         _waiting.Requeue(victim);
     }
 
+    private bool CanRunAdapter(Sequence seq) => _adapters?.CanRun(seq.Request) ?? true;
+
     private void InsertRunning(Sequence seq)
     {
+        _adapters?.Pin(seq.Request);
         seq.Status = SequenceStatus.Running;
         _runningWidth += 1 + seq.PendingForks.Count;
         int i = _running.Count;
@@ -279,6 +286,7 @@ public sealed class Scheduler
     private void RemoveRunning(Sequence seq)
     {
         _running.Remove(seq);
+        _adapters?.Unpin(seq.Request);
         _runningWidth -= 1 + seq.PendingForks.Count;
     }
 

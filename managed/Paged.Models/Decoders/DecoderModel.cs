@@ -1,4 +1,5 @@
 using Paged.Runtime;
+using Paged.Models.Lora;
 using Paged.Runtime.Interop;
 
 namespace Paged.Models.Decoders;
@@ -29,9 +30,12 @@ internal sealed class DecoderModel : ICausalLM
         try
         {
             _ws = new DecoderWorkspace(context, Config, MaxTokens, MaxSeqs, MaxBlocksPerSeq);
+            if (capacity.MaxLoras > 0)
+                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens);
         }
         catch
         {
+            _ws?.Dispose();
             _w.Dispose();
             throw;
         }
@@ -46,6 +50,8 @@ internal sealed class DecoderModel : ICausalLM
     public int MaxBlocksPerSeq { get; }
 
     public DeviceContext Context => _ctx;
+
+    public Lora.LoraSlotStore? LoraSlots { get; }
 
     /// <summary>Device address of the logits the last <see cref="Forward(StepBatch, KvCache)"/> wrote ([NumLogitRows, vocab], dense).</summary>
     public nint LogitsAddress => _ws.Logits.Address;
@@ -78,6 +84,7 @@ internal sealed class DecoderModel : ICausalLM
             throw new ArgumentException("batch block-table width differs from the model's", nameof(batch));
 
         _ws.Upload(batch);
+        _adapterSlots = LoraSlots is not null ? _ws.AdapterSlots.Address : 0;
         int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, qkvWidth = qDim + (2 * kvDim), hidden = c.HiddenDim;
         var ws = _ws;
 
@@ -100,7 +107,7 @@ internal sealed class DecoderModel : ICausalLM
         {
             var lw = _w.Layers[l];
             RmsNorm(ws.Normed, ws.Residual, lw.AttnNorm, T);
-            Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false);
+            Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false, l, LoraLinear.Qkv);
             if (lw.QNorm is not null && lw.KNorm is not null)
             {
                 HeadRmsNorm(ws.Qkv.Address, lw.QNorm, T, c.NumHeads, qkvWidth);
@@ -124,12 +131,12 @@ internal sealed class DecoderModel : ICausalLM
                 _ctx.AttentionDecode(attention);
             else
                 _ctx.AttentionPrefill(attention);
-            Linear(lw.O, ws.AttnOut.Address, ws.Residual.Address, T, accumulate: true);
+            Linear(lw.O, ws.AttnOut.Address, ws.Residual.Address, T, accumulate: true, l, LoraLinear.O);
 
             RmsNorm(ws.Normed, ws.Residual, lw.FfnNorm, T);
-            Linear(lw.GateUp, ws.Normed.Address, ws.GateUp.Address, T, accumulate: false);
+            Linear(lw.GateUp, ws.Normed.Address, ws.GateUp.Address, T, accumulate: false, l, LoraLinear.GateUp);
             _ctx.SiluMul(new SiluMulArgs { Out = ws.Act.Address, X = ws.GateUp.Address, NumTokens = T, Hidden = hidden, DType = DType.F32 });
-            Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true);
+            Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true, l, LoraLinear.Down);
         }
 
         if (R == 0)
@@ -146,14 +153,24 @@ internal sealed class DecoderModel : ICausalLM
         Linear(_w.LmHead, ws.LastHidden.Address, ws.Logits.Address, R, accumulate: false);
     }
 
-    /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias.</summary>
-    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate) =>
+    /// <summary>
+    /// Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias, then, for a decoder layer's
+    /// projections when the step has adapters, each token's LoRA delta (the lora op, one call per fused target).
+    /// </summary>
+    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate, int layer = -1, LoraLinear lora = default)
+    {
         _ctx.Matmul(new MatmulArgs
         {
             Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
             Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
             XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32,
         });
+        if (layer >= 0 && _adapterSlots != 0)
+            LoraSlots!.Apply(lora, layer, x, w.K, output, w.N, rows, _adapterSlots);
+    }
+
+    // The step's per-token LoRA slots on the device (0: no adapter in this step).
+    private nint _adapterSlots;
 
     /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>
     private void HeadRmsNorm(nint x, DeviceBuffer weight, int tokens, int heads, int tokenStride) =>
@@ -175,6 +192,7 @@ internal sealed class DecoderModel : ICausalLM
 
     public void Dispose()
     {
+        LoraSlots?.Dispose();
         _ws.Dispose();
         _w.Dispose();
     }
