@@ -35,6 +35,7 @@ internal static class GenerateCommand
         var requests = prompts.Select(p => new GenerationRequest
         {
             Prompt = p.Prompt, PromptTokenIds = p.Ids, Sampling = p.N is int n ? sampling with { N = n } : sampling, Attributes = p.Attributes,
+            Lora = p.Lora,
         }).ToList();
         foreach (var r in requests)
             r.Sampling.Validate();

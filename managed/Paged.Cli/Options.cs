@@ -69,6 +69,18 @@ public abstract class EngineVerbOptions
 
     [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
     public IEnumerable<string> TenantWeights { get; set; } = [];
+
+    [Option("lora", HelpText = "A PEFT LoRA adapter to serve, NAME=PATH (adapter_config.json + adapter_model.safetensors); repeat for several. Requests pick one by NAME.")]
+    public IEnumerable<string> Loras { get; set; } = [];
+
+    [Option("max-loras", Default = 0, HelpText = "LoRA adapters resident in device slots at once (0: 4 when LoRA is in use, else off). Others wait for a slot (LRU eviction of unused adapters).")]
+    public int MaxLoras { get; set; }
+
+    [Option("max-lora-rank", Default = 16, HelpText = "Largest LoRA rank accepted (the size of a slot).")]
+    public int MaxLoraRank { get; set; }
+
+    /// <summary>Whether LoRA slots are wanted: adapters given, or the verb loads them at run time.</summary>
+    public virtual bool WantsLora => MaxLoras > 0 || Loras.Any();
 }
 
 [Verb("generate", HelpText = "Generate text for one or more prompts with continuous batching.")]
@@ -77,7 +89,7 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
     public IEnumerable<string> Prompts { get; set; } = [];
 
-    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\" and \"tenant\".")]
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\", \"tenant\" and \"lora\" (an adapter NAME given with --lora; absent: the base model).")]
     public string? PromptsFile { get; set; }
 
     [Option("prompt-ids", HelpText = "A prompt given as comma-separated token ids, e.g. 0,735,734 (repeat the option for several).")]
@@ -232,4 +244,12 @@ public sealed class ServeOptions : ApiVerbOptions
 
     [Option("max-body-size", Default = "4M", HelpText = "Largest request body (413 beyond), e.g. 4M.")]
     public string MaxBodySize { get; set; } = "4M";
+
+    [Option("allow-runtime-lora", HelpText = "Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (gives LoRA slots: --max-loras defaults to 4).")]
+    public bool AllowRuntimeLora { get; set; }
+
+    [Option("lora-unload-timeout", Default = 30, HelpText = "Seconds an unload waits for the adapter's running requests before ending them.")]
+    public int LoraUnloadTimeoutSeconds { get; set; }
+
+    public override bool WantsLora => base.WantsLora || AllowRuntimeLora;
 }

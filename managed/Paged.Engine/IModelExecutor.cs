@@ -9,4 +9,7 @@ namespace Paged.Engine;
 public interface IModelExecutor : IDisposable
 {
     void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled);
+
+    /// <summary>The LoRA slots' residency when the executor's model has slots (null: requests cannot use adapters).</summary>
+    Lora.LoraResidency? Adapters => null;
 }

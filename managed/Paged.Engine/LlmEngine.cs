@@ -50,7 +50,7 @@ public sealed class LlmEngine : IDisposable
         MaxContext = shape.MaxContext;
         var executor = createExecutor(shape);
         DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
-        var residency = (executor as ModelRunner)?.Adapters;
+        var residency = executor.Adapters;
         Adapters = new Lora.LoraRegistry(config, residency is null ? 0 : options.MaxLoras, options.MaxLoraRank);
         var scheduler = new Scheduler(new SchedulerConfig
         {
@@ -157,6 +157,8 @@ public sealed class LlmEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var _ = _guard.Enter(nameof(AddRequest));
+        if (prepared.Adapter is { } a && !ReferenceEquals(Adapters.Find(a.Name), a))
+            throw new ArgumentException($"the LoRA adapter '{a.Name}' was unloaded");
         long id = _nextId++;
         ulong seed = prepared.Sampling.Seed ?? _engineRandom.NextUInt64();
         var request = InputProcessor.Build(prepared, id, seed, ref _nextSeqId);

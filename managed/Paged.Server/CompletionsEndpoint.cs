@@ -21,7 +21,7 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     /// <summary>Reads and validates a request body into engine requests (shared with <see cref="LocalApi"/>).</summary>
     internal PreparedCall Prepare(JsonFields body)
     {
-        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false);
+        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false, runner.Engine.Adapters);
         bool echo = body.Bool("echo", false);
         if (echo && settings.Sampling.Logprobs is not null)
             throw ApiException.BadRequest("'echo' with 'logprobs' is not supported: prompt logprobs are not computed", "echo");
@@ -35,10 +35,11 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
                 PromptTokenIds = ids,
                 Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "prompt"),
                 Attributes = settings.Attributes,
+                Lora = settings.Lora,
             });
         }
 
-        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer);
+        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), settings.ModelName(options), fingerprint, settings, echo, Tokenizer);
         return new PreparedCall(requests, settings, shape);
     }
 

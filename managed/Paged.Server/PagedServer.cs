@@ -70,6 +70,9 @@ public sealed class PagedServer : IAsyncDisposable
         app.MapPost("/tokenize", Guard(utility.TokenizeAsync));
         app.MapPost("/detokenize", Guard(utility.DetokenizeAsync));
         app.MapGet("/metrics", Guard(utility.MetricsAsync));
+        var lora = new LoraEndpoints(engine, options);
+        app.MapPost("/v1/load_lora_adapter", Guard(lora.LoadAsync));
+        app.MapPost("/v1/unload_lora_adapter", Guard(lora.UnloadAsync));
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -33,6 +33,12 @@ public sealed record ServerOptions
     /// <summary>Seconds clients are told to wait (Retry-After) when the admission queue is full.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING).</summary>
+    public bool AllowRuntimeLora { get; init; }
+
+    /// <summary>How long an unload waits for the adapter's running requests before ending them.</summary>
+    public TimeSpan LoraUnloadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)

@@ -84,6 +84,9 @@ public sealed partial class AsyncEngine
             case Barrier { Done: var done }:
                 done.TrySetResult(MakeSnapshot());
                 break;
+            case EndAdapterRequests end:
+                Handle(end);
+                break;
             case Shutdown { Drain: var drain }:
                 _stop = (StopMode)Math.Max((int)_stop, (int)(drain ? StopMode.Drain : StopMode.Abort));
                 break;
@@ -167,6 +170,9 @@ public sealed partial class AsyncEngine
                 break;
             case Barrier { Done: var done }:
                 done.TrySetResult(MakeSnapshot());
+                break;
+            case EndAdapterRequests { Done: var ended }:
+                ended.TrySetResult(0);
                 break;
             default:
                 break;
