@@ -225,6 +225,15 @@ public sealed class MakeModelOptions
 
     [Option("seed", Default = 1UL, HelpText = "Seed of the weights.")]
     public ulong Seed { get; set; }
+
+    [Option("lora-rank", Default = 0, HelpText = "Write a random PEFT LoRA adapter of this rank for the shape (or --from model) instead of a model.")]
+    public int LoraRank { get; set; }
+
+    [Option("lora-targets", Default = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", HelpText = "With --lora-rank: comma-separated target modules.")]
+    public string LoraTargets { get; set; } = "";
+
+    [Option("lora-alpha", Default = 0.0, HelpText = "With --lora-rank: lora_alpha (default 2 x rank).")]
+    public double LoraAlpha { get; set; }
 }
 
 [Verb("serve", HelpText = "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, /tokenize, /detokenize).")]
