@@ -219,13 +219,6 @@ public sealed class LlmEngine : IDisposable
             Adapters.Untrack(adapter);
     }
 
-    /// <summary>Ids of the live requests running under <paramref name="adapter"/>.</summary>
-    public IReadOnlyList<long> RequestsUsing(Paged.Models.Lora.LoraAdapter adapter)
-    {
-        using var _ = _guard.Enter(nameof(RequestsUsing));
-        return [.. _live.Values.Where(r => ReferenceEquals(r.Adapter, adapter)).Select(r => r.Id)];
-    }
-
     private RequestOutput Complete(Request request, long now)
     {
         request.FinishedTicks ??= now;

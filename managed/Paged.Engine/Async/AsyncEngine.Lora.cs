@@ -14,11 +14,15 @@ public sealed partial class AsyncEngine
     /// <paramref name="timeout"/>, after which they are ended (finish reason error, the error naming the adapter).
     /// Returns the number of requests ended that way, or -1 when no adapter has that name.
     /// </summary>
-    public async Task<int> UnloadAdapterAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public Task<int> UnloadAdapterAsync(string name, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (Adapters.Remove(name) is not { } adapter)
-            return -1;
+        return Adapters.Remove(name) is { } adapter ? UnloadAsync(adapter, timeout, cancellationToken) : Task.FromResult(-1);
+    }
+
+    private async Task<int> UnloadAsync(LoraAdapter adapter, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         // Requests already past validation reach the engine thread in order: after this barrier every one of them
         // is counted as live (or has failed), so the drain below sees them all.
         await GetSnapshotAsync(cancellationToken).ConfigureAwait(false);
