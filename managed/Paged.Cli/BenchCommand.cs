@@ -8,7 +8,8 @@ namespace Paged.Cli;
 /// <c>--batch</c> requests of <c>--prompt-tokens</c> random prompt tokens and generates exactly
 /// <c>--gen-tokens</c> tokens for each (end-of-sequence ignored), and reports the median of the runs:
 /// prompt processing (prefill tokens / time until every sequence has its first token), decode
-/// (generated tokens after the first / remaining time) and overall.
+/// (generated tokens after the first / remaining time) and overall. With --lora adapters, request i runs under
+/// adapter i mod (number of adapters): one batch mixes them all (multi-LoRA throughput).
 /// </summary>
 internal static class BenchCommand
 {
@@ -25,7 +26,8 @@ internal static class BenchCommand
         var c = engine.Config;
         Console.Error.WriteLine(
             $"bench generate: {o.Model} (dim {c.Dim}, {c.NumLayers} layers, vocab {c.VocabSize}) on {engine.DeviceName}; " +
-            $"batch {o.Batch}, prompt {o.PromptTokens}, generate {o.GenTokens}, {o.Warmup} warmup + {o.Runs} runs");
+            $"batch {o.Batch}, prompt {o.PromptTokens}, generate {o.GenTokens}, {o.Warmup} warmup + {o.Runs} runs"
+            + (engine.Adapters.Adapters.Count > 0 ? $", {engine.Adapters.Adapters.Count} LoRA adapters (max rank {options.MaxLoraRank}, {options.MaxLoras} slots)" : ""));
 
         var random = new SamplingRandom(12345);
         var prefill = new List<double>();
@@ -65,7 +67,11 @@ internal static class BenchCommand
                 ids[0] = engine.Config.BosId;
             for (int t = first; t < ids.Length; t++)
                 ids[t] = 3 + (int)(random.NextUInt64() % (ulong)(vocab - 3));
-            engine.AddRequest("", ids, sampling);
+            var adapters = engine.Adapters.Adapters;
+            engine.AddRequest(new GenerationRequest
+            {
+                PromptTokenIds = ids, Sampling = sampling, Lora = adapters.Count > 0 ? adapters[i % adapters.Count].Name : null,
+            });
         }
 
         long start = Stopwatch.GetTimestamp();

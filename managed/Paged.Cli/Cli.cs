@@ -15,6 +15,7 @@ public static class Cli
             s.CaseInsensitiveEnumValues = true;
             s.HelpWriter = null;
             s.AutoVersion = true;
+            s.AllowMultiInstance = true; // repeatable options: --lora NAME=PATH --lora ..., --tenant-weight A=1 --tenant-weight B=2
         });
         var result = parser.ParseArguments<GenerateOptions, InfoOptions, BenchOptions, BenchServeOptions, MakeModelOptions, ServeOptions, RunBatchOptions, RouterVerbOptions, RolloutOptions>(NormalizeArgs(args));
         try

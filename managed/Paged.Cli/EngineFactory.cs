@@ -26,7 +26,21 @@ internal static class EngineFactory
         Policy = o.Policy,
         KvCacheDType = o.KvCacheDType,
         FairShare = new FairShareOptions { TenantWeights = ParseTenantWeights(o.TenantWeights) },
+        MaxLoras = o.MaxLoras > 0 ? o.MaxLoras : o.WantsLora ? 4 : 0,
+        MaxLoraRank = o.MaxLoraRank,
     };
+
+    /// <summary>Registers every --lora NAME=PATH adapter (a bad one is an error naming it).</summary>
+    public static void LoadAdapters(Paged.Engine.Lora.LoraRegistry adapters, IEnumerable<string> pairs)
+    {
+        foreach (string pair in pairs)
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || eq == pair.Length - 1)
+                throw new ArgumentException($"--lora expects NAME=PATH (got '{pair}')");
+            adapters.Load(pair[..eq], pair[(eq + 1)..]);
+        }
+    }
 
     /// <summary>
     /// Loads the model and its tokenizer and builds the engine. A checkpoint directory whose tokenizer cannot be
@@ -47,7 +61,18 @@ internal static class EngineFactory
             tokenizer = new IdsOnlyTokenizer(weights.Config, e.Message);
         }
 
-        return new LlmEngine(weights, tokenizer, options);
+        var engine = new LlmEngine(weights, tokenizer, options);
+        try
+        {
+            LoadAdapters(engine.Adapters, o.Loras);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+
+        return engine;
     }
 
     /// <summary>Parses NAME=WEIGHT pairs.</summary>

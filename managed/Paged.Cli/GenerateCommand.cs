@@ -37,6 +37,7 @@ internal static class GenerateCommand
         {
             Prompt = p.Prompt, PromptTokenIds = p.Ids, Sampling = sampling with { N = p.N ?? sampling.N, PromptLogprobs = p.PromptLogprobs ?? sampling.PromptLogprobs },
             Attributes = p.Attributes,
+            Lora = p.Lora,
         }).ToList();
         foreach (var r in requests)
             r.Sampling.Validate();

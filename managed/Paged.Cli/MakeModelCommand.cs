@@ -26,6 +26,15 @@ internal static class MakeModelCommand
             throw new ArgumentException("--from converts a model; it takes no --config");
         using var source = o.From is null ? null : ModelLoader.Load(o.From);
         var config = source?.Config ?? ModelShapes.Get(o.Config ?? o.Shape ?? "stories110M");
+        if (o.LoraRank > 0)
+        {
+            var targets = o.LoraTargets.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            Paged.Models.Lora.LoraAdapterWriter.WriteRandom(o.Out, config, o.LoraRank, targets,
+                o.LoraAlpha > 0 ? (float)o.LoraAlpha : 2f * o.LoraRank, o.Seed);
+            Report(o.Out, Path.Combine(o.Out, Paged.Models.Lora.LoraAdapterLoader.WeightsFile));
+            return 0;
+        }
+
         switch (o.Format.ToLowerInvariant())
         {
             case "hf":

@@ -75,6 +75,18 @@ public abstract class EngineVerbOptions
 
     [Option("tenant-weight", HelpText = "Fair policy share of a tenant, NAME=WEIGHT (repeat the option for several; default 1).")]
     public IEnumerable<string> TenantWeights { get; set; } = [];
+
+    [Option("lora", HelpText = "A PEFT LoRA adapter to serve, NAME=PATH (adapter_config.json + adapter_model.safetensors); repeat for several. Requests pick one by NAME.")]
+    public IEnumerable<string> Loras { get; set; } = [];
+
+    [Option("max-loras", Default = 0, HelpText = "LoRA adapters resident in device slots at once (0: 4 when LoRA is in use, else off). Others wait for a slot (LRU eviction of unused adapters).")]
+    public int MaxLoras { get; set; }
+
+    [Option("max-lora-rank", Default = 16, HelpText = "Largest LoRA rank accepted (the size of a slot).")]
+    public int MaxLoraRank { get; set; }
+
+    /// <summary>Whether LoRA slots are wanted: adapters given, or the verb loads them at run time.</summary>
+    public virtual bool WantsLora => MaxLoras > 0 || Loras.Any();
 }
 
 [Verb("generate", HelpText = "Generate text for one or more prompts with continuous batching.")]
@@ -83,7 +95,7 @@ public sealed class GenerateOptions : EngineVerbOptions
     [Value(0, MetaName = "PROMPT", HelpText = "Prompts (each argument is one prompt).")]
     public IEnumerable<string> Prompts { get; set; } = [];
 
-    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\", \"tenant\" and \"prompt_logprobs\".")]
+    [Option("prompts-file", HelpText = "File with one prompt per line, or JSON objects per line (.jsonl) with a \"prompt\" (or \"prompt_ids\": [ids]) field and optional \"n\", \"priority\", \"tenant\", \"prompt_logprobs\" and \"lora\" (an adapter NAME given with --lora; absent: the base model).")]
     public string? PromptsFile { get; set; }
 
     [Option("prompt-ids", HelpText = "A prompt given as comma-separated token ids, e.g. 0,735,734 (repeat the option for several).")]
@@ -231,6 +243,15 @@ public sealed class MakeModelOptions
 
     [Option("seed", Default = 1UL, HelpText = "Seed of the weights.")]
     public ulong Seed { get; set; }
+
+    [Option("lora-rank", Default = 0, HelpText = "Write a random PEFT LoRA adapter of this rank for the shape (or --from model) instead of a model.")]
+    public int LoraRank { get; set; }
+
+    [Option("lora-targets", Default = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", HelpText = "With --lora-rank: comma-separated target modules.")]
+    public string LoraTargets { get; set; } = "";
+
+    [Option("lora-alpha", Default = 0.0, HelpText = "With --lora-rank: lora_alpha (default 2 x rank).")]
+    public double LoraAlpha { get; set; }
 }
 
 [Verb("serve", HelpText = "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics, /tokenize, /detokenize).")]
@@ -274,4 +295,12 @@ public sealed class ServeOptions : ApiVerbOptions
 
     [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights; docs/rollouts.md).")]
     public bool AllowWeightUpdates { get; set; }
+
+    [Option("allow-runtime-lora", HelpText = "Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (gives LoRA slots: --max-loras defaults to 4).")]
+    public bool AllowRuntimeLora { get; set; }
+
+    [Option("lora-unload-timeout", Default = 30, HelpText = "Seconds an unload waits for the adapter's running requests before ending them.")]
+    public int LoraUnloadTimeoutSeconds { get; set; }
+
+    public override bool WantsLora => base.WantsLora || AllowRuntimeLora;
 }

@@ -6,6 +6,9 @@ namespace Paged.Cli;
 /// <summary>One prompt and its per-prompt settings (from a JSONL prompts file; null = the command-line value).</summary>
 internal sealed record PromptSpec(string Prompt, int? N = null, int Priority = 0, string Tenant = "", int[]? Ids = null, int? PromptLogprobs = null)
 {
+    /// <summary>The --lora adapter the line picks ("lora": "NAME"), or null for the base model.</summary>
+    public string? Lora { get; init; }
+
     public RequestAttributes Attributes => new() { Priority = Priority, Tenant = Tenant };
 }
 
@@ -77,8 +80,15 @@ internal static class PromptSource
                         : throw new ArgumentException($"{file}:{lineNo}: \"tenant\" must be a string");
                 }
 
-                int? promptLogprobs = root.TryGetProperty("prompt_logprobs", out var lv) && lv.ValueKind != JsonValueKind.Null ? Int(lv, "prompt_logprobs") : null;
-                return new PromptSpec(ids is null ? p.GetString()! : "", n, priority, tenant, ids, promptLogprobs);
+                int? promptLogprobs = root.TryGetProperty("prompt_logprobs", out var plv) && plv.ValueKind != JsonValueKind.Null ? Int(plv, "prompt_logprobs") : null;
+                string? lora = null;
+                if (root.TryGetProperty("lora", out var lv) && lv.ValueKind != JsonValueKind.Null)
+                {
+                    lora = lv.ValueKind == JsonValueKind.String ? lv.GetString()!
+                        : throw new ArgumentException($"{file}:{lineNo}: \"lora\" must be a string (an adapter NAME given with --lora)");
+                }
+
+                return new PromptSpec(ids is null ? p.GetString()! : "", n, priority, tenant, ids, promptLogprobs) { Lora = lora };
             }
         }
         catch (JsonException e)

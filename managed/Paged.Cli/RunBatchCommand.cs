@@ -29,6 +29,7 @@ internal static class RunBatchCommand
 
         using var engine = AsyncEngine.Create(o.Model, o.Tokenizer, EngineFactory.ToEngineOptions(o),
             new AsyncEngineOptions { MaxPendingRequests = concurrency * options.MaxPromptsPerRequest });
+        EngineFactory.LoadAdapters(engine.Adapters, o.Loras);
         var (template, _) = ChatPrompt.Select(o.Model, o.ChatTemplate, engine.Tokenizer.ChatTemplate);
         var api = new LocalApi(engine, template, options);
         var progress = new BatchProgress(total, BatchProgress.Choose(o.NoProgress), interval);

@@ -24,6 +24,10 @@ internal static class ServeCommand
             EnableConsole = !o.NoUi,
             RecentRequests = o.RecentRequests,
             AllowWeightUpdates = o.AllowWeightUpdates,
+            AllowRuntimeLora = o.AllowRuntimeLora,
+            LoraUnloadTimeout = o.LoraUnloadTimeoutSeconds >= 0
+                ? TimeSpan.FromSeconds(o.LoraUnloadTimeoutSeconds)
+                : throw new ArgumentException($"--lora-unload-timeout must not be negative (got {o.LoraUnloadTimeoutSeconds})"),
         };
         options.Validate();
         using var stop = new CancellationTokenSource();
@@ -48,6 +52,7 @@ internal static class ServeCommand
             new AsyncEngineOptions { MaxPendingRequests = o.MaxPendingRequests });
         await using (engine.ConfigureAwait(false))
         {
+            EngineFactory.LoadAdapters(engine.Adapters, o.Loras);
             var (template, templateSource) = ChatPrompt.Select(o.Model, o.ChatTemplate, engine.Tokenizer.ChatTemplate);
             var server = await PagedServer.StartAsync(engine, template, options, stop).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))

@@ -58,6 +58,12 @@ public sealed record EngineOptions
     /// <summary>Element type of the KV cache (a half type doubles the blocks a memory budget holds).</summary>
     public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Auto;
 
+    /// <summary>LoRA adapters resident in device slots at once; 0 (default): no LoRA support.</summary>
+    public int MaxLoras { get; init; }
+
+    /// <summary>Largest LoRA rank an adapter may have (slot size).</summary>
+    public int MaxLoraRank { get; init; } = 16;
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)
@@ -78,6 +84,10 @@ public sealed record EngineOptions
             throw new ArgumentException("tenant weights must be positive finite numbers");
         if (!Enum.IsDefined(KvCacheDType))
             throw new ArgumentException($"unknown KV cache dtype {(int)KvCacheDType} (auto, f32, bf16, f16)");
+        if (MaxLoras is < 0 or > 256)
+            throw new ArgumentException($"max LoRAs must be in 0..256 (got {MaxLoras})");
+        if (MaxLoraRank is < 1 or > 512)
+            throw new ArgumentException($"max LoRA rank must be in 1..512 (got {MaxLoraRank})");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }

@@ -24,4 +24,7 @@ public sealed record GenerationRequest
 
     /// <summary>Disaggregated decode: the prompt's KV and first token from a prefill instance, loaded instead of computing the prompt.</summary>
     public KvTransfer.KvImport? KvImport { get; init; }
+
+    /// <summary>Name of a loaded LoRA adapter to run the request under (null: the base model).</summary>
+    public string? Lora { get; init; }
 }

@@ -12,4 +12,7 @@ public interface IModelExecutor : IDisposable
 
     /// <summary>Replaces the model's weights between steps (<see cref="LlmEngine.UpdateWeights(Paged.Models.ModelWeights)"/>); executors without a model refuse.</summary>
     void ReplaceWeights(Paged.Models.ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace model weights");
+
+    /// <summary>The LoRA slots' residency when the executor's model has slots (null: requests cannot use adapters).</summary>
+    Lora.LoraResidency? Adapters => null;
 }

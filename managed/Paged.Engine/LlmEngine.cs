@@ -52,6 +52,8 @@ public sealed partial class LlmEngine : IDisposable
         var executor = createExecutor(shape);
         DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
         KvConnector = new KvTransferConnector(options.KvLease);
+        var residency = executor.Adapters;
+        Adapters = new Lora.LoraRegistry(config, residency is null ? 0 : options.MaxLoras, options.MaxLoraRank);
         var scheduler = new Scheduler(new SchedulerConfig
         {
             NumBlocks = shape.NumKvBlocks,
@@ -65,10 +67,10 @@ public sealed partial class LlmEngine : IDisposable
             Policy = options.Policy,
             FairShare = options.FairShare,
             SlidingWindow = config.SlidingWindow,
-        }, connector: KvConnector);
+        }, connector: KvConnector, adapters: residency);
         KvConnector.Attach(scheduler.Kv, (executor as ModelRunner)?.Mover, KvGeometry.Of(config, options.BlockSize, options.KvCacheDType));
         _core = new EngineCore(scheduler, executor, config.StopTokenIds, shape.MaxContext);
-        _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext);
+        _inputs = new InputProcessor(tokenizer, config, options, shape.MaxContext, Adapters);
         _outputs = new OutputProcessor(tokenizer);
     }
 
@@ -84,6 +86,9 @@ public sealed partial class LlmEngine : IDisposable
 
     /// <summary>Disaggregated serving: holds finished prefills' blocks (leases) and loads received prompts' KV.</summary>
     public KvTransferConnector KvConnector { get; }
+
+    /// <summary>The LoRA adapters this engine serves (load, unload, look up; thread-safe).</summary>
+    public Lora.LoraRegistry Adapters { get; }
 
     public ModelConfig Config { get; }
 
@@ -159,6 +164,8 @@ public sealed partial class LlmEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var _ = _guard.Enter(nameof(AddRequest));
+        if (prepared.Adapter is { } a && !ReferenceEquals(Adapters.Find(a.Name), a))
+            throw new ArgumentException($"the LoRA adapter '{a.Name}' was unloaded");
         long id = _nextId++;
         ulong seed = prepared.Sampling.Seed ?? _engineRandom.NextUInt64();
         var request = InputProcessor.Build(prepared, id, seed, ref _nextSeqId);
@@ -166,6 +173,8 @@ public sealed partial class LlmEngine : IDisposable
         _outputs.Add(request);
         _core.Add(request);
         _live.Add(id, request);
+        if (request.Adapter is { } adapter)
+            Adapters.Track(adapter);
         return id;
     }
 
@@ -179,6 +188,7 @@ public sealed partial class LlmEngine : IDisposable
         using var _ = _guard.Enter(nameof(Abort));
         if (!_live.Remove(requestId, out var request))
             return null;
+        Untrack(request);
         _core.Finish(request, reason, error);
         return Complete(request, Stopwatch.GetTimestamp());
     }
@@ -201,6 +211,7 @@ public sealed partial class LlmEngine : IDisposable
             if (request.IsFinished)
             {
                 _live.Remove(request.Id);
+                Untrack(request);
                 outputs.Add(Complete(request, now));
             }
             else
@@ -208,6 +219,12 @@ public sealed partial class LlmEngine : IDisposable
         }
 
         return outputs;
+    }
+
+    private void Untrack(Request request)
+    {
+        if (request.Adapter is { } adapter)
+            Adapters.Untrack(adapter);
     }
 
     private RequestOutput Complete(Request request, long now)

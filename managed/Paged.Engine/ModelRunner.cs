@@ -33,7 +33,12 @@ internal sealed class ModelRunner : IModelExecutor
         {
             cache = new KvCache(context, shape.NumKvBlocks, config.NumLayers, config.NumKvHeads, options.BlockSize, config.HeadSize,
                 KvCacheDTypes.Resolve(options.KvCacheDType));
-            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq) { BatchInvariant = options.BatchInvariant });
+            model = ModelRegistry.Create(context, weights, new ModelCapacity(shape.MaxBatchedTokens, options.MaxNumSeqs, shape.MaxBlocksPerSeq)
+            {
+                BatchInvariant = options.BatchInvariant,
+                MaxLoras = options.MaxLoras,
+                MaxLoraRank = options.MaxLoraRank,
+            });
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }
         catch
@@ -64,7 +69,11 @@ internal sealed class ModelRunner : IModelExecutor
         _vocab = model.Config.VocabSize;
         _batch = new StepBatch(model.MaxTokens, model.MaxSeqs, model.MaxBlocksPerSeq);
         _upload = new StagingBuffer(model.Context);
+        Adapters = model.LoraSlots is { } slots ? new Lora.LoraResidency(slots) : null;
     }
+
+    /// <summary>The LoRA slots' residency (null when the model has no slots).</summary>
+    public Lora.LoraResidency? Adapters { get; }
 
     public void Execute(StepPlan plan, List<(Sequence Seq, int Token)> sampled)
     {
@@ -89,7 +98,7 @@ internal sealed class ModelRunner : IModelExecutor
             var seq = chunk.Sequence;
             var tokens = CollectionsMarshal.AsSpan(seq.TokenList).Slice(chunk.Start, chunk.Count);
             var table = CollectionsMarshal.AsSpan(seq.BlockTable);
-            int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize);
+            int last = _batch.AddSequence(tokens, chunk.Start, table, _blockSize, Adapters?.SlotOf(seq.Request.Adapter) ?? -1);
             _promptLogprobs.Add(seq, chunk.Start, chunk.Count, last - chunk.Count + 1);
             if (!chunk.Samples)
                 continue;

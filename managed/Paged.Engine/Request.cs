@@ -36,6 +36,9 @@ public sealed class Request
     /// <summary>Anything besides the tokens that changes the KV (an adapter id); part of every prefix-cache key.</summary>
     public ulong ExtraKey { get; }
 
+    /// <summary>The LoRA adapter the request runs under, or null (the base model).</summary>
+    public Paged.Models.Lora.LoraAdapter? Adapter { get; init; }
+
     /// <summary>The request's sequences, one per completion (index = completion index).</summary>
     public IReadOnlyList<Sequence> Sequences => _sequences;
 

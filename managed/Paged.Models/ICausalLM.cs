@@ -46,6 +46,9 @@ public interface ICausalLM : IDisposable
     /// tensor the model needs must be there); between steps only. The old weights stay in use if this throws.
     /// </summary>
     void ReplaceWeights(ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace its weights");
+
+    /// <summary>The model's LoRA adapter slots, or null when it was built without them (<see cref="ModelCapacity.MaxLoras"/> 0).</summary>
+    Lora.LoraSlotStore? LoraSlots => null;
 }
 
 /// <summary>The step sizes a model's workspace is allocated for.</summary>
@@ -53,4 +56,10 @@ public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerS
 {
     /// <summary>Run every query token through one attention kernel (prefill), so no result depends on the batch's mix.</summary>
     public bool BatchInvariant { get; init; }
+
+    /// <summary>LoRA adapters resident at once (device slots); 0: no LoRA support.</summary>
+    public int MaxLoras { get; init; }
+
+    /// <summary>Largest LoRA rank a slot holds.</summary>
+    public int MaxLoraRank { get; init; } = 16;
 }

@@ -16,6 +16,7 @@ public sealed class StepBatch
         QueryStart = new int[maxSeqs + 1];
         BlockTables = new int[maxSeqs * maxBlocksPerSeq];
         LogitRows = new int[maxSeqs];
+        AdapterSlots = new int[maxTokens];
         MaxBlocksPerSeq = maxBlocksPerSeq;
     }
 
@@ -40,6 +41,12 @@ public sealed class StepBatch
     /// <summary>Flat token indices whose logits are wanted (usually each sequence's last token).</summary>
     public int[] LogitRows { get; }
 
+    /// <summary>LoRA slot of each token's adapter, -1 for the base model (read only when <see cref="HasAdapters"/>).</summary>
+    public int[] AdapterSlots { get; }
+
+    /// <summary>True when some token of the step runs under an adapter.</summary>
+    public bool HasAdapters { get; private set; }
+
     public int MaxBlocksPerSeq { get; }
 
     public int NumTokens { get; set; }
@@ -61,10 +68,12 @@ public sealed class StepBatch
         NumLogitRows = 0;
         MaxSeqLen = 0;
         QueryStart[0] = 0;
+        HasAdapters = false;
     }
 
     /// <summary>Appends one sequence's tokens; returns the flat index of its last token.</summary>
-    public int AddSequence(ReadOnlySpan<int> tokens, int startPosition, ReadOnlySpan<int> blockTable, int blockSize)
+    /// <param name="adapterSlot">The LoRA slot of the sequence's adapter, or -1 (the base model).</param>
+    public int AddSequence(ReadOnlySpan<int> tokens, int startPosition, ReadOnlySpan<int> blockTable, int blockSize, int adapterSlot = -1)
     {
         if (tokens.Length == 0)
             throw new ArgumentException("a sequence must contribute at least one token", nameof(tokens));
@@ -80,6 +89,8 @@ public sealed class StepBatch
             SlotMapping[t0 + i] = ((long)blockTable[pos / blockSize] * blockSize) + (pos % blockSize);
         }
 
+        AdapterSlots.AsSpan(t0, tokens.Length).Fill(adapterSlot);
+        HasAdapters |= adapterSlot >= 0;
         blockTable.CopyTo(BlockTables.AsSpan(s * MaxBlocksPerSeq, MaxBlocksPerSeq));
         BlockTables.AsSpan((s * MaxBlocksPerSeq) + blockTable.Length, MaxBlocksPerSeq - blockTable.Length).Clear();
         int seqLen = startPosition + tokens.Length;

@@ -170,6 +170,13 @@ public sealed unsafe class DeviceContext : SafeHandle
             Backend.Check(Api->SiluMul(Ctx, a), "silu_mul");
     }
 
+    /// <summary>Batched LoRA: adds each token's adapter delta (shrink then expand) to its output row.</summary>
+    public void Lora(in LoraArgs args)
+    {
+        fixed (LoraArgs* a = &args)
+            Backend.Check(Api->Lora(Ctx, a), "lora");
+    }
+
     public void CacheWrite(in CacheWriteArgs args)
     {
         fixed (CacheWriteArgs* a = &args)

@@ -25,7 +25,7 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
     /// <summary>Reads and validates a request body and renders its prompt (shared with <see cref="LocalApi"/>).</summary>
     internal PreparedCall Prepare(JsonFields body)
     {
-        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: true);
+        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: true, runner.Engine.Adapters);
         var tools = ToolRequest.Parse(body, options.ToolCallParser);
         var (text, ids) = BuildPrompt(body, chat, tools);
         var request = new GenerationRequest
@@ -34,8 +34,9 @@ internal sealed class ChatCompletionsEndpoint(GenerationRunner runner, ChatPromp
             PromptTokenIds = ids,
             Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "messages"),
             Attributes = settings.Attributes,
+            Lora = settings.Lora,
         };
-        var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, Tokenizer, tools.Format);
+        var shape = new Shape(ResponseParts.NewId("chatcmpl"), ResponseParts.Created(), settings.ModelName(options), fingerprint, settings, Tokenizer, tools.Format);
         return new PreparedCall([request], settings, shape);
     }
 

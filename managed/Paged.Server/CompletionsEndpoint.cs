@@ -23,7 +23,7 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
     /// <summary>Reads and validates a request body into engine requests (shared with <see cref="LocalApi"/>).</summary>
     internal PreparedCall Prepare(JsonFields body)
     {
-        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false);
+        var settings = RequestSettings.Parse(body, options, Tokenizer.VocabSize, chat: false, runner.Engine.Adapters);
         bool echo = body.Bool("echo", false);
         if (echo && settings.Sampling.Logprobs is int k)
         {
@@ -40,11 +40,12 @@ internal sealed class CompletionsEndpoint(GenerationRunner runner, ServerOptions
                 PromptTokenIds = ids,
                 Sampling = settings.ForPrompt(ids.Count, runner.Engine.MaxContext, options, "prompt"),
                 Attributes = settings.Attributes,
+                Lora = settings.Lora,
             });
         }
 
         bool promptLogprobs = body.TryGet("prompt_logprobs", out var asked) && asked.ValueKind != JsonValueKind.Null;
-        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), options.ServedModelName, fingerprint, settings, echo, Tokenizer)
+        var shape = new Shape(ResponseParts.NewId("cmpl"), ResponseParts.Created(), settings.ModelName(options), fingerprint, settings, echo, Tokenizer)
         {
             ReportPromptLogprobs = promptLogprobs,
         };

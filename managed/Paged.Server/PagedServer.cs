@@ -69,6 +69,9 @@ public sealed class PagedServer : IAsyncDisposable
         var weights = new WeightEndpoints(engine, options);
         app.MapPost("/v1/update_weights", Guard(weights.UpdateWeightsAsync));
         app.MapPost("/v1/reset_prefix_cache", Guard(weights.ResetPrefixCacheAsync));
+        var lora = new LoraEndpoints(engine, options);
+        app.MapPost("/v1/load_lora_adapter", Guard(lora.LoadAsync));
+        app.MapPost("/v1/unload_lora_adapter", Guard(lora.UnloadAsync));
         app.MapFallback(Guard(ctx => throw new ApiException(404, $"no route {ctx.Request.Method} {ctx.Request.Path}", code: "not_found")));
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);

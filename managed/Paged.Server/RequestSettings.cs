@@ -20,13 +20,25 @@ internal sealed record RequestSettings
 
     public RequestAttributes Attributes { get; init; } = new();
 
+    /// <summary>The LoRA adapter 'model' named (null: the base model).</summary>
+    public string? Lora { get; init; }
+
+    /// <summary>The name responses report as their model: the adapter's, else the served model's.</summary>
+    public string ModelName(ServerOptions options) => Lora ?? options.ServedModelName;
+
     private const int MaxStops = 16;
 
-    public static RequestSettings Parse(JsonFields f, ServerOptions options, int vocabSize, bool chat)
+    public static RequestSettings Parse(JsonFields f, ServerOptions options, int vocabSize, bool chat, Paged.Engine.Lora.LoraRegistry? adapters = null)
     {
         string? model = f.String("model");
+        string? lora = null;
         if (model is not null && model != options.ServedModelName)
-            throw new ApiException(404, $"the model '{model}' does not exist; this server serves '{options.ServedModelName}'", "model", code: "model_not_found");
+        {
+            lora = adapters?.Find(model) is not null ? model
+                : throw new ApiException(404, $"the model '{model}' does not exist; this server serves '{options.ServedModelName}'"
+                    + (adapters is { Adapters.Count: > 0 } ? $" and the LoRA adapters {string.Join(", ", adapters.Adapters.Select(a => $"'{a.Name}'"))}" : ""),
+                    "model", code: "model_not_found");
+        }
 
         int? maxTokens = f.Int("max_tokens", 1, options.MaxTokensCap);
         if (chat)
@@ -76,6 +88,7 @@ internal sealed record RequestSettings
         return new RequestSettings
         {
             Sampling = sampling,
+            Lora = lora,
             MaxTokens = maxTokens,
             Stream = stream,
             IncludeUsage = streamOptions?.Bool("include_usage", false) ?? false,

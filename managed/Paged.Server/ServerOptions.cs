@@ -83,6 +83,12 @@ public sealed record ServerOptions
     /// <summary>How chat output is read for tool calls (<c>--tool-call-parser</c>); None refuses tool_choice other than "none".</summary>
     public Tools.ToolCallFormat ToolCallParser { get; init; } = Tools.ToolCallFormat.None;
 
+    /// <summary>Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING).</summary>
+    public bool AllowRuntimeLora { get; init; }
+
+    /// <summary>How long an unload waits for the adapter's running requests before ending them.</summary>
+    public TimeSpan LoraUnloadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public void Validate()
     {
         if (Port is < 0 or > 65535)

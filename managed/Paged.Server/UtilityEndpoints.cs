@@ -11,10 +11,9 @@ internal sealed class UtilityEndpoints(AsyncEngine engine, ChatPrompt chat, Serv
 {
     private readonly long _created = ResponseParts.Created();
 
-    public Task ModelsAsync(HttpContext ctx) => JsonResponses.WriteAsync(ctx.Response, 200, new JsonObject
+    public Task ModelsAsync(HttpContext ctx)
     {
-        ["object"] = "list",
-        ["data"] = new JsonArray(new JsonObject
+        var data = new JsonArray(new JsonObject
         {
             ["id"] = options.ServedModelName,
             ["object"] = "model",
@@ -22,8 +21,11 @@ internal sealed class UtilityEndpoints(AsyncEngine engine, ChatPrompt chat, Serv
             ["owned_by"] = "paged",
             ["root"] = options.ServedModelName,
             ["max_model_len"] = engine.MaxContext,
-        }),
-    }, ctx.RequestAborted);
+        });
+        foreach (var entry in LoraEndpoints.ModelEntries(engine, options, _created))
+            data.Add(entry);
+        return JsonResponses.WriteAsync(ctx.Response, 200, new JsonObject { ["object"] = "list", ["data"] = data }, ctx.RequestAborted);
+    }
 
     /// <summary>200 while the engine runs, else 503; the body names the instance (id, disaggregation role).</summary>
     public Task HealthAsync(HttpContext ctx)

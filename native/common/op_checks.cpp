@@ -49,6 +49,37 @@ pg_status check_rmsnorm_shape(const pg_rmsnorm_args* a, uint32_t dtypes) {
     return check_eps(op, a->eps);
 }
 
+pg_status check_lora_shape(const pg_lora_args* a, uint32_t dtypes) {
+    const char* op = "lora";
+    PG_TRY(check_ptr(op, "args", a));
+    PG_TRY(check_ptr(op, "out", a->out));
+    PG_TRY(check_ptr(op, "x", a->x));
+    PG_TRY(check_ptr(op, "a", a->a));
+    PG_TRY(check_ptr(op, "b", a->b));
+    PG_TRY(check_ptr(op, "scales", a->scales));
+    PG_TRY(check_ptr(op, "token_slots", a->token_slots));
+    PG_TRY(check_ptr(op, "workspace", a->workspace));
+    PG_TRY(check_non_negative(op, "num_tokens", a->num_tokens));
+    PG_TRY(check_positive(op, "n", a->n));
+    PG_TRY(check_positive(op, "k", a->k));
+    PG_TRY(check_positive(op, "max_rank", a->max_rank));
+    PG_TRY(check_positive(op, "num_slots", a->num_slots));
+    PG_TRY(check_stride(op, "ldx", a->ldx, a->k));
+    PG_TRY(check_stride(op, "ldo", a->ldo, a->n));
+    PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    return PG_OK;
+}
+
+pg_status check_lora_slots(const pg_lora_args* a, const int32_t* token_slots) {
+    for (int32_t t = 0; t < a->num_tokens; ++t) {
+        const int32_t s = token_slots[t];
+        if (s < -1 || s >= a->num_slots)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: token_slots[%d] = %d is outside [-1, %d)", "lora", t, s,
+                        a->num_slots);
+    }
+    return PG_OK;
+}
+
 pg_status check_silu_mul_shape(const pg_silu_mul_args* a, uint32_t dtypes) {
     const char* op = "silu_mul";
     PG_TRY(check_ptr(op, "args", a));

@@ -39,6 +39,9 @@ pg_status check_block_copy_shape(const pg_block_copy_args* a, uint32_t dtypes);
 pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes);
 pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
 
+pg_status check_lora_shape(const pg_lora_args* a, uint32_t dtypes);
+pg_status check_lora_slots(const pg_lora_args* a, const int32_t* token_slots);
+
 #if defined(__CUDACC__)
 #define PG_HOST_DEVICE __host__ __device__
 #else

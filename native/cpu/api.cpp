@@ -61,6 +61,7 @@ const pg_api kApi = {
     Entry<pg::cpu::head_rmsnorm>::call,
     get_counters,
     Entry<pg::cpu::rope_cache_write>::call,
+    Entry<pg::cpu::lora>::call,
 };
 
 }  // namespace

@@ -18,6 +18,7 @@ pg_status rope_cache_write(pg_context* ctx, const pg_rope_cache_write_args* args
 pg_status matmul(pg_context* ctx, const pg_matmul_args* args);
 pg_status rope(pg_context* ctx, const pg_rope_args* args);
 pg_status silu_mul(pg_context* ctx, const pg_silu_mul_args* args);
+pg_status lora(pg_context* ctx, const pg_lora_args* args);
 pg_status cache_write(pg_context* ctx, const pg_cache_write_args* args);
 pg_status attention_decode(pg_context* ctx, const pg_attention_args* args);
 pg_status attention_prefill(pg_context* ctx, const pg_attention_args* args);

@@ -38,7 +38,7 @@ pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, i
 namespace {
 
 const char* const kOpNames[] = {"embedding", "rope", "cache_write", "block_copy", "attention_decode",
-                                "attention_prefill", "sample"};
+                                "attention_prefill", "sample", "lora"};
 const char* const kSampleParams[] = {"temperature", "top_k", "top_p", "min_p", "repetition_penalty",
                                      "frequency_penalty/presence_penalty", "min_tokens", "steps",
                                      "num_logprobs", "out_top_ids", "bias_values"};
@@ -47,7 +47,7 @@ const char* const kSampleLists[] = {"prompt", "output", "stop", "bias"};
 // The message the op's host-side validation gives for the same input (native/common/op_checks.cpp,
 // native/cpu/sample_rows.cpp), with where it was found.
 pg_status device_error_status(const DeviceError& e) {
-    const char* op = e.op >= 0 && e.op <= kOpSample ? kOpNames[e.op] : "?";
+    const char* op = e.op >= 0 && e.op <= kOpLora ? kOpNames[e.op] : "?";
     const long long v = static_cast<long long>(e.value), lim = static_cast<long long>(e.limit);
     const char* tail = " (found by the kernel, reported at the next synchronization)";
     switch (e.code) {
@@ -75,6 +75,8 @@ pg_status device_error_status(const DeviceError& e) {
         case kDevErrSampleOffsets:
             return fail(PG_ERR_SHAPE, "%s: %s_offsets must start at 0 and not decrease (row %d)%s", op,
                         e.aux >= 0 && e.aux <= 3 ? kSampleLists[e.aux] : "?", e.index, tail);
+        case kDevErrLoraSlot:
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: token_slots[%d] = %lld is outside [-1, %lld)%s", op, e.index, v, lim, tail);
         default:
             return fail(PG_ERR_INTERNAL, "device error word holds unknown code %d", int(e.code));
     }
@@ -287,6 +289,7 @@ const pg_api kApi = {
     pg::cuda::head_rmsnorm,
     get_counters,
     pg::cuda::rope_cache_write,
+    pg::cuda::lora,
 };
 
 }  // namespace

@@ -88,5 +88,6 @@ pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a);
 pg_status argmax(pg_context* ctx, const pg_argmax_args* a);
 pg_status sample(pg_context* ctx, const pg_sample_args* a);
 pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a);
+pg_status lora(pg_context* ctx, const pg_lora_args* a);
 
 }  // namespace pg::cuda

@@ -21,10 +21,11 @@ enum DeviceErrorCode : int32_t {
     kDevErrSampleParam,    // aux = SampleParam, index = row, fvalue = the value
     kDevErrSampleList,     // aux = list (0 prompt, 1 output, 2 stop, 3 bias), index = entry, value = id
     kDevErrSampleOffsets,  // aux = list, index = row: offsets decrease or do not start at 0
+    kDevErrLoraSlot,       // token_slots[index] = value outside [-1, limit)
 };
 
 // Which op recorded the error (its name starts the message).
-enum DeviceErrorOp : int32_t { kOpEmbedding, kOpRope, kOpCacheWrite, kOpBlockCopy, kOpDecode, kOpPrefill, kOpSample };
+enum DeviceErrorOp : int32_t { kOpEmbedding, kOpRope, kOpCacheWrite, kOpBlockCopy, kOpDecode, kOpPrefill, kOpSample, kOpLora };
 
 enum SampleParam : int32_t {
     kSpTemperature, kSpTopK, kSpTopP, kSpMinP, kSpRepetition, kSpPenalty, kSpMinTokens, kSpSteps,

@@ -376,6 +376,33 @@ typedef struct pg_block_swap_args {
     int32_t direction;      /* pg_swap_direction */
 } pg_block_swap_args;
 
+/* Batched LoRA over a flat batch of tokens, each with its own adapter (Punica's BGMV in spirit): for every
+ * token t whose slot s = token_slots[t] is >= 0 and whose scales[s] != 0,
+ *   out[t, 0:n] += scales[s] * (x[t] A_s^T) B_s^T
+ * with A_s = a + s * max_rank * k ([max_rank, k]: PEFT's lora_A) and B_s = b + s * max_rank * n
+ * ([max_rank, n]: PEFT's lora_B TRANSPOSED, so that expanding reads rows of n contiguous outputs). An
+ * adapter of rank r < max_rank has rows r.. of both zero. Shrink first (x A^T, fp32, into workspace
+ * [num_tokens, max_rank]), then expand. Tokens with slot -1 (the base model) are left untouched; a
+ * slot outside [-1, num_slots) is an error. out may be a column range of a wider row (ldo): one call
+ * per projection fused into a wider matmul (q, k, v of the fused QKV output). */
+typedef struct pg_lora_args {
+    void* out;                  /* [num_tokens, n], row stride ldo; added to */
+    const void* x;              /* [num_tokens, k], row stride ldx */
+    const void* a;              /* [num_slots, max_rank, k] */
+    const void* b;              /* [num_slots, max_rank, n] */
+    const float* scales;        /* [device] [num_slots]; 0 = the slot's adapter does not touch this projection */
+    const int32_t* token_slots; /* [device] [num_tokens], -1 or in [0, num_slots) */
+    float* workspace;           /* [num_tokens, max_rank] fp32 scratch (device memory) */
+    int32_t num_tokens;
+    int32_t n;
+    int32_t k;
+    int32_t max_rank;
+    int32_t num_slots;
+    int32_t ldx;                /* >= k */
+    int32_t ldo;                /* >= n */
+    int32_t dtype;              /* of out, x, a and b: f32 */
+} pg_lora_args;
+
 /* Cumulative counters of a context since context_create (api->get_counters). */
 typedef struct pg_counters {
     int64_t host_syncs; /* times the host waited for the device (0 on the CPU backend) */
@@ -440,6 +467,8 @@ typedef struct pg_api {
     pg_status (*get_counters)(pg_context* ctx, pg_counters* out);
     /* rope then cache_write in one pass (pg_rope_cache_write_args). */
     pg_status (*rope_cache_write)(pg_context* ctx, const pg_rope_cache_write_args* args);
+    /* Batched LoRA shrink + expand with a per-token adapter slot (pg_lora_args). */
+    pg_status (*lora)(pg_context* ctx, const pg_lora_args* args);
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

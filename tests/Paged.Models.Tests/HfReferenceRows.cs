@@ -16,7 +16,8 @@ internal sealed record HfReferenceRow(string Model, string Kind, int[] PromptIds
         }
     }
 
-    public static List<HfReferenceRow> Load(string? model = null)
+    /// <param name="lora">Rows of this adapter ("lora-a", "lora-b"); null: the base model's rows.</param>
+    public static List<HfReferenceRow> Load(string? model = null, string? lora = null)
     {
         var rows = new List<HfReferenceRow>();
         foreach (string line in File.ReadLines(Path.Combine(TestPaths.Shared, "golden", "hf_tiny_reference.jsonl")))
@@ -25,7 +26,8 @@ internal sealed record HfReferenceRow(string Model, string Kind, int[] PromptIds
                 continue;
             using var doc = JsonDocument.Parse(line);
             var r = doc.RootElement;
-            if (r.GetProperty("lora").ValueKind != JsonValueKind.Null)
+            var rowLora = r.GetProperty("lora");
+            if (lora is null ? rowLora.ValueKind != JsonValueKind.Null : rowLora.ValueKind != JsonValueKind.String || rowLora.GetString() != lora)
                 continue;
             string name = r.GetProperty("model").GetString()!;
             if (model is not null && name != model)

@@ -15,6 +15,7 @@ public sealed class LayoutTests
         ["pg_matmul_args"] = typeof(MatmulArgs),
         ["pg_rope_args"] = typeof(RopeArgs),
         ["pg_silu_mul_args"] = typeof(SiluMulArgs),
+        ["pg_lora_args"] = typeof(LoraArgs),
         ["pg_kv_cache_desc"] = typeof(KvCacheDesc),
         ["pg_cache_write_args"] = typeof(CacheWriteArgs),
         ["pg_attention_args"] = typeof(AttentionArgs),

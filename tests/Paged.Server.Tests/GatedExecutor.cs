@@ -53,6 +53,8 @@ internal sealed class GatedExecutor(IModelExecutor inner) : IModelExecutor
         inner.Execute(plan, sampled);
     }
 
+    public Paged.Engine.Lora.LoraResidency? Adapters => inner.Adapters;
+
     public void Dispose()
     {
         _disposed = true;

@@ -90,6 +90,9 @@ public sealed partial class AsyncEngine
             case DetailQuery { Done: var done }:
                 done.TrySetResult(MakeDetail());
                 break;
+            case EndAdapterRequests end:
+                Handle(end);
+                break;
             case Shutdown { Drain: var drain }:
                 _stop = (StopMode)Math.Max((int)_stop, (int)(drain ? StopMode.Drain : StopMode.Abort));
                 break;
@@ -179,6 +182,9 @@ public sealed partial class AsyncEngine
                 break;
             case DetailQuery { Done: var done }:
                 done.TrySetResult(MakeDetail());
+                break;
+            case EndAdapterRequests { Done: var ended }:
+                ended.TrySetResult(0);
                 break;
             default:
                 break;

@@ -13,6 +13,9 @@ internal sealed record PreparedRequest(
     public bool HoldKv { get; init; }
 
     public KvTransfer.KvImport? KvImport { get; init; }
+
+    /// <summary>The LoRA adapter the request named, resolved at validation (null: the base model).</summary>
+    public Paged.Models.Lora.LoraAdapter? Adapter { get; init; }
 }
 
 /// <summary>
@@ -21,7 +24,7 @@ internal sealed record PreparedRequest(
 /// the tokenizer and the limits), so <see cref="AsyncEngine"/> runs it on the caller's thread and bad input
 /// throws there; <see cref="Build"/> runs on the engine's thread.
 /// </summary>
-internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, EngineOptions options, int maxContext)
+internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, EngineOptions options, int maxContext, Lora.LoraRegistry? adapters = null)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first problem.</summary>
     public PreparedRequest Prepare(GenerationRequest request)
@@ -63,8 +66,12 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
         if (request.KvImport is { } import)
             KvImportCheck.Validate(import, ids, sampling, config.VocabSize, KvGeometry.Of(config, options.BlockSize, options.KvCacheDType));
         string prompt = request.Prompt ?? tokenizer.Decode(ids);
+        var adapter = request.Lora is { } name
+            ? adapters?.Resolve(name) ?? throw new ArgumentException($"unknown LoRA adapter '{name}': this engine has no LoRA support")
+            : null;
         return new PreparedRequest(prompt, ids, sampling, attributes, request.RequestId, Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow)
         {
+            Adapter = adapter,
             HoldKv = request.HoldKv,
             KvImport = request.KvImport,
         };
@@ -74,8 +81,12 @@ internal sealed class InputProcessor(ITokenizer tokenizer, ModelConfig config, E
     public static Request Build(PreparedRequest p, long id, ulong seed, ref long nextSeqId)
     {
         var a = p.Attributes;
-        var request = new Request(id, p.Prompt, p.PromptTokenIds, p.Sampling, p.ArrivalTicks, a.Priority, a.Tenant ?? "", a.ExtraKey)
+        // KV computed under an adapter is never shared with other adapters or the base model: its id is part
+        // of every prefix-cache key of the request.
+        ulong extraKey = a.ExtraKey ^ (p.Adapter?.CacheKey ?? 0);
+        var request = new Request(id, p.Prompt, p.PromptTokenIds, p.Sampling, p.ArrivalTicks, a.Priority, a.Tenant ?? "", extraKey)
         {
+            Adapter = p.Adapter,
             ExternalId = p.ExternalId,
             ArrivalTime = p.ArrivalTime,
             HoldKv = p.HoldKv,

@@ -24,10 +24,14 @@ public sealed class Scheduler
     private readonly IKvConnector? _connector;
     private int _runningWidth;
 
+    private readonly IAdapterGate? _adapters;
+
     /// <param name="connector">Supplies prompts' KV from elsewhere and holds finished prefills (disaggregated serving); null for none.</param>
-    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null, IKvConnector? connector = null)
+    /// <param name="adapters">Keeps running sequences' LoRA adapters resident (null: no adapters).</param>
+    public Scheduler(SchedulerConfig config, BlockHasher? hasher = null, IKvConnector? connector = null, IAdapterGate? adapters = null)
     {
         _connector = connector;
+        _adapters = adapters;
         ArgumentNullException.ThrowIfNull(config);
         _config = config;
         _maxTokens = config.MaxNumBatchedTokens;
@@ -160,7 +164,7 @@ public sealed class Scheduler
                 int count = Math.Min(seq.Length - seq.NumComputed, budget);
                 if (MustBeWhole(seq.Length - seq.NumComputed) && count < seq.Length - seq.NumComputed)
                     break;
-                if (Kv.BlocksNeededToSwapIn(seq, count) > Kv.Pool.NumFree)
+                if (Kv.BlocksNeededToSwapIn(seq, count) > Kv.Pool.NumFree || !CanRunAdapter(seq))
                     break;
                 _swapped.RemoveAt(0);
                 Kv.SwapIn(seq, plan);
@@ -195,7 +199,7 @@ public sealed class Scheduler
             }
 
             int count = AdmissionCost(seq, budget, out int hits, out int blocksNeeded);
-            if (count == 0 || blocksNeeded > Kv.Pool.NumFree)
+            if (count == 0 || blocksNeeded > Kv.Pool.NumFree || !CanRunAdapter(seq))
                 break;
             _waiting.Dequeue(seq);
             Kv.AttachCachedPrefix(seq, hits);
@@ -295,8 +299,11 @@ public sealed class Scheduler
         _waiting.Requeue(victim);
     }
 
+    private bool CanRunAdapter(Sequence seq) => _adapters?.CanRun(seq.Request) ?? true;
+
     private void InsertRunning(Sequence seq)
     {
+        _adapters?.Pin(seq.Request);
         seq.Status = SequenceStatus.Running;
         _runningWidth += 1 + seq.PendingForks.Count;
         int i = _running.Count;
@@ -308,6 +315,7 @@ public sealed class Scheduler
     private void RemoveRunning(Sequence seq)
     {
         _running.Remove(seq);
+        _adapters?.Unpin(seq.Request);
         _runningWidth -= 1 + seq.PendingForks.Count;
     }
 

@@ -1,4 +1,5 @@
 using Paged.Runtime;
+using Paged.Models.Lora;
 using Paged.Runtime.Interop;
 
 namespace Paged.Models.Decoders;
@@ -31,9 +32,12 @@ internal sealed class DecoderModel : ICausalLM
         try
         {
             _ws = new DecoderWorkspace(context, Config, MaxTokens, MaxSeqs, MaxBlocksPerSeq);
+            if (capacity.MaxLoras > 0)
+                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens);
         }
         catch
         {
+            _ws?.Dispose();
             _w.Dispose();
             throw;
         }
@@ -48,6 +52,8 @@ internal sealed class DecoderModel : ICausalLM
     public int MaxBlocksPerSeq { get; }
 
     public DeviceContext Context => _ctx;
+
+    public Lora.LoraSlotStore? LoraSlots { get; }
 
     /// <summary>Device address of the logits the last <see cref="Forward(StepBatch, KvCache)"/> wrote ([NumLogitRows, vocab], dense).</summary>
     public nint LogitsAddress => _ws.Logits.Address;
@@ -80,6 +86,7 @@ internal sealed class DecoderModel : ICausalLM
             throw new ArgumentException("batch block-table width differs from the model's", nameof(batch));
 
         _ws.Upload(batch);
+        _adapterSlots = LoraSlots is not null ? _ws.AdapterSlots.Address : 0;
         int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, qkvWidth = qDim + (2 * kvDim), hidden = c.HiddenDim;
         var ws = _ws;
 
@@ -102,7 +109,7 @@ internal sealed class DecoderModel : ICausalLM
         {
             var lw = _w.Layers[l];
             RmsNorm(ws.Normed, ws.Residual, lw.AttnNorm, T);
-            Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false);
+            Linear(lw.Qkv, ws.Normed.Address, ws.Qkv.Address, T, accumulate: false, l, LoraLinear.Qkv);
             if (lw.QNorm is not null && lw.KNorm is not null)
             {
                 HeadRmsNorm(ws.Qkv.Address, lw.QNorm, T, c.NumHeads, qkvWidth);
@@ -131,12 +138,12 @@ internal sealed class DecoderModel : ICausalLM
                 _ctx.AttentionDecode(attention);
             else
                 _ctx.AttentionPrefill(attention);
-            Linear(lw.O, ws.AttnOut.Address, ws.Residual.Address, T, accumulate: true);
+            Linear(lw.O, ws.AttnOut.Address, ws.Residual.Address, T, accumulate: true, l, LoraLinear.O);
 
             RmsNorm(ws.Normed, ws.Residual, lw.FfnNorm, T);
-            Linear(lw.GateUp, ws.Normed.Address, ws.GateUp.Address, T, accumulate: false);
+            Linear(lw.GateUp, ws.Normed.Address, ws.GateUp.Address, T, accumulate: false, l, LoraLinear.GateUp);
             _ctx.SiluMul(new SiluMulArgs { Out = ws.Act.Address, X = ws.GateUp.Address, NumTokens = T, Hidden = hidden, DType = DType.F32 });
-            Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true);
+            Linear(lw.Down, ws.Act.Address, ws.Residual.Address, T, accumulate: true, l, LoraLinear.Down);
         }
 
         _lastTokens = T;
@@ -192,8 +199,12 @@ internal sealed class DecoderModel : ICausalLM
         old.Dispose();
     }
 
-    /// <summary>Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias (one matmul per row block of W).</summary>
-    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate)
+    /// <summary>
+    /// Every linear layer of the model: out[rows, N] (+)= x[rows, K] W^T + bias (one matmul per row block of W), then,
+    /// for a decoder layer's projections when the step has adapters, each token's LoRA delta (the lora op, one call
+    /// per fused target).
+    /// </summary>
+    private void Linear(LinearWeight w, nint x, nint output, int rows, bool accumulate, int layer = -1, LoraLinear lora = default)
     {
         var args = new MatmulArgs
         {
@@ -204,20 +215,27 @@ internal sealed class DecoderModel : ICausalLM
         if (w.RowBlocks is null)
         {
             _ctx.Matmul(args);
-            return;
+        }
+        else
+        {
+            int first = 0; // output columns [first, first + block rows) come from this block
+            foreach (var (block, blockRows) in w.RowBlocks)
+            {
+                _ctx.Matmul(args with
+                {
+                    Out = output + (first * sizeof(float)), W = block.Address, N = blockRows,
+                    Bias = w.Bias is null ? 0 : w.Bias.Address + (first * sizeof(float)),
+                });
+                first += blockRows;
+            }
         }
 
-        int first = 0; // output columns [first, first + block rows) come from this block
-        foreach (var (block, blockRows) in w.RowBlocks)
-        {
-            _ctx.Matmul(args with
-            {
-                Out = output + (first * sizeof(float)), W = block.Address, N = blockRows,
-                Bias = w.Bias is null ? 0 : w.Bias.Address + (first * sizeof(float)),
-            });
-            first += blockRows;
-        }
+        if (layer >= 0 && _adapterSlots != 0)
+            LoraSlots!.Apply(lora, layer, x, w.K, output, w.N, rows, _adapterSlots);
     }
+
+    // The step's per-token LoRA slots on the device (0: no adapter in this step).
+    private nint _adapterSlots;
 
     /// <summary>RMSNorm over each head of each token, in place (Qwen3's q_norm / k_norm before RoPE).</summary>
     private void HeadRmsNorm(nint x, DeviceBuffer weight, int tokens, int heads, int tokenStride) =>
@@ -239,6 +257,7 @@ internal sealed class DecoderModel : ICausalLM
 
     public void Dispose()
     {
+        LoraSlots?.Dispose();
         _ws.Dispose();
         _w.Dispose();
     }

@@ -51,10 +51,13 @@ internal sealed class DecoderWorkspace : IDisposable
     public StagedArray BlockTables { get; private set; }
     public StagedArray LogitRows { get; private set; }
 
+    /// <summary>Per-token LoRA slots; address 0 when no token of the step has an adapter.</summary>
+    public StagedArray AdapterSlots { get; private set; }
+
     // Offsets of the arrays in the staging buffer that holds them this step (null: not staged).
     private StagingBuffer? _stagedIn;
     private StepBatch? _stagedBatch;
-    private long _tokensAt, _positionsAt, _slotsAt, _lensAt, _startsAt, _tablesAt, _rowsAt;
+    private long _tokensAt, _positionsAt, _slotsAt, _lensAt, _startsAt, _tablesAt, _rowsAt, _adaptersAt;
 
     /// <summary>
     /// Stages the step's index arrays into <paramref name="upload"/>, the caller's one packed upload of
@@ -69,6 +72,7 @@ internal sealed class DecoderWorkspace : IDisposable
         _startsAt = upload.Stage<int>(b.QueryStart.AsSpan(0, b.NumSeqs + 1));
         _tablesAt = upload.Stage<int>(b.BlockTables.AsSpan(0, b.NumSeqs * b.MaxBlocksPerSeq));
         _rowsAt = upload.Stage<int>(b.LogitRows.AsSpan(0, b.NumLogitRows));
+        _adaptersAt = b.HasAdapters ? upload.Stage<int>(b.AdapterSlots.AsSpan(0, b.NumTokens)) : -1;
         _stagedIn = upload;
         _stagedBatch = b;
     }
@@ -92,6 +96,7 @@ internal sealed class DecoderWorkspace : IDisposable
         QueryStart = new(s.Address(_startsAt));
         BlockTables = new(s.Address(_tablesAt));
         LogitRows = new(s.Address(_rowsAt));
+        AdapterSlots = new(_adaptersAt >= 0 ? s.Address(_adaptersAt) : 0);
         _stagedBatch = null; // staged data serves one forward pass
         _stagedIn = null;
     }

@@ -123,6 +123,36 @@ public struct HeadRmsNormArgs
     public DType DType;
 }
 
+/// <summary>
+/// Batched LoRA (pg_lora_args): out[t, :N] += scales[s] * (x[t] A_s^T) B_s^T for each token t with slot
+/// s = TokenSlots[t] &gt;= 0. A is [NumSlots, MaxRank, K], B is lora_B transposed, [NumSlots, MaxRank, N].
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct LoraArgs
+{
+    public nint Out;
+    public nint X;
+    public nint A;
+    public nint B;
+
+    /// <summary>Device memory, [NumSlots] fp32; 0 skips the slot.</summary>
+    public nint Scales;
+
+    /// <summary>Device memory, [NumTokens] int32: -1 (no adapter) or a slot.</summary>
+    public nint TokenSlots;
+
+    /// <summary>Device memory, [NumTokens, MaxRank] fp32 scratch.</summary>
+    public nint Workspace;
+    public int NumTokens;
+    public int N;
+    public int K;
+    public int MaxRank;
+    public int NumSlots;
+    public int Ldx;
+    public int Ldo;
+    public DType DType;
+}
+
 [StructLayout(LayoutKind.Sequential)]
 public struct SiluMulArgs
 {
@@ -348,6 +378,7 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, HeadRmsNormArgs*, Status> HeadRmsNorm;
     public delegate* unmanaged[Cdecl]<nint, BackendCounters*, Status> GetCounters;
     public delegate* unmanaged[Cdecl]<nint, RopeCacheWriteArgs*, Status> RopeCacheWrite;
+    public delegate* unmanaged[Cdecl]<nint, LoraArgs*, Status> Lora;
 }
 
 /// <summary>Cumulative waits, launches and copies of a context (pg_counters).</summary>

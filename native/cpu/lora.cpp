@@ -1,0 +1,55 @@
+// Batched LoRA (paged.h pg_lora_args): per token, shrink h = A_s x (max_rank dot products of length k,
+// into the workspace row) then expand out += scale * h B_s (max_rank row updates of length n: B is
+// stored transposed, [max_rank, n], so each update is one contiguous axpy). Tokens are visited grouped
+// by slot (SGMV's order: a thread's run of tokens of one adapter reads that adapter's A and B once from
+// memory, then from cache) and run in parallel; each touches only its own out and workspace rows.
+#include <vector>
+
+#include "checks.h"
+#include "op_checks.h"
+#include "context.h"
+#include "ops.h"
+#include "vec.h"
+
+namespace pg::cpu {
+
+pg_status lora(pg_context* ctx, const pg_lora_args* a) {
+    const char* op = "lora";
+    PG_TRY(check_ctx(op, ctx));
+    PG_TRY(check_lora_shape(a, kF32Only));
+    PG_TRY(check_lora_slots(a, a->token_slots));
+    if (a->num_tokens == 0) return PG_OK;
+    const VecOps& v = vec_ops(ctx->avx2);
+    const int64_t k = a->k, n = a->n, rank = a->max_rank;
+    const auto* x = static_cast<const float*>(a->x);
+    const auto* wa = static_cast<const float*>(a->a);
+    const auto* wb = static_cast<const float*>(a->b);
+    auto* out = static_cast<float*>(a->out);
+    // Counting sort of the adapter tokens by slot (base-model tokens dropped).
+    std::vector<int32_t> start(size_t(a->num_slots) + 1, 0), order;
+    for (int32_t t = 0; t < a->num_tokens; ++t)
+        if (a->token_slots[t] >= 0) ++start[size_t(a->token_slots[t]) + 1];
+    for (int32_t s = 0; s < a->num_slots; ++s) start[size_t(s) + 1] += start[size_t(s)];
+    order.resize(size_t(start[size_t(a->num_slots)]));
+    for (int32_t t = 0; t < a->num_tokens; ++t)
+        if (a->token_slots[t] >= 0) order[size_t(start[size_t(a->token_slots[t])]++)] = t;
+    parallel_rows(ctx, int64_t(order.size()), rank * (k + n), [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const int64_t t = order[size_t(i)];
+            const int32_t s = a->token_slots[t];
+            const float scale = a->scales[s];
+            if (scale == 0.0f) continue;
+            const float* xt = x + t * a->ldx;
+            const float* as = wa + int64_t(s) * rank * k;
+            const float* bs = wb + int64_t(s) * rank * n;
+            float* h = a->workspace + t * rank;
+            float* ot = out + t * a->ldo;
+            for (int64_t r = 0; r < rank; ++r) h[r] = v.dot(as + r * k, xt, k);
+            for (int64_t r = 0; r < rank; ++r)
+                if (h[r] != 0.0f) v.axpy(scale * h[r], bs + r * n, ot, n);
+        }
+    });
+    return PG_OK;
+}
+
+}  // namespace pg::cpu
