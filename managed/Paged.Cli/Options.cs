@@ -207,6 +207,9 @@ public sealed class BenchOptions : EngineVerbOptions
     [Option("static-batching", Default = false, HelpText = "bench throughput: run groups of --max-num-seqs requests, each to its longest, instead of continuous batching.")]
     public bool StaticBatching { get; set; }
 
+    [Option("static-padding", Default = false, HelpText = "bench throughput --static-batching: a finished request's row keeps computing until its group's longest is done (a padded batch); only requested tokens count as output.")]
+    public bool StaticPadding { get; set; }
+
     [Option("output-len-dist", Default = Paged.Cli.ServeBench.OutputLengthShape.Uniform, HelpText = "bench throughput: output lengths with mean --gen-tokens: uniform (--range-ratio), exponential or lognormal (long-tailed like ShareGPT; --output-len-sigma), clipped to the context.")]
     public Paged.Cli.ServeBench.OutputLengthShape OutputLenDist { get; set; }
 

@@ -16,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "gemm.h"
 
 #define PG_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
@@ -55,6 +57,22 @@ PG_AVX512 inline __m512 step(const float* x, const Q8Block* w, __m512 acc, __mma
     return _mm512_fmadd_ps(block, d, acc);
 }
 
+// 16 weights widened to fp32 (masked-off ones read as +0), as step() widens them.
+PG_AVX512 inline __m512 widen(const float* w, __mmask16 m) { return _mm512_maskz_loadu_ps(m, w); }
+PG_AVX512 inline __m512 widen(const F16* w, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w)); }
+PG_AVX512 inline __m512 widen(const Bf16* w, __mmask16 m) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, w)), 16));
+}
+
+// Lane sum by halving (8+8, 4+4, 2+2, 1+1): the one reduction of every tile shape. Written out rather
+// than _mm512_reduce_add_ps, with which GCC 12 kept the accumulators in memory (a store per FMA).
+PG_AVX512 inline float reduce16(__m512 v) {
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
 // Where step s of row r starts (q8_0 rows are K / 32 blocks).
 template <class W>
 inline const W* at(const W* w, int64_t row_elems, int64_t kk) { return w + row_elems + kk; }
@@ -66,16 +84,38 @@ PG_AVX512 void tile(const float* x, int64_t ldx, const W* w, int64_t k, float* o
                     bool accumulate, const float* bias) {
     constexpr int S = kStep<W>;
     __m512 acc[MB][R];
+    #pragma GCC unroll 16
     for (int i = 0; i < MB; ++i)
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
     for (int64_t kk = 0; kk < k; kk += S) {
         const __mmask32 mask = k - kk >= S ? ~__mmask32(0) : __mmask32((1u << (k - kk)) - 1u);
-        for (int r = 0; r < R; ++r)
-            for (int i = 0; i < MB; ++i) acc[i][r] = step(x + i * ldx + kk, at(w, r * k, kk), acc[i][r], mask);
+        if constexpr (std::is_same_v<W, Q8Block>) {
+            #pragma GCC unroll 16
+            for (int r = 0; r < R; ++r)
+                #pragma GCC unroll 16
+                for (int i = 0; i < MB; ++i) acc[i][r] = step(x + i * ldx + kk, at(w, r * k, kk), acc[i][r], mask);
+        } else {
+            // Each weight vector is loaded (and widened) once and each x vector once per step: MB + R
+            // loads for MB * R FMAs. The FMAs are those of step(), in the same order per accumulator, so
+            // the bits do not change with the tile shape.
+            const __mmask16 m = __mmask16(mask);
+            __m512 wv[R];
+            #pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) wv[r] = widen(at(w, r * k, kk), m);
+            #pragma GCC unroll 16
+            for (int i = 0; i < MB; ++i) {
+                const __m512 xv = _mm512_maskz_loadu_ps(m, x + i * ldx + kk);
+                #pragma GCC unroll 16
+                for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+            }
+        }
     }
+    #pragma GCC unroll 16
     for (int i = 0; i < MB; ++i)
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-            const float s = _mm512_reduce_add_ps(acc[i][r]);
+            const float s = reduce16(acc[i][r]);
             const float v = bias != nullptr ? s + bias[r] : s;
             float* o = out + i * ldo + r;
             *o = accumulate ? *o + v : v;
