@@ -167,6 +167,15 @@ PG_AVX2 inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// Asks for `floats` floats from p on into the cache (one prefetch per 64-byte line). A block's K and
+// V rows are 4 KB-sized islands scattered over the cache, which the hardware prefetchers do not
+// cross: the score pass fetches the next block's K rows and the current block's V rows (for the PV
+// pass) ahead of use, which decode at the 110M shape spent most of its attention time waiting for.
+// Prefetches change no arithmetic: results are bit for bit the same.
+PG_AVX2 inline void prefetch_rows(const float* p, int64_t floats) {
+    for (int64_t i = 0; i < floats; i += 16) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
 // Everything one (token, kv head) task needs, resolved once.
 struct Job {
     const float* cache;
@@ -199,8 +208,14 @@ PG_AVX2 void scores_avx2(const Job& jb, float scale) {
     const int32_t group = jb.group;
     for_each_block(c, jb.table, jb.lo, jb.n, [&](int32_t block, int32_t j0, int32_t o0, int32_t rows) PG_AVX2 {
         const float* K = jb.cache + cache_offset(c, block, jb.layer, 0, jb.g, 0);
+        const float* V = jb.cache + cache_offset(c, block, jb.layer, 1, jb.g, 0);
+        const bool has_next = j0 + c.block_size < jb.n;
+        const float* K_next = has_next ? jb.cache + cache_offset(c, jb.table[j0 / c.block_size + 1], jb.layer, 0, jb.g, 0)
+                                       : nullptr;
         for (int32_t r0 = o0; r0 < rows; r0 += 8) {
             const int32_t cnt = rows - r0 < 8 ? rows - r0 : 8;
+            prefetch_rows(V + r0 * hs, cnt * hs);
+            if (has_next) prefetch_rows(K_next + r0 * hs, (c.block_size - r0 < 8 ? c.block_size - r0 : 8) * hs);
             const int64_t pj = j0 + r0 - jb.lo;
             const float* kr[8];
             for (int i = 0; i < 8; ++i) kr[i] = K + (r0 + (i < cnt ? i : 0)) * hs;

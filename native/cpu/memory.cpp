@@ -1,4 +1,6 @@
 // Device memory on the CPU backend is host memory, 64-byte aligned (cache line, AVX-512 friendly).
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -16,9 +18,17 @@ pg_status allocate(const char* op, pg_context* ctx, size_t bytes, void** out) {
     PG_TRY(check_ptr(op, "out", out));
     *out = nullptr;
     if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "%s: bytes must be > 0 (got 0)", op);
+    // Buffers of 2 MB and more (the KV cache above all) are 2 MB aligned and asked to be backed by
+    // transparent huge pages (THP is often in "madvise" mode): attention reads each block's K/V rows
+    // as 4 KB islands spread over the cache, one TLB miss each with 4 KB pages.
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t align = bytes >= kHuge ? kHuge : 64;
     void* p = nullptr;
-    if (posix_memalign(&p, 64, bytes) != 0 || p == nullptr)
+    if (posix_memalign(&p, align, bytes) != 0 || p == nullptr)
         return fail(PG_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", op, bytes);
+#ifdef MADV_HUGEPAGE
+    if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure only costs speed
+#endif
     *out = p;
     return PG_OK;
 }
