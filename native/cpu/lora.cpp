@@ -3,11 +3,15 @@
 // stored transposed, [max_rank, n], so each update is one contiguous axpy). Tokens are visited grouped
 // by slot (SGMV's order: a thread's run of tokens of one adapter reads that adapter's A and B once from
 // memory, then from cache) and run in parallel; each touches only its own out and workspace rows.
+// With AVX-512, a slot's tokens are cut into tiles of up to kLoraTileTokens that share each load of A
+// and B (lora_avx512.cpp); tiles run in parallel.
+#include <algorithm>
 #include <vector>
 
 #include "checks.h"
 #include "op_checks.h"
 #include "context.h"
+#include "lora_tile.h"
 #include "ops.h"
 #include "vec.h"
 
@@ -33,6 +37,26 @@ pg_status lora(pg_context* ctx, const pg_lora_args* a) {
     order.resize(size_t(start[size_t(a->num_slots)]));
     for (int32_t t = 0; t < a->num_tokens; ++t)
         if (a->token_slots[t] >= 0) order[size_t(start[size_t(a->token_slots[t])]++)] = t;
+#if defined(__x86_64__)
+    if (ctx->avx512 && rank <= kLoraTileMaxRank) {
+        // Tiles: runs of up to kLoraTileTokens tokens of one slot (start[s] is now the end of slot s's run).
+        std::vector<int32_t> tile_begin, tile_count;
+        for (int32_t s = 0, begin = 0; s < a->num_slots; begin = start[size_t(s)], ++s) {
+            if (a->scales[s] == 0.0f) continue;
+            for (int32_t i = begin; i < start[size_t(s)]; i += kLoraTileTokens) {
+                tile_begin.push_back(i);
+                tile_count.push_back(std::min(kLoraTileTokens, start[size_t(s)] - i));
+            }
+        }
+        parallel_rows(ctx, int64_t(tile_begin.size()), kLoraTileTokens * rank * (k + n), [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) {
+                const int32_t* tokens = order.data() + tile_begin[size_t(i)];
+                lora_tile_avx512(a, tokens, tile_count[size_t(i)], a->token_slots[tokens[0]]);
+            }
+        });
+        return PG_OK;
+    }
+#endif
     parallel_rows(ctx, int64_t(order.size()), rank * (k + n), [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
             const int64_t t = order[size_t(i)];

@@ -81,6 +81,46 @@ public sealed class LoraOpTests
         TestData.AssertClose(expected, ob.ToArray<float>(), 2e-4, 2e-5, $"lora {backend} t{tokens} r{rank}/{maxRank} k{k} n{n}");
     }
 
+    // Batch invariance: a token's output bits must not depend on the other tokens of the step. The CPU op
+    // shares each adapter load among a tile of up to 4 tokens of one slot (lora_avx512.cpp); running 11
+    // tokens of one slot (tiles of 4, 4, 3; then mixed with other slots) must give, bit for bit, what each
+    // token gives alone (a tile of 1). Awkward sizes: k and n not multiples of 16, rank not of 4.
+    [TestMethod]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    public void Lora_TokenResultIndependentOfBatch(string backend)
+    {
+        var ctx = Backends.Context(backend);
+        const int tokens = 11, maxRank = 7, k = 37, n = 45, slots = 2;
+        var x = TestData.Uniform(tokens * k, 81, scale: 2f);
+        var a = TestData.Uniform(slots * maxRank * k, 82);
+        var b = TestData.Uniform(slots * maxRank * n, 83);
+        var outInit = TestData.Uniform(tokens * n, 84, scale: 3f);
+        using var ab = ctx.Upload<float>(a);
+        using var bb = ctx.Upload<float>(b);
+        using var sb = ctx.Upload<float>([1.5f, 0.25f]);
+
+        float[] Run(int[] tokenSlots, float[] xs, float[] outs)
+        {
+            using var xb = ctx.Upload<float>(xs);
+            using var tb = ctx.Upload<int>(tokenSlots);
+            using var ob = ctx.Upload<float>(outs);
+            using var wb = ctx.Allocate<float>(tokenSlots.Length * maxRank);
+            ctx.Lora(Args(ob, xb, ab, bb, sb, tb, wb, tokenSlots.Length, n, k, maxRank, slots, k, n));
+            return ob.ToArray<float>();
+        }
+
+        var together = Run(new int[tokens], x, outInit); // all slot 0
+        var mixed = Run([.. Enumerable.Range(0, tokens).Select(t => t % 3 == 0 ? 0 : t % 3 == 1 ? 1 : -1)], x, outInit);
+        for (int t = 0; t < tokens; t++)
+        {
+            var alone0 = Run([0], x.AsSpan(t * k, k).ToArray(), outInit.AsSpan(t * n, n).ToArray());
+            CollectionAssert.AreEqual(alone0, together.AsSpan(t * n, n).ToArray(), $"{backend}: token {t} of 11 (slot 0) vs alone");
+            if (t % 3 == 0)
+                CollectionAssert.AreEqual(alone0, mixed.AsSpan(t * n, n).ToArray(), $"{backend}: token {t} in a mixed batch vs alone");
+        }
+    }
+
     [TestMethod]
     [DataRow("cpu")]
     [DataRow("simt")]
