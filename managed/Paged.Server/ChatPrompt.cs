@@ -31,7 +31,7 @@ public sealed class ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
     /// <summary>
     /// --chat-template FILE, else the model's own template (<paramref name="modelTemplate"/>: the tokenizer's
     /// chat_template.jinja / tokenizer_config.json / GGUF tokenizer.chat_template), else the GGUF's embedded one,
-    /// else <see cref="DefaultTemplate"/>; also says which.
+    /// else <see cref="DefaultTemplate"/>; also says which. A checkpoint directory without a template gets the default.
     /// </summary>
     public static (ChatTemplate Template, string Source) Select(string modelPath, string? templateFile, string? modelTemplate = null)
     {
@@ -39,7 +39,7 @@ public sealed class ChatPrompt(ChatTemplate template, ITokenizer tokenizer)
             return (Parse(File.ReadAllText(templateFile), templateFile), templateFile);
         if (modelTemplate is { Length: > 0 })
             return (Parse(modelTemplate, $"{modelPath} (the tokenizer's chat template)"), "the model's chat template");
-        if (Paged.Models.ModelLoader.IsGguf(modelPath) && GgufFile.Open(modelPath).GetString("tokenizer.chat_template") is { Length: > 0 } embedded)
+        if (!Directory.Exists(modelPath) && Paged.Models.ModelLoader.IsGguf(modelPath) && GgufFile.Open(modelPath).GetString("tokenizer.chat_template") is { Length: > 0 } embedded)
             return (Parse(embedded, $"{modelPath} (tokenizer.chat_template)"), "the model's tokenizer.chat_template");
         return (new ChatTemplate(DefaultTemplate), "the default template (User:/Assistant: turns)");
     }

@@ -35,6 +35,18 @@ public sealed class ChatPromptTests
         // Neither the llama2.c checkpoint nor this GGUF carries tokenizer.chat_template.
         Assert.AreEqual(ChatPrompt.DefaultTemplate, ChatPrompt.Select(TestServer.ModelPath, null).Template.Source);
         Assert.AreEqual(ChatPrompt.DefaultTemplate, ChatPrompt.Select(Gguf, null).Template.Source);
+
+        // A checkpoint directory whose tokenizer has no template (make-model's random HF output) gets the default
+        // too; it used to fail as "file not found" while probing the directory for a GGUF header.
+        string dir = Directory.CreateTempSubdirectory("paged-hf-").FullName;
+        try
+        {
+            Assert.AreEqual(ChatPrompt.DefaultTemplate, ChatPrompt.Select(dir, null).Template.Source);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [TestMethod]
