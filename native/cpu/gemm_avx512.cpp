@@ -11,16 +11,11 @@
 // sequence of operations over K and reduces it with the same function, so a row's result does not
 // depend on M, on the tile it fell in, or on the thread that computed it.
 #if defined(__x86_64__)
-// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wuninitialized flags when inlined.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "avx512_target.h"
 
 #include <type_traits>
 
 #include "gemm.h"
-
-#define PG_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 
 namespace pg::cpu {
 
