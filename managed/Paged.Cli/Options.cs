@@ -275,8 +275,8 @@ public sealed class ServeOptions : ApiVerbOptions
     [Option("max-body-size", Default = "4M", HelpText = "Largest request body (413 beyond), e.g. 4M.")]
     public string MaxBodySize { get; set; } = "4M";
 
-    [Option("role", Default = "both", HelpText = "Disaggregated serving: prefill (computes prompts, holds their KV for decode instances to pull), decode (continues from pulled KV), or both (colocated). Every role still serves ordinary requests.")]
-    public string Role { get; set; } = "both";
+    [Option("role", Default = Paged.Server.ServeRole.Both, HelpText = "Disaggregated serving: prefill (computes prompts, holds their KV for decode instances to pull), decode (continues from pulled KV), or both (colocated). Every role still serves ordinary requests.")]
+    public Paged.Server.ServeRole Role { get; set; }
 
     [Option("kv-transfer-port", HelpText = "Port of the gRPC listener decode instances pull KV blocks from, on --host (prefill and both; prefill default: a free port).")]
     public int? KvTransferPort { get; set; }
@@ -284,8 +284,8 @@ public sealed class ServeOptions : ApiVerbOptions
     [Option("kv-lease-seconds", Default = 30, HelpText = "How long a finished prefill keeps its KV blocks pinned when no decode instance acknowledges its pull.")]
     public int KvLeaseSeconds { get; set; }
 
-    [Option("kv-load-failure-policy", Default = "recompute", HelpText = "When a KV pull fails on a decode instance: recompute (the prompt locally) or fail (the request).")]
-    public string KvLoadFailurePolicy { get; set; } = "recompute";
+    [Option("kv-load-failure-policy", Default = Paged.Server.KvLoadFailurePolicy.Recompute, HelpText = "When a KV pull fails on a decode instance: recompute (the prompt locally) or fail (the request).")]
+    public Paged.Server.KvLoadFailurePolicy KvLoadFailurePolicy { get; set; }
 
     [Option("kv-transfer-timeout", Default = 30, HelpText = "Seconds a KV pull may take before it counts as failed.")]
     public int KvTransferTimeoutSeconds { get; set; }

@@ -15,9 +15,9 @@ internal static class ServeCommand
             Port = o.Port,
             ApiKey = ServingConsole.OptionOrEnvironment(o.ApiKey, "PAGED_API_KEY"),
             MaxBodyBytes = EngineFactory.ParseSize(o.MaxBodySize),
-            Role = ParseEnum<ServeRole>(o.Role, "--role", "prefill, decode or both"),
+            Role = o.Role,
             KvTransferPort = o.KvTransferPort,
-            KvLoadFailurePolicy = ParseEnum<KvLoadFailurePolicy>(o.KvLoadFailurePolicy, "--kv-load-failure-policy", "recompute or fail"),
+            KvLoadFailurePolicy = o.KvLoadFailurePolicy,
             KvTransferTimeout = o.KvTransferTimeoutSeconds > 0
                 ? TimeSpan.FromSeconds(o.KvTransferTimeoutSeconds)
                 : throw new ArgumentException($"--kv-transfer-timeout must be positive (got {o.KvTransferTimeoutSeconds})"),
@@ -78,9 +78,4 @@ internal static class ServeCommand
 
         return 0;
     }
-
-    private static T ParseEnum<T>(string value, string option, string allowed) where T : struct, Enum =>
-        Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && !int.TryParse(value, out _)
-            ? parsed
-            : throw new ArgumentException($"{option} must be {allowed} (got '{value}')");
 }
