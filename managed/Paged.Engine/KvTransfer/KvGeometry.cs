@@ -11,25 +11,38 @@ public sealed record KvGeometry(int NumLayers, int NumKvHeads, int BlockSize, in
     public static KvGeometry Of(Paged.Models.ModelConfig config, int blockSize, KvCacheDType kvCacheDType)
     {
         ArgumentNullException.ThrowIfNull(config);
-        string dtype = KvCacheDTypes.Resolve(kvCacheDType) switch
+        var dtype = KvCacheDTypes.Resolve(kvCacheDType);
+        foreach (var (name, d) in WireNames)
         {
-            Paged.Runtime.Interop.DType.F32 => "f32",
-            Paged.Runtime.Interop.DType.F16 => "f16",
-            Paged.Runtime.Interop.DType.BF16 => "bf16",
-            var other => throw new ArgumentException($"KV dtype {other} has no wire name"),
-        };
-        return new KvGeometry(config.NumLayers, config.NumKvHeads, blockSize, config.HeadSize, dtype);
+            if (d == dtype)
+                return new KvGeometry(config.NumLayers, config.NumKvHeads, blockSize, config.HeadSize, name);
+        }
+
+        throw new ArgumentException($"KV dtype {dtype} has no wire name");
     }
 
-    public long BytesPerBlock => (long)NumLayers * 2 * NumKvHeads * BlockSize * HeadSize * ElementBytes(DType);
-
-    public static int ElementBytes(string dtype) => dtype switch
+    /// <summary>A block's bytes, from the cache's own formula (<see cref="Paged.Models.KvCache.BlockBytes"/>).</summary>
+    public long BytesPerBlock
     {
-        "f32" => 4,
-        "f16" or "bf16" => 2,
-        "fp8" or "int8" => 1,
-        _ => throw new ArgumentException($"unknown KV dtype '{dtype}'"),
-    };
+        get
+        {
+            foreach (var (name, dtype) in WireNames)
+            {
+                if (name == DType)
+                    return Paged.Models.KvCache.BlockBytes(NumLayers, NumKvHeads, BlockSize, HeadSize, dtype);
+            }
+
+            throw new ArgumentException($"unknown KV dtype '{DType}' (f32, f16 or bf16)");
+        }
+    }
+
+    // The cache dtypes as the transfer parameters name them.
+    private static readonly (string Name, Paged.Runtime.Interop.DType DType)[] WireNames =
+    [
+        ("f32", Paged.Runtime.Interop.DType.F32),
+        ("f16", Paged.Runtime.Interop.DType.F16),
+        ("bf16", Paged.Runtime.Interop.DType.BF16),
+    ];
 
     /// <summary>Null when equal, else what differs (for a clear error).</summary>
     public string? Mismatch(KvGeometry other)
