@@ -1,18 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Paged.Server.Tests;
 
 /// <summary>
 /// A long-running `paged` verb (serve, router) as a child process from the paged.dll beside the tests: started,
-/// its "listening on" line read (within a minute), stopped with SIGTERM, killed if a test leaves it running.
+/// its "listening on" line read (within a minute), its stderr kept for failure messages, stopped with SIGTERM,
+/// killed (whole tree) if a test leaves it running.
 /// </summary>
 internal sealed class PagedProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly Task<string> _stderr;
+    private readonly StringBuilder _stderr;
+    private bool _disposed;
 
-    private PagedProcess(Process process, Task<string> stderr, string line, int port)
+    private PagedProcess(Process process, StringBuilder stderr, string line, int port)
     {
         _process = process;
         _stderr = stderr;
@@ -22,10 +26,19 @@ internal sealed class PagedProcess : IDisposable
 
     public string ListeningLine { get; }
 
-    /// <summary>The next line the process prints after its "listening on" line (within 10 s).</summary>
-    public async Task<string?> ReadLineAsync() => await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
-
     public int Port { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>What the process has written to stderr so far.</summary>
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+                return _stderr.ToString();
+        }
+    }
 
     public static async Task<PagedProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
@@ -36,14 +49,24 @@ internal sealed class PagedProcess : IDisposable
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             psi.Environment[name] = value;
         var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
+        var stderr = new StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+                stderr.AppendLine(e.Data);
+        };
+        process.BeginErrorReadLine();
         try
         {
             string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.IsNotNull(line, $"{string.Join(' ', args)} printed nothing");
-            var match = TestServer.ListeningLine().Match(line);
-            Assert.IsTrue(match.Success, line);
-            return new PagedProcess(process, stderr, line, int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture));
+            var match = line is null ? Match.Empty : TestServer.ListeningLine().Match(line);
+            if (!match.Success)
+            {
+                lock (stderr)
+                    throw new AssertFailedException($"paged {string.Join(' ', args)} did not start: {line}\n{stderr}");
+            }
+
+            return new PagedProcess(process, stderr, line!, int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture));
         }
         catch
         {
@@ -53,19 +76,31 @@ internal sealed class PagedProcess : IDisposable
         }
     }
 
+    /// <summary>The next line the process prints after its "listening on" line (within 10 s).</summary>
+    public async Task<string?> ReadLineAsync() => await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+    public async Task WaitForExitAsync(TimeSpan within) => await _process.WaitForExitAsync().WaitAsync(within);
+
     /// <summary>Sends SIGTERM and asserts a clean exit (code 0) within 30 s.</summary>
     public async Task StopAsync()
     {
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
             await kill.WaitForExitAsync();
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.AreEqual(0, _process.ExitCode, await _stderr);
+        await WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.AreEqual(0, _process.ExitCode, Stderr);
     }
 
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         if (!_process.HasExited)
+        {
             _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(30_000);
+        }
+
         _process.Dispose();
     }
 }

@@ -7,79 +7,31 @@ using System.Text.RegularExpressions;
 namespace Paged.Server.Tests;
 
 /// <summary>
-/// A `paged serve` child process on a free loopback port (stories260K, one thread): started with a deadline on
-/// its "listening" line, read through HTTP, killed (whole tree) on dispose if it is still running.
+/// A `paged serve --role ROLE` child process (a <see cref="PagedProcess"/>) on a free loopback port (stories260K,
+/// one thread), read through HTTP: posts, metrics; killed (whole tree) on dispose if it is still running.
 /// </summary>
 internal sealed partial class ServeInstance : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly PagedProcess _process;
 
-    private ServeInstance(Process process, int port)
+    private ServeInstance(PagedProcess process)
     {
         _process = process;
-        Port = port;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(60) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{process.Port}/"), Timeout = TimeSpan.FromSeconds(60) };
     }
 
-    public int Port { get; }
+    public int Port => _process.Port;
 
     public HttpClient Http { get; }
 
     public bool HasExited => _process.HasExited;
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-                return _stderr.ToString();
-        }
-    }
+    public string Stderr => _process.Stderr;
 
-    public static async Task<ServeInstance> StartAsync(string role, IReadOnlyDictionary<string, string>? environment = null, params string[] extra)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "paged.dll"), "serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1",
-            "--served-model-name", TestServer.ModelName, "--role", role })
-            psi.ArgumentList.Add(a);
-        foreach (string a in extra)
-            psi.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
-            psi.Environment[k] = v;
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start paged serve");
-        var stderr = new StringBuilder();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            lock (stderr)
-                stderr.AppendLine(e.Data);
-        };
-        process.BeginErrorReadLine();
-        try
-        {
-            string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(StartTimeout);
-            var match = line is null ? Match.Empty : TestServer.ListeningLine().Match(line);
-            if (!match.Success)
-                throw new AssertFailedException($"paged serve --role {role} did not start: {line}\n{stderr}");
-            var instance = new ServeInstance(process, int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture));
-            _ = process.StandardOutput.ReadToEndAsync(); // keep the pipe drained
-            lock (stderr)
-                instance._stderr.Append(stderr);
-            process.ErrorDataReceived += (_, e) =>
-            {
-                lock (instance._stderr)
-                    instance._stderr.AppendLine(e.Data);
-            };
-            return instance;
-        }
-        catch
-        {
-            process.Kill(entireProcessTree: true);
-            process.Dispose();
-            throw;
-        }
-    }
+    public static async Task<ServeInstance> StartAsync(string role, IReadOnlyDictionary<string, string>? environment = null, params string[] extra) =>
+        new(await PagedProcess.StartAsync(
+            ["serve", "--model", TestServer.ModelPath, "--port", "0", "--threads", "1", "--served-model-name", TestServer.ModelName, "--role", role, .. extra],
+            environment));
 
     /// <summary>POSTs a JSON body; returns the status and the parsed body.</summary>
     public async Task<(int Status, JsonObject Body)> PostAsync(string path, JsonObject body)
@@ -114,20 +66,15 @@ internal sealed partial class ServeInstance : IAsyncDisposable
         return value;
     }
 
-    public async Task WaitForExitAsync(TimeSpan within) => await _process.WaitForExitAsync().WaitAsync(within);
+    public Task WaitForExitAsync(TimeSpan within) => _process.WaitForExitAsync(within);
 
     [GeneratedRegex(@"^([a-z_]+)(?:\{[^}]*\})? ([-+0-9.eE]+|NaN)$", RegexOptions.Multiline)]
     private static partial Regex MetricLine();
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         Http.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        }
-
         _process.Dispose();
+        return ValueTask.CompletedTask;
     }
 }

@@ -71,62 +71,52 @@ public sealed class RouterEndToEndTests
     public async Task ThroughTheRouterOutputsEqualAColocatedInstanceAndEveryBlockComesBack()
     {
         var starts = new[] { ServeInstance.StartAsync("prefill"), ServeInstance.StartAsync("decode"), ServeInstance.StartAsync("both") };
-        var prefill = await starts[0];
+        await using var prefill = await starts[0];
         await using var decode = await starts[1];
         await using var both = await starts[2];
         using var router = await PagedProcess.StartAsync(["router", "--prefill", $"127.0.0.1:{prefill.Port}", "--decode", $"127.0.0.1:{decode.Port}", "--port", "0"]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.Port}/"), Timeout = TimeSpan.FromSeconds(60) };
-        bool prefillGone = false;
-        try
+        string[] prompts = GoldenPrompts();
+        foreach (string prompt in prompts)
         {
-            string[] prompts = GoldenPrompts();
-            foreach (string prompt in prompts)
-            {
-                var body = Completion(prompt, 24);
-                var (status, routed) = await PostAsync(http, "v1/completions", body);
-                var (_, expected) = await both.PostAsync("v1/completions", body);
-                Assert.AreEqual(200, status, routed.ToJsonString());
-                Assert.AreEqual(Text(expected), Text(routed), $"greedy '{prompt}'");
-                Assert.AreEqual(expected["usage"]!.ToJsonString(), routed["usage"]!.ToJsonString());
-            }
-
-            foreach (ulong seed in new ulong[] { 7, 1234 })
-            {
-                var body = Completion("Once upon a time, there was a big dog", 32, temperature: 1.0, seed: seed);
-                var (status, routed) = await PostAsync(http, "v1/completions", body);
-                var (_, expected) = await both.PostAsync("v1/completions", body);
-                Assert.AreEqual(200, status);
-                Assert.AreEqual(Text(expected), Text(routed), $"seed {seed}");
-            }
-
-            string streamed = await StreamChatAsync(http.BaseAddress, "Tell me a story about a cat");
-            Assert.IsFalse(string.IsNullOrEmpty(streamed));
-            Assert.AreEqual(await StreamChatAsync(both.Http.BaseAddress!, "Tell me a story about a cat"), streamed, "streamed chat through the router");
-
-            int disaggregated = prompts.Length + 3;
-            Assert.AreEqual(disaggregated, await RouterMetricAsync(http, "paged_router_requests_total", "route=\"disagg\""), "every request took the prefill/decode path");
-            Assert.IsGreaterThan(0, await decode.MetricAsync("paged_kv_transfer_blocks_total"), "blocks really moved");
-            Assert.AreEqual(0, await decode.MetricAsync("paged_kv_transfer_failures_total"));
-            Assert.AreEqual(0, await prefill.AwaitMetricAsync("paged_kv_pinned_blocks", 0, Settle), "acknowledged leases release their blocks");
-            Assert.AreEqual(0, await prefill.AwaitMetricAsync("paged_kv_cache_blocks_used", 0, Settle));
-
-            // The prefill instance goes away: the router falls back to the decode instance alone, which recomputes.
-            await prefill.DisposeAsync();
-            prefillGone = true;
-            var fallbackBody = Completion(prompts[0], 24);
-            var (fallbackStatus, fallback) = await PostAsync(http, "v1/completions", fallbackBody);
-            var (_, fallbackExpected) = await both.PostAsync("v1/completions", fallbackBody);
-            Assert.AreEqual(200, fallbackStatus, fallback.ToJsonString());
-            Assert.AreEqual(Text(fallbackExpected), Text(fallback), "answered by the decode instance alone");
-            Assert.AreEqual(1, await RouterMetricAsync(http, "paged_router_requests_total", "route=\"fallback_decode_only\""));
-            Assert.AreEqual(0, await decode.AwaitMetricAsync("paged_kv_cache_blocks_used", 0, Settle), "the decode side frees every block");
-
-            await router.StopAsync();
+            var body = Completion(prompt, 24);
+            var (status, routed) = await PostAsync(http, "v1/completions", body);
+            var (_, expected) = await both.PostAsync("v1/completions", body);
+            Assert.AreEqual(200, status, routed.ToJsonString());
+            Assert.AreEqual(Text(expected), Text(routed), $"greedy '{prompt}'");
+            Assert.AreEqual(expected["usage"]!.ToJsonString(), routed["usage"]!.ToJsonString());
         }
-        finally
+
+        foreach (ulong seed in new ulong[] { 7, 1234 })
         {
-            if (!prefillGone)
-                await prefill.DisposeAsync();
+            var body = Completion("Once upon a time, there was a big dog", 32, temperature: 1.0, seed: seed);
+            var (status, routed) = await PostAsync(http, "v1/completions", body);
+            var (_, expected) = await both.PostAsync("v1/completions", body);
+            Assert.AreEqual(200, status);
+            Assert.AreEqual(Text(expected), Text(routed), $"seed {seed}");
         }
+
+        string streamed = await StreamChatAsync(http.BaseAddress, "Tell me a story about a cat");
+        Assert.IsFalse(string.IsNullOrEmpty(streamed));
+        Assert.AreEqual(await StreamChatAsync(both.Http.BaseAddress!, "Tell me a story about a cat"), streamed, "streamed chat through the router");
+
+        int disaggregated = prompts.Length + 3;
+        Assert.AreEqual(disaggregated, await RouterMetricAsync(http, "paged_router_requests_total", "route=\"disagg\""), "every request took the prefill/decode path");
+        Assert.IsGreaterThan(0, await decode.MetricAsync("paged_kv_transfer_blocks_total"), "blocks really moved");
+        Assert.AreEqual(0, await decode.MetricAsync("paged_kv_transfer_failures_total"));
+        Assert.AreEqual(0, await prefill.AwaitMetricAsync("paged_kv_pinned_blocks", 0, Settle), "acknowledged leases release their blocks");
+        Assert.AreEqual(0, await prefill.AwaitMetricAsync("paged_kv_cache_blocks_used", 0, Settle));
+
+        // The prefill instance goes away: the router falls back to the decode instance alone, which recomputes.
+        await prefill.DisposeAsync();
+        var fallbackBody = Completion(prompts[0], 24);
+        var (fallbackStatus, fallback) = await PostAsync(http, "v1/completions", fallbackBody);
+        var (_, fallbackExpected) = await both.PostAsync("v1/completions", fallbackBody);
+        Assert.AreEqual(200, fallbackStatus, fallback.ToJsonString());
+        Assert.AreEqual(Text(fallbackExpected), Text(fallback), "answered by the decode instance alone");
+        Assert.AreEqual(1, await RouterMetricAsync(http, "paged_router_requests_total", "route=\"fallback_decode_only\""));
+        Assert.AreEqual(0, await decode.AwaitMetricAsync("paged_kv_cache_blocks_used", 0, Settle), "the decode side frees every block");
+
+        await router.StopAsync();
     }
 }
