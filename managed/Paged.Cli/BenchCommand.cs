@@ -35,11 +35,13 @@ internal static class BenchCommand
         var overall = new List<double>();
         var syncs = new List<double>();
         var launches = new List<double>();
+        var replays = new List<double>();
         for (int run = 0; run < o.Warmup + o.Runs; run++)
         {
             var (p, d, all, perStep) = RunOnce(engine, o, random);
             syncs.Add(perStep.Syncs);
             launches.Add(perStep.Launches);
+            replays.Add(perStep.GraphReplays);
             if (run < o.Warmup)
                 continue;
             prefill.Add(p);
@@ -49,12 +51,12 @@ internal static class BenchCommand
         }
 
         Console.WriteLine($"prefill_tok_s={Median(prefill):F1} decode_tok_s={Median(decode):F1} overall_tok_s={Median(overall):F1} " +
-                          $"decode_syncs_per_step={Median(syncs):F2} decode_launches_per_step={Median(launches):F1} " +
+                          $"decode_syncs_per_step={Median(syncs):F2} decode_launches_per_step={Median(launches):F1} decode_graph_replays_per_step={Median(replays):F2} " +
                           $"batch={o.Batch} prompt_tokens={o.PromptTokens} gen_tokens={o.GenTokens} runs={o.Runs} device=\"{engine.DeviceName}\"");
         return 0;
     }
 
-    private static (double Prefill, double Decode, double Overall, (double Syncs, double Launches) PerDecodeStep) RunOnce(
+    private static (double Prefill, double Decode, double Overall, (double Syncs, double Launches, double GraphReplays) PerDecodeStep) RunOnce(
         LlmEngine engine, BenchOptions o, SamplingRandom random)
     {
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = o.GenTokens, IgnoreEos = true };
@@ -101,19 +103,20 @@ internal static class BenchCommand
         var decodeCounts = engine.BackendCounters.Since(atDecode);
         double syncsPerStep = decodeSteps > 0 ? decodeCounts.HostSyncs / (double)decodeSteps : 0;
         double launchesPerStep = decodeSteps > 0 ? decodeCounts.Launches / (double)decodeSteps : 0;
+        double replaysPerStep = decodeSteps > 0 ? decodeCounts.GraphReplays / (double)decodeSteps : 0;
         double f = Stopwatch.Frequency;
         double prefillSeconds = (allFirst!.Value - start) / f;
         double decodeSeconds = (end - allFirst.Value) / f;
         double total = (end - start) / f;
         double execute = engine.Counters.ExecuteSeconds - executeBefore;
         Console.Error.WriteLine($"    {total * 1e3:F1} ms total, {execute * 1e3:F1} ms in the model runner ({execute / total:P0}); " +
-                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits, {launchesPerStep:F1} launches and " +
+                                $"decode: {decodeSteps} steps, {syncsPerStep:F2} host waits, {launchesPerStep:F1} launches ({replaysPerStep:F2} graph replays) and " +
                                 $"{(decodeSteps > 0 ? decodeCounts.HostToDeviceCopies / (double)decodeSteps : 0):F2} uploads per step");
         double decodeTokens = (double)o.Batch * (o.GenTokens - 1);
         return (o.Batch * (double)o.PromptTokens / prefillSeconds,
                 decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0,
                 o.Batch * (double)o.GenTokens / total,
-                (syncsPerStep, launchesPerStep));
+                (syncsPerStep, launchesPerStep, replaysPerStep));
     }
 
     private static double Median(List<double> values)

@@ -70,6 +70,9 @@ public abstract class EngineVerbOptions
     [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel). See docs/rollouts.md.")]
     public bool BatchInvariant { get; set; }
 
+    [Option("cuda-graphs", Default = Paged.Engine.CudaGraphMode.Auto, HelpText = "Decode steps through captured graphs, one per batch-size bucket (1, 2, 4, 8, then multiples of 8): auto (on for cuda), on (cuda, simt) or off (eager, vLLM's --enforce-eager).")]
+    public Paged.Engine.CudaGraphMode CudaGraphs { get; set; }
+
     [Option("kv-cache-dtype", Default = Paged.Engine.KvCacheDType.Auto, HelpText = "KV-cache element type: auto (= f32, the compute type), f32, bf16 or f16 (half types hold twice the blocks in the same memory).")]
     public Paged.Engine.KvCacheDType KvCacheDType { get; set; }
 

@@ -64,6 +64,9 @@ public sealed record EngineOptions
     /// <summary>Largest LoRA rank an adapter may have (slot size).</summary>
     public int MaxLoraRank { get; init; } = 16;
 
+    /// <summary>Decode steps through captured graphs per batch-size bucket (<see cref="CudaGraphModes"/>: auto = on for cuda).</summary>
+    public CudaGraphMode CudaGraphs { get; init; } = CudaGraphMode.Auto;
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)
@@ -88,6 +91,8 @@ public sealed record EngineOptions
             throw new ArgumentException($"max LoRAs must be in 0..256 (got {MaxLoras})");
         if (MaxLoraRank is < 1 or > 512)
             throw new ArgumentException($"max LoRA rank must be in 1..512 (got {MaxLoraRank})");
+        if (!Enum.IsDefined(CudaGraphs))
+            throw new ArgumentException($"unknown CUDA graph mode {(int)CudaGraphs} (auto, on, off)");
         if (NumThreads < 0)
             throw new ArgumentException($"threads must be >= 0 (got {NumThreads})");
     }

@@ -21,6 +21,7 @@ internal sealed class ModelRunner : IModelExecutor
     // The step's one packed host-to-device copy: copy pairs, the forward pass's index arrays and the
     // sampling parameters (paged.h: all device memory), staged in page-locked memory.
     private readonly StagingBuffer _upload;
+    private readonly CudaGraphRunner? _graphs; // decode steps through captured graphs (null: every step eager)
 
     /// <summary>Opens the backend, allocates the KV cache and uploads the model; the runner owns all three.</summary>
     public static ModelRunner Create(ModelWeights weights, EngineOptions options, EngineShape shape)
@@ -39,7 +40,8 @@ internal sealed class ModelRunner : IModelExecutor
                 MaxLoras = options.MaxLoras,
                 MaxLoraRank = options.MaxLoraRank,
             });
-            return new ModelRunner(model, cache, shape.SwapSlots, context);
+            var graphs = CudaGraphModes.Enabled(options.CudaGraphs, context.Backend.Name) ? new CudaGraphRunner(model, shape.MaxContext) : null;
+            return new ModelRunner(model, cache, shape.SwapSlots, context, graphs);
         }
         catch
         {
@@ -58,9 +60,10 @@ internal sealed class ModelRunner : IModelExecutor
     /// <summary>The backend's cumulative waits, launches and copies.</summary>
     public Paged.Runtime.Interop.BackendCounters BackendCounters => _model.Context.Counters;
 
-    public ModelRunner(ICausalLM model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null)
+    public ModelRunner(ICausalLM model, KvCache cache, int swapSlots, DeviceContext? ownedContext = null, CudaGraphRunner? graphs = null)
     {
         _context = ownedContext;
+        _graphs = graphs;
         _sampling = new SequenceSampler(model.Context, model.Config.StopTokenIds);
         _model = model;
         _cache = cache;
@@ -83,11 +86,11 @@ internal sealed class ModelRunner : IModelExecutor
         _mover.Swap(plan.SwapIn, SwapDirection.In);
         _mover.Load(plan.Loads); // into blocks allocated this step: no copy-on-write or swap of this step touches them
         _upload.Clear();
-        long pairs = _mover.StageCopyPairs(plan.Copies, _upload);
         if (plan.IsEmpty)
         {
+            long copyPairs = _mover.StageCopyPairs(plan.Copies, _upload);
             _upload.Flush();
-            _mover.Copy(plan.Copies.Count, pairs, _upload);
+            _mover.Copy(plan.Copies.Count, copyPairs, _upload);
             return;
         }
 
@@ -120,20 +123,33 @@ internal sealed class ModelRunner : IModelExecutor
                 _sampling.Add(child);
         }
 
-        _model.Stage(_batch, _upload);
+        bool graphed = _graphs?.TryPad(_batch, _promptLogprobs.HasRows) ?? false;
+        _model.Stage(_batch, _upload); // first: a graph reads these arrays at fixed offsets of the upload
+        long pairs = _mover.StageCopyPairs(plan.Copies, _upload);
         _sampling.Stage(_upload);
         _upload.Flush(); // one host-to-device copy, no wait
         _mover.Copy(plan.Copies.Count, pairs, _upload);
-        _model.Forward(_batch, _cache);
+        if (graphed)
+            _graphs!.Forward(_batch, _cache, _upload.Address(0));
+        else
+            _model.Forward(_batch, _cache);
         _sampling.Run(_model.LogitsAddress, _vocab, sampled); // the step's one wait: tokens come back
         _promptLogprobs.Run(_model, _vocab); // only when a request asked for prompt logprobs
     }
 
     /// <summary>Replaces the model's weights (between steps); see <see cref="ICausalLM.ReplaceWeights"/>.</summary>
-    public void ReplaceWeights(ModelWeights weights) => _model.ReplaceWeights(weights);
+    public void ReplaceWeights(ModelWeights weights)
+    {
+        _graphs?.DropGraphs(); // they name the old weights' buffers
+        _model.ReplaceWeights(weights);
+    }
+
+    /// <summary>Graphs captured and alive (0 when graphs are off).</summary>
+    internal int CapturedGraphs => _graphs?.Captured ?? 0;
 
     public void Dispose()
     {
+        _graphs?.Dispose();
         _upload.Dispose();
         _sampling.Dispose();
         _mover.Dispose();

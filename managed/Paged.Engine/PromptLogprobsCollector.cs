@@ -28,6 +28,9 @@ internal sealed class PromptLogprobsCollector
 
     public void Clear() => _rows.Clear();
 
+    /// <summary>Whether this step noted prompt positions (their rows are projected after the step).</summary>
+    public bool HasRows => _rows.Count > 0;
+
     /// <summary>Projects the noted rows through the model and stores each logprob in its request (after the step's sampling).</summary>
     public void Run(ICausalLM model, int vocab)
     {

@@ -130,6 +130,32 @@ public sealed unsafe class DeviceContext : SafeHandle
         }
     }
 
+    /// <summary>
+    /// Starts capturing a graph: the ops enqueued from now until <see cref="EndCapture"/> are recorded, not run (paged.h,
+    /// pg_graph). Nothing may allocate, free, wait or copy to or from the host meanwhile. False when the backend has no
+    /// graphs (the cpu backend: run eagerly).
+    /// </summary>
+    public bool TryBeginCapture()
+    {
+        var status = Api->BeginCapture(Ctx);
+        if (status == Status.Unsupported)
+            return false;
+        Backend.Check(status, "begin_capture");
+        return true;
+    }
+
+    /// <summary>Stops capturing and returns the graph; throws (and keeps nothing) when a call during the capture failed.</summary>
+    public DeviceGraph EndCapture()
+    {
+        nint graph;
+        Backend.Check(Api->EndCapture(Ctx, &graph), "end_capture");
+        return new DeviceGraph(this, graph);
+    }
+
+    internal void LaunchGraph(nint graph) => Backend.Check(Api->GraphLaunch(Ctx, graph), "graph_launch");
+
+    internal void DestroyGraph(nint graph) => Api->GraphDestroy(handle, graph);
+
     /// <summary>Waits until every enqueued op has finished (and reports an error a kernel recorded).</summary>
     public void Synchronize() => Backend.Check(Api->Synchronize(Ctx), "synchronize");
 

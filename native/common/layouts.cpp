@@ -46,6 +46,10 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_api, get_counters),
     PG_FIELD(pg_api, rope_cache_write),
     PG_FIELD(pg_api, lora),
+    PG_FIELD(pg_api, begin_capture),
+    PG_FIELD(pg_api, end_capture),
+    PG_FIELD(pg_api, graph_launch),
+    PG_FIELD(pg_api, graph_destroy),
     PG_STRUCT(pg_api),
 
     PG_FIELD(pg_context_options, num_threads),
@@ -236,6 +240,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_counters, launches),
     PG_FIELD(pg_counters, h2d_copies),
     PG_FIELD(pg_counters, d2h_copies),
+    PG_FIELD(pg_counters, graph_replays),
     PG_STRUCT(pg_counters),
 };
 

@@ -28,6 +28,20 @@ pg_status get_counters(pg_context* ctx, pg_counters* out) {
     return PG_OK;
 }
 
+// Graphs: ops run to completion as they are called, so there is nothing to capture; callers run
+// eagerly (paged.h, pg_graph). A NULL ctx is the caller's bug, answered as for every entry.
+pg_status unsupported_graph(pg_context* ctx, const char* op) {
+    if (ctx == nullptr) return pg::fail(PG_ERR_INVALID_ARGUMENT, "%s: ctx must not be NULL", op);
+    return pg::fail(PG_ERR_UNSUPPORTED, "%s: the cpu backend runs ops as they are called and has no graphs (run eagerly)", op);
+}
+pg_status begin_capture(pg_context* ctx) { return unsupported_graph(ctx, "begin_capture"); }
+pg_status end_capture(pg_context* ctx, pg_graph** out) {
+    if (out != nullptr) *out = nullptr;
+    return unsupported_graph(ctx, "end_capture");
+}
+pg_status graph_launch(pg_context* ctx, pg_graph*) { return unsupported_graph(ctx, "graph_launch"); }
+pg_status graph_destroy(pg_context* ctx, pg_graph*) { return unsupported_graph(ctx, "graph_destroy"); }
+
 // pg_api's slots in paged.h's order: one left out fails the build (-Wmissing-field-initializers),
 // two swapped fail ApiTableTests (docs/adding-an-op.md).
 const pg_api kApi = {
@@ -62,6 +76,10 @@ const pg_api kApi = {
     get_counters,
     Entry<pg::cpu::rope_cache_write>::call,
     Entry<pg::cpu::lora>::call,
+    begin_capture,
+    end_capture,
+    graph_launch,
+    graph_destroy,
 };
 
 }  // namespace

@@ -25,8 +25,10 @@ pg_status check_ctx(const char* op, const pg_context* ctx) {
 }
 
 void count_launch() {
-    if (t_current != nullptr) ++t_current->counters.launches;
+    if (t_current != nullptr && !t_current->capturing) ++t_current->counters.launches;
 }
+
+void* recording() { return t_current != nullptr && t_current->capturing ? t_current->capture : nullptr; }
 
 pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     PG_TRY(rt_memcpy_async(ctx, dst, src, bytes, kind));
@@ -84,6 +86,12 @@ pg_status device_error_status(const DeviceError& e) {
 
 }  // namespace
 
+pg_status wait_to_release(pg_context* ctx, const char* what) {
+    PG_TRY(no_capture(ctx, what));
+    ++ctx->counters.host_syncs;
+    return rt_synchronize(ctx);
+}
+
 pg_status wait_and_check(pg_context* ctx) {
     PG_TRY(rt_memcpy_async(ctx, ctx->host_error, ctx->dev_error, sizeof(DeviceError), PG_MEMCPY_DEVICE_TO_HOST));
     ++ctx->counters.host_syncs;
@@ -97,7 +105,12 @@ pg_status wait_and_check(pg_context* ctx) {
 
 pg_status scratch(pg_context* ctx, size_t bytes, void** p) {
     if (bytes > ctx->scratch_bytes) {
-        if (ctx->scratch != nullptr) {
+        PG_TRY(no_capture(ctx, "scratch growth (an op needs more scratch than its eager run did)"));
+        if (ctx->scratch != nullptr && ctx->live_graphs > 0) {
+            ctx->retired_scratch.push_back(ctx->scratch);  // a graph may name it
+            ctx->scratch = nullptr;
+            ctx->scratch_bytes = 0;
+        } else if (ctx->scratch != nullptr) {
             ++ctx->counters.host_syncs;
             PG_TRY(rt_synchronize(ctx));
             PG_TRY(rt_free(ctx->scratch));
@@ -150,18 +163,26 @@ pg_status context_create(const pg_context_options* options, pg_context** out) {
 
 pg_status context_destroy(pg_context* ctx) {
     PG_TRY(check_ctx("context_destroy", ctx));
+    if (ctx->capturing) {  // abandoned capture: stop it, keep nothing
+        pg_graph* none = nullptr;
+        ctx->capturing = false;
+        rt_end_capture(ctx, false, &none);
+    }
     if (ctx->scratch != nullptr) rt_free(ctx->scratch);
     rt_synchronize(ctx);
+    free_retired_scratch(ctx);
     if (ctx->dev_error != nullptr) rt_free(ctx->dev_error);
     if (ctx->host_error != nullptr) rt_free_host(ctx->host_error);
     t_current = nullptr;
     rt_context_release(ctx);
+    rt_graph_release(ctx);
     delete ctx;
     return PG_OK;
 }
 
 pg_status synchronize(pg_context* ctx) {
     PG_TRY(check_ctx("synchronize", ctx));
+    PG_TRY(no_capture(ctx, "synchronize"));
     return wait_and_check(ctx);
 }
 
@@ -185,14 +206,14 @@ pg_status alloc(pg_context* ctx, size_t bytes, void** out) {
     PG_TRY(check_ptr("alloc", "out", out));
     *out = nullptr;
     if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "alloc: bytes must be > 0 (got 0)");
+    PG_TRY(no_capture(ctx, "alloc"));
     return rt_malloc(out, bytes);
 }
 
 pg_status free_(pg_context* ctx, void* ptr) {
     PG_TRY(check_ctx("free", ctx));
     if (ptr == nullptr) return PG_OK;
-    ++ctx->counters.host_syncs;
-    PG_TRY(rt_synchronize(ctx));  // the stream may still use it
+    PG_TRY(wait_to_release(ctx, "free"));
     return rt_free(ptr);
 }
 
@@ -201,6 +222,7 @@ pg_status alloc_host(pg_context* ctx, size_t bytes, void** out) {
     PG_TRY(check_ptr("alloc_host", "out", out));
     *out = nullptr;
     if (bytes == 0) return fail(PG_ERR_INVALID_ARGUMENT, "alloc_host: bytes must be > 0 (got 0)");
+    PG_TRY(no_capture(ctx, "alloc_host"));
     PG_TRY(rt_malloc_host(out, bytes));
     ctx->pinned.emplace_back(reinterpret_cast<uintptr_t>(*out), bytes);
     return PG_OK;
@@ -217,8 +239,7 @@ bool is_pinned(const pg_context* ctx, const void* p, size_t bytes) {
 pg_status free_host(pg_context* ctx, void* ptr) {
     PG_TRY(check_ctx("free_host", ctx));
     if (ptr == nullptr) return PG_OK;
-    ++ctx->counters.host_syncs;
-    PG_TRY(rt_synchronize(ctx));  // a copy on the stream may still read it
+    PG_TRY(wait_to_release(ctx, "free_host"));
     for (size_t i = 0; i < ctx->pinned.size(); ++i)
         if (ctx->pinned[i].first == reinterpret_cast<uintptr_t>(ptr)) {
             ctx->pinned.erase(ctx->pinned.begin() + std::ptrdiff_t(i));
@@ -236,11 +257,13 @@ pg_status memcpy_(pg_context* ctx, void* dst, const void* src, size_t bytes, int
     PG_TRY(check_ptr("memcpy", "src", src));
     switch (kind) {
         case PG_MEMCPY_HOST_TO_DEVICE:
+            PG_TRY(no_capture(ctx, "memcpy host-to-device"));
             ++ctx->counters.h2d_copies;
             // From page-locked memory the copy is asynchronous; pageable memory must be waited for.
             if (is_pinned(ctx, src, bytes)) return rt_memcpy_async(ctx, dst, src, bytes, kind);
             return rt_memcpy(ctx, dst, src, bytes, kind);
         case PG_MEMCPY_DEVICE_TO_HOST:
+            PG_TRY(no_capture(ctx, "memcpy device-to-host"));
             ++ctx->counters.d2h_copies;
             PG_TRY(rt_memcpy_async(ctx, dst, src, bytes, kind));
             return wait_and_check(ctx);  // the step's one wait: device-side errors surface here
@@ -290,6 +313,10 @@ const pg_api kApi = {
     get_counters,
     pg::cuda::rope_cache_write,
     pg::cuda::lora,
+    pg::cuda::begin_capture,
+    pg::cuda::end_capture,
+    pg::cuda::graph_launch,
+    pg::cuda::graph_destroy,
 };
 
 }  // namespace

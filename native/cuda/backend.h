@@ -28,6 +28,15 @@ struct pg_context {
     std::vector<std::pair<uintptr_t, size_t>> pinned;
     pg_counters counters{};
     char name[192] = {};
+    // Graph capture (graph.cu): between begin_capture and end_capture; the first refused call's message.
+    bool capturing = false;
+    char capture_error[512] = {};
+    void* capture = nullptr;         // simt: the launch list being recorded (pg_simt::LaunchList)
+    void* blas_workspace = nullptr;  // cuda: cuBLAS's fixed workspace (set before the first capture)
+    // Graphs name the scratch they were captured with: while any lives, outgrown scratch is kept
+    // here (freed when the last graph goes, or with the context) instead of freed.
+    int live_graphs = 0;
+    std::vector<void*> retired_scratch;
 };
 
 namespace pg::cuda {
@@ -58,6 +67,8 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
 // ---- helpers on top of the seam ----
 // Enqueues the copy and, unless it is device-to-device, waits (counted) so host memory is safe to use.
 pg_status rt_memcpy(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind);
+// Before freeing what the stream may still use (memory, a graph): waits (counted); refused while capturing.
+pg_status wait_to_release(pg_context* ctx, const char* what);
 // Waits for the stream, then reports (and clears) an error a kernel recorded in the error word.
 pg_status wait_and_check(pg_context* ctx);
 // Copies n device elements of index array `name` of `op` to a host vector, for host-side
@@ -72,6 +83,18 @@ pg_status to_host(pg_context* ctx, const char* op, const char* name, const T* de
 pg_status scratch(pg_context* ctx, size_t bytes, void** p);
 
 pg_status check_ctx(const char* op, const pg_context* ctx);
+
+// ---- graph capture (graph.cu; the runtime half in graph_cuda.cu / ../simt/graph_record.cpp) ----
+// Fails naming `what` while ctx is capturing (an allocation, wait or host copy cannot be captured)
+// and marks the capture invalid, so end_capture fails with the same message.
+pg_status no_capture(pg_context* ctx, const char* what);
+pg_status rt_begin_capture(pg_context* ctx);
+// Stops capturing; keep = false discards what was captured (*out stays NULL).
+pg_status rt_end_capture(pg_context* ctx, bool keep, pg_graph** out);
+pg_status rt_graph_launch(pg_context* ctx, pg_graph* graph);
+void rt_graph_destroy(pg_graph* graph);
+void rt_graph_release(pg_context* ctx);  // context teardown: what capture set up (cuBLAS workspace, a list)
+void free_retired_scratch(pg_context* ctx);
 
 // ---- ops (one family per .cu file) ----
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);
@@ -89,5 +112,9 @@ pg_status argmax(pg_context* ctx, const pg_argmax_args* a);
 pg_status sample(pg_context* ctx, const pg_sample_args* a);
 pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a);
 pg_status lora(pg_context* ctx, const pg_lora_args* a);
+pg_status begin_capture(pg_context* ctx);
+pg_status end_capture(pg_context* ctx, pg_graph** out);
+pg_status graph_launch(pg_context* ctx, pg_graph* graph);
+pg_status graph_destroy(pg_context* ctx, pg_graph* graph);
 
 }  // namespace pg::cuda

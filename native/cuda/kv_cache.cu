@@ -135,6 +135,7 @@ pg_status block_copy(pg_context* ctx, const pg_block_copy_args* a) {
 // later swaps and ops are ordered after these copies). The pair list is host memory.
 pg_status block_swap(pg_context* ctx, const pg_block_swap_args* a) {
     PG_TRY(check_ctx("block_swap", ctx));
+    PG_TRY(no_capture(ctx, "block_swap"));
 #ifndef __CUDACC__
     // The host reads the pair list: device memory there would fault on a GPU.
     if (a != nullptr && a->num_pairs > 0 && a->pairs != nullptr && pg_simt::is_device(a->pairs, 0))

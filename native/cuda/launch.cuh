@@ -21,6 +21,7 @@
 // A global load the emulator's coalescing report traces (plain load on the GPU).
 #define PG_LDG(p) (*(p))
 #else
+#include "graph_record.h"
 #include "simt.h"
 #define PG_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::pg_simt::g_block.dynamic_shared)
 #define PG_SHARED(T, name, dims) \
@@ -37,8 +38,12 @@ using Stream = cudaStream_t;
 using Stream = void*;
 #endif
 
-// Counts one launch on the context whose op is running on this thread (pg_counters.launches).
+// Counts one launch on the context whose op is running on this thread (pg_counters.launches);
+// not while it captures a graph (a replay counts once, in graph_launch).
 void count_launch();
+// The launch list the context whose op runs on this thread is recording (begin_capture), else
+// NULL. Only the emulator records by hand; under nvcc the stream capture does it.
+void* recording();
 
 // launch("name", kernel<...>, grid, block, dynamic_smem_bytes, stream, args...): <<<>>> under nvcc,
 // the emulator otherwise. Returns PG_INTERNAL with the diagnostic when the launch fails.
@@ -61,6 +66,8 @@ pg_status launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, 
     return PG_OK;
 #else
     (void)stream;
+    if (void* list = recording())  // capturing: record the launch, run it at each graph_launch
+        return pg_simt::record_launch(list, name, kernel, grid, block, smem, std::forward<A>(args)...);
     const std::string err = pg_simt::launch(name, kernel, grid, block, smem, std::forward<A>(args)...);
     if (!err.empty()) return fail(PG_ERR_INTERNAL, "%s", err.c_str());
     return PG_OK;

@@ -409,7 +409,20 @@ typedef struct pg_counters {
     int64_t launches;   /* kernel launches (a cuBLAS GEMM counts as one; 0 on the CPU backend) */
     int64_t h2d_copies; /* memcpy host-to-device calls */
     int64_t d2h_copies; /* memcpy device-to-host calls */
+    int64_t graph_replays; /* graph_launch calls (each also counts as ONE launch in launches) */
 } pg_counters;
+
+/* A captured sequence of launches (a CUDA graph; the simt emulator's recorded launch list), replayed
+ * by graph_launch. Capture (begin_capture .. end_capture on a context) records the ops enqueued on
+ * the context in between instead of running them; replay runs them again with the SAME arguments: the
+ * same device addresses, shapes and scalars, reading whatever those addresses hold at replay time.
+ * While capturing, nothing may allocate, free, wait or copy to or from the host (alloc, free,
+ * alloc_host, free_host, synchronize, memcpy host-to-device or device-to-host, block_swap, an op whose
+ * scratch would have to grow): such a call fails naming itself, and end_capture then fails too (stage
+ * the inputs before capture; run the step once eagerly first so scratch is sized). A graph is valid
+ * while every buffer it names is alive and keeps its address. The cpu backend answers
+ * PG_ERR_UNSUPPORTED (callers run eagerly). */
+typedef struct pg_graph pg_graph;
 
 /* One entry of the struct-layout description a test compares with the host's layouts. */
 typedef struct pg_field_layout {
@@ -469,6 +482,12 @@ typedef struct pg_api {
     pg_status (*rope_cache_write)(pg_context* ctx, const pg_rope_cache_write_args* args);
     /* Batched LoRA shrink + expand with a per-token adapter slot (pg_lora_args). */
     pg_status (*lora)(pg_context* ctx, const pg_lora_args* args);
+    /* Graph capture and replay (see pg_graph). end_capture stops capturing and, when everything
+     * captured was valid, returns the graph in *out (else NULL and the first failure's message). */
+    pg_status (*begin_capture)(pg_context* ctx);
+    pg_status (*end_capture)(pg_context* ctx, pg_graph** out);
+    pg_status (*graph_launch)(pg_context* ctx, pg_graph* graph); /* enqueues the whole graph; no wait */
+    pg_status (*graph_destroy)(pg_context* ctx, pg_graph* graph); /* waits for the stream first */
 } pg_api;
 
 /* The one exported entry point. Returns NULL when the library cannot serve the requested version. */

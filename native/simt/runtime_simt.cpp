@@ -63,12 +63,19 @@ pg_status check_side(const char* what, const char* side, const void* p, size_t b
 }
 }  // namespace
 
-pg_status rt_memcpy_async(pg_context*, void* dst, const void* src, size_t bytes, int32_t kind) {
+pg_status rt_memcpy_async(pg_context* ctx, void* dst, const void* src, size_t bytes, int32_t kind) {
     const char* what = kind == PG_MEMCPY_HOST_TO_DEVICE   ? "memcpy host-to-device"
                        : kind == PG_MEMCPY_DEVICE_TO_HOST ? "memcpy device-to-host"
                                                           : "memcpy device-to-device";
     PG_TRY(check_side(what, "dst", dst, bytes, kind != PG_MEMCPY_DEVICE_TO_HOST));
     PG_TRY(check_side(what, "src", src, bytes, kind != PG_MEMCPY_HOST_TO_DEVICE));
+    if (ctx->capturing)  // only device-to-device reaches here while capturing (graph.cu refuses the others)
+        return pg_simt::record_step(ctx->capture, [=] {
+            PG_TRY(check_side(what, "dst", dst, bytes, true));
+            PG_TRY(check_side(what, "src", src, bytes, true));
+            std::memmove(dst, src, bytes);
+            return PG_OK;
+        });
     std::memmove(dst, src, bytes);
     return PG_OK;
 }
@@ -83,8 +90,14 @@ pg_status rt_peek(pg_context*, const char* op, const char* name, void* dst, cons
     return PG_OK;
 }
 
-pg_status rt_memset(pg_context*, void* dst, int32_t value, size_t bytes) {
+pg_status rt_memset(pg_context* ctx, void* dst, int32_t value, size_t bytes) {
     PG_TRY(check_side("memset", "dst", dst, bytes, true));
+    if (ctx->capturing)
+        return pg_simt::record_step(ctx->capture, [=] {
+            PG_TRY(check_side("memset", "dst", dst, bytes, true));
+            std::memset(dst, value, bytes);
+            return PG_OK;
+        });
     std::memset(dst, value, bytes);
     return PG_OK;
 }
@@ -106,13 +119,13 @@ std::vector<float> widen_matrix(int32_t dtype, const void* p, int64_t rows, int6
     return out;
 }
 
-}  // namespace
-
-pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
-    count_launch();
+pg_status check_gemm(const pg_matmul_args* a) {
     PG_TRY(check_side("matmul", "x", a->x, 1, true));
     PG_TRY(check_side("matmul", "w", a->w, 1, true));
-    PG_TRY(check_side("matmul", "out", a->out, 1, true));
+    return check_side("matmul", "out", a->out, 1, true);
+}
+
+pg_status run_gemm(const pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
     auto run = [&](const float* x, int64_t ldx, const float* w, float* out, int64_t ldo) {
         // The bias is not the seam's business: matmul.cu adds it with its own kernel first.
         const pg::cpu::GemmArgs g{x, ldx, w, out, ldo, a->m, a->k, a->accumulate != 0, nullptr, PG_DTYPE_F32};
@@ -136,6 +149,19 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
             o[r * a->ldo + c] = dtype == PG_DTYPE_F16 ? __float2half(v).x : __float2bfloat16(v).x;
         }
     return PG_OK;
+}
+
+}  // namespace
+
+pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
+    PG_TRY(check_gemm(a));
+    if (ctx->capturing)  // a graph step, as cuBLAS's kernels are nodes of a CUDA graph
+        return pg_simt::record_step(ctx->capture, [ctx, args = *a, dtype] {
+            PG_TRY(check_gemm(&args));  // the buffers may have been freed since the capture
+            return run_gemm(ctx, &args, dtype);
+        });
+    count_launch();
+    return run_gemm(ctx, a, dtype);
 }
 
 }  // namespace pg::cuda

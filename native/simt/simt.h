@@ -124,15 +124,22 @@ struct KernelCall {
     }
 };
 
+// Runs kernel over params (a tuple of its by-value parameters): a launch, or the replay of a recorded one.
+template <class Tuple, class... P>
+std::string launch_params(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                          Tuple& params) {
+    // As on a GPU, a kernel can only dereference device memory: a host pointer is the launch's error.
+    std::string bad = check_kernel_args(name, params, std::index_sequence_for<P...>{});
+    if (!bad.empty()) return bad;
+    KernelCall<Tuple, P...> call{kernel, &params};
+    return run_launch(name, grid, block, smem, &KernelCall<Tuple, P...>::run, &call);
+}
+
 template <class... P, class... A>
 std::string launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
                    A&&... args) {
     std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-    // As on a GPU, a kernel can only dereference device memory: a host pointer is the launch's error.
-    std::string bad = check_kernel_args(name, params, std::index_sequence_for<P...>{});
-    if (!bad.empty()) return bad;
-    KernelCall<decltype(params), P...> call{kernel, &params};
-    return run_launch(name, grid, block, smem, &KernelCall<decltype(params), P...>::run, &call);
+    return launch_params(name, kernel, grid, block, smem, params);
 }
 
 // ---- configuration and reports (tests, tools) ---------------------------------------------------

@@ -379,6 +379,10 @@ internal unsafe struct ApiTable
     public delegate* unmanaged[Cdecl]<nint, BackendCounters*, Status> GetCounters;
     public delegate* unmanaged[Cdecl]<nint, RopeCacheWriteArgs*, Status> RopeCacheWrite;
     public delegate* unmanaged[Cdecl]<nint, LoraArgs*, Status> Lora;
+    public delegate* unmanaged[Cdecl]<nint, Status> BeginCapture;
+    public delegate* unmanaged[Cdecl]<nint, nint*, Status> EndCapture;
+    public delegate* unmanaged[Cdecl]<nint, nint, Status> GraphLaunch;
+    public delegate* unmanaged[Cdecl]<nint, nint, Status> GraphDestroy;
 }
 
 /// <summary>Cumulative waits, launches and copies of a context (pg_counters).</summary>
@@ -395,6 +399,9 @@ public struct BackendCounters
 
     public long DeviceToHostCopies;
 
+    /// <summary>Graph replays (each also counts as one of <see cref="Launches"/>).</summary>
+    public long GraphReplays;
+
     /// <summary>The counts accumulated between <paramref name="before"/> and this reading.</summary>
     public readonly BackendCounters Since(BackendCounters before) => new()
     {
@@ -402,5 +409,6 @@ public struct BackendCounters
         Launches = Launches - before.Launches,
         HostToDeviceCopies = HostToDeviceCopies - before.HostToDeviceCopies,
         DeviceToHostCopies = DeviceToHostCopies - before.DeviceToHostCopies,
+        GraphReplays = GraphReplays - before.GraphReplays,
     };
 }
