@@ -20,8 +20,10 @@
 # Sections: env, build, op-tests (cuda rows), engine-e2e (golden, n > 1, prefix forks, preemption on
 # cuda; the golden rows with an f16 / bf16 KV cache), generate-n2 (also with --kv-cache-dtype f16),
 # memcheck, racecheck, bench-260k, make-model-110m, bench-110m-{1,32,256}, bench-110m-{1,256}-kvbf16,
-# bench-110m-prefill512, bench-kernels. The speed table has launches per decode step (stories260K on
-# simt: 55 before RoPE was fused with the cache write, 50 after).
+# bench-110m-prefill512, bench-kernels; bench-260k-eager, bench-110m-{1,32}-eager (--cuda-graphs off: the
+# others replay one graph per decode step, the cuda default). The speed table has launches and graph
+# replays per decode step (stories260K on simt: 55 before RoPE was fused with the cache write, 50 after,
+# 2 with graphs: 1 replay + 1 greedy sampling launch).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -232,12 +234,18 @@ run() {
   if [ $have_cuda -eq 1 ] && [ -x "$cli/paged" ]; then
     [ -f "$m260" ] && section bench-260k 180 "$cli/paged" bench generate --model "$m260" --tokenizer "$tok" \
       --device cuda --batch 1 --gen-tokens 200 --runs "$runs"
+    [ -f "$m260" ] && section bench-260k-eager 180 "$cli/paged" bench generate --model "$m260" --tokenizer "$tok" \
+      --device cuda --batch 1 --gen-tokens 200 --runs "$runs" --cuda-graphs off
     if [ -f "$m110/model.bin" ] || section make-model-110m 180 "$cli/paged" make-model --shape stories110M --out "$m110"; then
       local b
       for b in 1 32 256; do
         section "bench-110m-$b" 240 "$cli/paged" bench generate --model "$m110/model.bin" --tokenizer "$m110/tokenizer.bin" \
           --device cuda --batch "$b" --prompt-tokens 16 --gen-tokens "$gen_tokens" --runs "$runs" --max-num-seqs "$b" \
           --max-num-batched-tokens $((b * 16 > 2048 ? b * 16 : 2048))
+      done
+      for b in 1 32; do  # the same without graphs: what replay saves
+        section "bench-110m-$b-eager" 240 "$cli/paged" bench generate --model "$m110/model.bin" --tokenizer "$m110/tokenizer.bin" \
+          --device cuda --batch "$b" --prompt-tokens 16 --gen-tokens "$gen_tokens" --runs "$runs" --max-num-seqs "$b" --cuda-graphs off
       done
       # A bf16 KV cache (half the bytes per token the attention reads) at 1 and 256 sequences.
       for b in 1 256; do
@@ -283,14 +291,15 @@ write_report() {
     echo
     echo "## Speed (paged bench generate, median of runs)"
     echo
-    echo "| case | prefill tok/s | decode tok/s | overall tok/s | host waits / decode step | launches / decode step |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| case | prefill tok/s | decode tok/s | overall tok/s | host waits / decode step | launches / decode step | graph replays / decode step |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     local b line
-    for b in bench-260k bench-110m-1 bench-110m-32 bench-110m-256 bench-110m-1-kvbf16 bench-110m-256-kvbf16 bench-110m-prefill512; do
+    for b in bench-260k bench-260k-eager bench-110m-1 bench-110m-1-eager bench-110m-32 bench-110m-32-eager bench-110m-256 \
+             bench-110m-1-kvbf16 bench-110m-256-kvbf16 bench-110m-prefill512; do
       line="$(bench_line "$b")"
       [ -n "$line" ] || continue
       kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$line"; }
-      echo "| $b | $(kv prefill_tok_s) | $(kv decode_tok_s) | $(kv overall_tok_s) | $(kv decode_syncs_per_step) | $(kv decode_launches_per_step) |"
+      echo "| $b | $(kv prefill_tok_s) | $(kv decode_tok_s) | $(kv overall_tok_s) | $(kv decode_syncs_per_step) | $(kv decode_launches_per_step) | $(kv decode_graph_replays_per_step) |"
     done
     if [ -f "$report/bench-kernels.log" ]; then
       echo

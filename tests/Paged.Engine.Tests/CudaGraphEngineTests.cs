@@ -190,6 +190,36 @@ public sealed class CudaGraphEngineTests
         Assert.IsGreaterThan(replays, engine.BackendCounters.GraphReplays, "decode steps replay (recaptured) graphs again");
     }
 
+    // Batch invariant: decode steps use the prefill attention kernel, whose tile list lives in the context's scratch.
+    // A long prompt arriving mid-run makes the scratch grow; the bucket-1 graph captured before still names the old
+    // scratch, which the backend keeps while graphs live (the emulator would reject a freed one at replay).
+    [TestMethod]
+    [Timeout(600_000, CooperativeCancellation = true)]
+    public void BatchInvariant_ScratchGrowthBetweenReplays_ReplayEqualsEager()
+    {
+        var random = new Random(8);
+        int[] shortPrompt = [1, 300, 42, 77];
+        int[] longPrompt = [1, .. Enumerable.Range(0, 200).Select(_ => random.Next(3, 512))];
+        string Drive(CudaGraphMode mode, out Paged.Runtime.Interop.BackendCounters backend)
+        {
+            using var engine = LlmEngine.Create(SharedFiles.Stories260KBin, null, Options(mode) with { BatchInvariant = true });
+            var sampling = new SamplingParams { Temperature = 0, Logprobs = 2, IgnoreEos = true };
+            engine.AddRequest(new GenerationRequest { PromptTokenIds = shortPrompt, Sampling = sampling with { MaxTokens = 30 } });
+            var outputs = new Dictionary<long, RequestOutput>();
+            for (int i = 0; i < 6; i++) // the short request decodes alone: bucket 1 is captured and replayed
+                engine.Step();
+            engine.AddRequest(new GenerationRequest { PromptTokenIds = longPrompt, Sampling = sampling with { MaxTokens = 4 } });
+            RolloutModel.Drain(engine, outputs); // the long one finishes first; bucket 1 replays again after it
+            backend = engine.BackendCounters;
+            return string.Join("\n", outputs.OrderBy(kv => kv.Key).Select(kv => Bits(kv.Value)));
+        }
+
+        string eager = Drive(CudaGraphMode.Off, out _);
+        string graphed = Drive(CudaGraphMode.On, out var counters);
+        Assert.AreEqual(eager, graphed);
+        Assert.IsGreaterThan(10L, counters.GraphReplays);
+    }
+
     // Adapters and the base model in one batch, with one LoRA slot the two adapters take turns in (the slot is
     // rewritten in place between replays): whether a step has adapters is part of a graph's key, the slot contents
     // are read at replay. Outputs equal the eager engine's.
