@@ -24,7 +24,7 @@ internal sealed class CudaGraphRunner : IDisposable
     private readonly Dictionary<(int Size, bool Adapters), DeviceGraph> _graphs = [];
     private readonly HashSet<int> _warm = []; // sizes that ran eagerly once (their scratch is sized)
     private nint _inputs; // device address the graphs read the step's index arrays from
-    private bool _unsupported;
+    private bool _unsupported; // no graphs on this backend, or a capture failed: every step eager
 
     public CudaGraphRunner(ICausalLM model, int maxContext)
     {
@@ -97,27 +97,49 @@ internal sealed class CudaGraphRunner : IDisposable
             return;
         }
 
+        bool ended = false;
         try
         {
             _model.Forward(batch, cache); // recorded, not run
+            ended = true;
+            graph = _model.Context.EndCapture();
+        }
+        catch (BackendException e)
+        {
+            // Either the step's input is bad (the eager run below fails the same way, as without graphs) or
+            // something in the forward pass cannot be captured: then the step runs eagerly and so do later ones.
+            if (!ended)
+                EndCaptureQuietly();
+            _model.Forward(batch, cache);
+            _unsupported = true;
+            DropGraphs();
+            DisabledReason = e.Message;
+            return;
         }
         catch
         {
-            try
-            {
-                _model.Context.EndCapture().Dispose();
-            }
-            catch (BackendException)
-            {
-                // the capture is invalid after the failure: nothing to keep
-            }
-
+            if (!ended)
+                EndCaptureQuietly();
             throw;
         }
 
-        graph = _model.Context.EndCapture();
         _graphs[key] = graph;
         graph.Launch();
+    }
+
+    /// <summary>Why graphs were turned off for this engine (a capture failed where the eager step ran), else null.</summary>
+    public string? DisabledReason { get; private set; }
+
+    private void EndCaptureQuietly()
+    {
+        try
+        {
+            _model.Context.EndCapture().Dispose();
+        }
+        catch (BackendException)
+        {
+            // the capture is void after a refused call: nothing to keep
+        }
     }
 
     /// <summary>Drops every graph (the weights were replaced: the graphs name the old buffers); buckets capture again on use.</summary>
