@@ -12,8 +12,9 @@
 
 namespace pg::cuda {
 // launch() counts each launch on the context of the op running on this thread; these self-tests
-// launch kernels directly, outside any context, so there is nothing to count.
+// launch kernels directly, outside any context, so there is nothing to count (or record).
 void count_launch() {}
+void* recording() { return nullptr; }
 }  // namespace pg::cuda
 
 namespace {
