@@ -9,7 +9,7 @@ namespace Paged.Engine;
 /// cache write skips it), one cached token read from block 0, an ignored logits row -- and its attention launch shape
 /// is fixed by a max_seq_len of the engine's context. Everything the graph reads sits at fixed device addresses: the
 /// model's workspace and weights, the KV cache, and the step's index arrays, staged first into the step's one upload
-/// (so at fixed offsets for a bucket) whose device address is part of the key.
+/// (so at fixed offsets for a bucket) whose device address is checked every step (a new one drops the graphs).
 /// Capture is lazy: a bucket's first step runs eagerly with the graph's exact arguments (which sizes the ops' scratch,
 /// as vLLM's warm-up runs do), its second is captured and replayed, later ones replay. Start-up capture would need
 /// dummy KV blocks and costs the capture of buckets a workload may never use. Sampling stays eager (its lists vary in
