@@ -67,7 +67,7 @@ public abstract class EngineVerbOptions
     [Option("policy", Default = Paged.Engine.SchedulingPolicy.Fcfs, HelpText = "Scheduling policy: fcfs, priority (lower value first) or fair (virtual token counter per tenant).")]
     public Paged.Engine.SchedulingPolicy Policy { get; set; }
 
-    [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel). See docs/rollouts.md.")]
+    [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel and cuBLAS for the fixed-order SIMT GEMM). See docs/rollouts.md.")]
     public bool BatchInvariant { get; set; }
 
     [Option("kv-cache-dtype", Default = Paged.Engine.KvCacheDType.Auto, HelpText = "KV-cache element type: auto (= f32, the compute type), f32, bf16 or f16 (half types hold twice the blocks in the same memory).")]
