@@ -115,13 +115,22 @@ pg_status gemm_invariant(pg_context* ctx, const pg_matmul_args* a) {
 
 pg_status round_x_to_w_dtype(pg_context* ctx, const pg_matmul_args* a, void** xh) {
     PG_TRY(scratch(ctx, size_t(a->m) * size_t(a->k) * 2, xh));
-    const dim3 grid(unsigned((a->k + 255) / 256), unsigned(a->m));
-    const auto* x = static_cast<const float*>(a->x);
-    if (a->w_dtype == PG_DTYPE_F16)
-        return launch("matmul_round_x", round_rows_kernel<__half>, grid, dim3(256), 0, ctx->stream,
-                      static_cast<__half*>(*xh), x, a->k, a->ldx);
-    return launch("matmul_round_x", round_rows_kernel<__nv_bfloat16>, grid, dim3(256), 0, ctx->stream,
-                  static_cast<__nv_bfloat16*>(*xh), x, a->k, a->ldx);
+    return dispatch_dtype(a->w_dtype, [&](auto tag) {
+        using H = typename decltype(tag)::type;
+        if constexpr (sizeof(H) != 2) {
+            return fail(PG_ERR_DTYPE, "matmul: x is rounded to f16 or bf16 weights only");
+        } else {
+            constexpr int kSliceRows = 65535;  // gridDim.y
+            for (int r0 = 0; r0 < a->m; r0 += kSliceRows) {
+                const int m = a->m - r0 < kSliceRows ? a->m - r0 : kSliceRows;
+                const dim3 grid(unsigned((a->k + 255) / 256), unsigned(m));
+                PG_TRY(launch("matmul_round_x", round_rows_kernel<H>, grid, dim3(256), 0, ctx->stream,
+                              static_cast<H*>(*xh) + int64_t(r0) * a->k,
+                              static_cast<const float*>(a->x) + int64_t(r0) * a->ldx, a->k, a->ldx));
+            }
+            return PG_OK;
+        }
+    });
 }
 
 }  // namespace pg::cuda
