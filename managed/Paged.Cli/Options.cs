@@ -67,7 +67,7 @@ public abstract class EngineVerbOptions
     [Option("policy", Default = Paged.Engine.SchedulingPolicy.Fcfs, HelpText = "Scheduling policy: fcfs, priority (lower value first) or fair (virtual token counter per tenant).")]
     public Paged.Engine.SchedulingPolicy Policy { get; set; }
 
-    [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel). See docs/rollouts.md.")]
+    [Option("batch-invariant", Default = false, HelpText = "Run every query token through one attention kernel, so a token's logprobs never depend on the rest of the batch (cpu: always so; simt/cuda: gives up the decode kernel and cuBLAS for the fixed-order SIMT GEMM). See docs/rollouts.md.")]
     public bool BatchInvariant { get; set; }
 
     [Option("cuda-graphs", Default = Paged.Engine.CudaGraphMode.Auto, HelpText = "Decode steps through captured graphs, one per batch-size bucket (1, 2, 4, 8, then multiples of 8): auto (on for cuda), on (cuda, simt) or off (eager, vLLM's --enforce-eager).")]

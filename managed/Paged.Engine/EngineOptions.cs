@@ -51,7 +51,8 @@ public sealed record EngineOptions
     /// <summary>
     /// Every query token runs through the same attention kernel (the prefill one), so a token's logprobs never depend
     /// on whether its step also carried prefill chunks or after a recompute (docs/rollouts.md). The cpu backend is batch
-    /// invariant either way (one attention code path); on simt and cuda this gives up the decode kernel.
+    /// invariant either way (one attention code path); on simt and cuda this gives up the decode kernel, and every
+    /// matmul runs the fixed-order SIMT GEMM instead of cuBLAS.
     /// </summary>
     public bool BatchInvariant { get; init; }
 

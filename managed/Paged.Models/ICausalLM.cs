@@ -54,7 +54,8 @@ public interface ICausalLM : IDisposable
 /// <summary>The step sizes a model's workspace is allocated for.</summary>
 public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerSeq)
 {
-    /// <summary>Run every query token through one attention kernel (prefill), so no result depends on the batch's mix.</summary>
+    /// <summary>Run every query token through one attention kernel (prefill) and every matmul with
+    /// <c>batch_invariant</c> (a fixed summation order), so no result depends on the batch's mix.</summary>
     public bool BatchInvariant { get; init; }
 
     /// <summary>LoRA adapters resident at once (device slots); 0: no LoRA support.</summary>

@@ -39,7 +39,8 @@ public sealed record ModelConfig
 
     public GenerationDefaults Generation { get; init; } = GenerationDefaults.Empty;
 
-    /// <summary>The parameter type the checkpoint declares (config.json dtype / torch_dtype); weights are widened to fp32 on upload.</summary>
+    /// <summary>The parameter type the checkpoint declares (config.json dtype / torch_dtype); which tensors keep their stored
+    /// dtype on the device is <see cref="Decoders.DeviceWeightDTypes"/>'s rule (the rest are widened to fp32 on upload).</summary>
     public WeightDType DType { get; init; } = WeightDType.F32;
 
     /// <summary>True when the output classifier is the token embedding matrix.</summary>

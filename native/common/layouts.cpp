@@ -88,6 +88,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_matmul_args, w_dtype),
     PG_FIELD(pg_matmul_args, out_dtype),
     PG_FIELD(pg_matmul_args, bias),
+    PG_FIELD(pg_matmul_args, batch_invariant),
     PG_STRUCT(pg_matmul_args),
 
     PG_FIELD(pg_rope_args, q),

@@ -79,7 +79,7 @@ void decode_pass(const pg_api* api, pg_context* ctx) {
             api->memset(ctx, w, 0, size_t(n) * k * esize);
             bufs.push_back(w);
             bytes += double(n) * k * esize;
-            calls.push_back(pg_matmul_args{o, x, w, 1, n, k, k, n, 0, PG_DTYPE_F32, dt, PG_DTYPE_F32, nullptr});
+            calls.push_back(pg_matmul_args{o, x, w, 1, n, k, k, n, 0, PG_DTYPE_F32, dt, PG_DTYPE_F32, nullptr, 0});
         };
         for (int l = 0; l < layers; ++l)
             for (const auto& s : per_layer) add(s[0], s[1]);
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
         api->alloc(ctx, size_t(m) * n * 4, &o);
         api->memset(ctx, x, 0, size_t(m) * k * 4);
         api->memset(ctx, w, 0, size_t(n) * k * 4);
-        pg_matmul_args a{o, x, w, m, n, k, k, n, 0, 0, 0, 0, nullptr};
+        pg_matmul_args a{o, x, w, m, n, k, k, n, 0, 0, 0, 0, nullptr, 0};
         const double flops = 2.0 * m * n * k;
         int reps = int(4e8 / flops);
         if (reps < 5) reps = 5;

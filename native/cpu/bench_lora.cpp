@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
                 st = api->lora(ctx, &a);
             } else {
                 pg_matmul_args m{out.data(), x.data(), p.w.data(), batch, p.n, p.k, p.k, p.n, 0,
-                                 PG_DTYPE_F32, PG_DTYPE_F32, PG_DTYPE_F32, nullptr};
+                                 PG_DTYPE_F32, PG_DTYPE_F32, PG_DTYPE_F32, nullptr, 0};
                 st = api->matmul(ctx, &m);
             }
             if (st != PG_OK) {

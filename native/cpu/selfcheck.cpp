@@ -61,7 +61,7 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
                     const bool with_bias = (m + k + acc) % 2 == 1;  // every shape class with and without
                     auto o1 = init, o2 = init;
                     pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, ldx, ldo, acc, 0, 0, 0,
-                                     with_bias ? bias.data() : nullptr};
+                                     with_bias ? bias.data() : nullptr, 0};
                     expect(api->matmul(c1, &a) == PG_OK, "matmul");
                     a.out = o2.data();
                     expect(api->matmul(c2, &a) == PG_OK, "matmul");
@@ -88,7 +88,7 @@ void check_gemm(pg_context* c1, pg_context* c2, const char* label) {
     const int m = 37, n = 1000, k = 300;
     auto x = randv(size_t(m) * k, rng), w = randv(size_t(n) * k, rng);
     std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
-    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, k, n, 0, 0, 0, 0, nullptr};
+    pg_matmul_args a{o1.data(), x.data(), w.data(), m, n, k, k, n, 0, 0, 0, 0, nullptr, 0};
     expect(api->matmul(c1, &a) == PG_OK, "matmul big");
     a.out = o2.data();
     expect(api->matmul(c2, &a) == PG_OK, "matmul big");
@@ -163,7 +163,7 @@ void check_gemm_half(pg_context* c1, pg_context* c2, const char* label) {
                             wh[i] = uint16_t(sign | bits);
                         }
                     }
-                    pg_matmul_args a{nullptr, x.data(), wh.data(), m, n, k, k, n, 0, 0, dt, 0, nullptr};
+                    pg_matmul_args a{nullptr, x.data(), wh.data(), m, n, k, k, n, 0, 0, dt, 0, nullptr, 0};
                     compare_matmul(c1, c2, a, x, wf, false, &worst, &identical);
                 }
     std::printf("gemm %-8s half weights (bf16, f16) max abs err %.3g, 1 vs 2 threads bit-identical: %s\n", label,
@@ -196,7 +196,7 @@ void check_gemm_q8(pg_context* c1, pg_context* c2, const char* label) {
                             wf[size_t(j) * k + b * 32 + i] = std::ldexp(double(q), -e);
                         }
                     }
-                pg_matmul_args a{nullptr, x.data(), w.data(), m, n, k, k, n, 0, 0, PG_DTYPE_Q8_0, 0, nullptr};
+                pg_matmul_args a{nullptr, x.data(), w.data(), m, n, k, k, n, 0, 0, PG_DTYPE_Q8_0, 0, nullptr, 0};
                 compare_matmul(c1, c2, a, x, wf, true, &worst, &identical);
             }
     std::printf("gemm %-8s q8_0 weights max rel err %.3g, 1 vs 2 threads bit-identical: %s\n", label, worst,
@@ -205,7 +205,7 @@ void check_gemm_q8(pg_context* c1, pg_context* c2, const char* label) {
     const int one = 1;
     std::vector<float> o(1), x(33);
     std::vector<uint8_t> w(34 * 2);
-    pg_matmul_args bad{o.data(), x.data(), w.data(), one, one, 33, 33, 1, 0, 0, PG_DTYPE_Q8_0, 0, nullptr};
+    pg_matmul_args bad{o.data(), x.data(), w.data(), one, one, 33, 33, 1, 0, 0, PG_DTYPE_Q8_0, 0, nullptr, 0};
     expect(api->matmul(c1, &bad) == PG_ERR_INVALID_ARGUMENT, "matmul q8_0 with k % 32 != 0 is refused");
 }
 
@@ -224,7 +224,7 @@ void check_bf16_matches_widened(pg_context* c, const char* label) {
                 wf[i] = from_bf16(wh[i]);
             }
             std::vector<float> o1(size_t(m) * n), o2(size_t(m) * n);
-            pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, PG_DTYPE_BF16, 0, nullptr};
+            pg_matmul_args a{o1.data(), x.data(), wh.data(), m, n, k, k, n, 0, 0, PG_DTYPE_BF16, 0, nullptr, 0};
             expect(api->matmul(c, &a) == PG_OK, "matmul bf16");
             a.out = o2.data();
             a.w = wf.data();
@@ -253,10 +253,10 @@ void check_gemm_rows_independent_of_m(pg_context* c, const char* label) {
         for (int m : {2, 3, 4, 5, 7, 9}) {
             auto x = randv(size_t(m) * kk, rng);
             std::vector<float> all(size_t(m) * n), single(static_cast<size_t>(n));
-            pg_matmul_args a{all.data(), x.data(), w.data(), m, n, kk, kk, n, 0, 0, dt, 0, nullptr};
+            pg_matmul_args a{all.data(), x.data(), w.data(), m, n, kk, kk, n, 0, 0, dt, 0, nullptr, 0};
             expect(api->matmul(c, &a) == PG_OK, "matmul rows");
             for (int i = 0; i < m; ++i) {
-                pg_matmul_args b{single.data(), x.data() + size_t(i) * kk, w.data(), 1, n, kk, kk, n, 0, 0, dt, 0, nullptr};
+                pg_matmul_args b{single.data(), x.data() + size_t(i) * kk, w.data(), 1, n, kk, kk, n, 0, 0, dt, 0, nullptr, 0};
                 expect(api->matmul(c, &b) == PG_OK, "matmul one row");
                 if (std::memcmp(single.data(), all.data() + size_t(i) * n, size_t(n) * 4) != 0) same = false;
             }
@@ -552,7 +552,7 @@ void time_small_ops(pg_context* c) {
     std::mt19937 rng(5);
     auto x = randv(64, rng), w = randv(512 * 64, rng), wt = randv(64, rng);
     std::vector<float> o(512);
-    pg_matmul_args mm{o.data(), x.data(), w.data(), 1, 64, 64, 64, 64, 0, 0, 0, 0, nullptr};
+    pg_matmul_args mm{o.data(), x.data(), w.data(), 1, 64, 64, 64, 64, 0, 0, 0, 0, nullptr, 0};
     pg_rmsnorm_args rn{o.data(), x.data(), nullptr, wt.data(), 1, 64, 1e-5f, 0};
     const int reps = 200000;
     auto t0 = std::chrono::steady_clock::now();

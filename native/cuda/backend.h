@@ -63,6 +63,9 @@ pg_status rt_peek(pg_context* ctx, const char* op, const char* name, void* dst, 
 // out = (accumulate ? out : 0) + x w^T with x, w, out all of dtype `dtype`, fp32 accumulation
 // (a->bias is ignored here: matmul adds it before the GEMM).
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype);
+// out (+)= x w^T with f32 x and out and f16/bf16 w (a->w_dtype), fp32 accumulation: cuBLAS GemmEx on x
+// rounded to w's type (round_x_to_w_dtype; tensor cores), the CPU GEMM reading w in place in the emulator.
+pg_status rt_gemm_half_w(pg_context* ctx, const pg_matmul_args* a);
 
 // ---- helpers on top of the seam ----
 // Enqueues the copy and, unless it is device-to-device, waits (counted) so host memory is safe to use.
@@ -95,6 +98,17 @@ pg_status rt_graph_launch(pg_context* ctx, pg_graph* graph);
 void rt_graph_destroy(pg_graph* graph);
 void rt_graph_release(pg_context* ctx);  // context teardown: what capture set up (cuBLAS workspace, a list)
 void free_retired_scratch(pg_context* ctx);
+
+// ---- the SIMT GEMM family (gemm.cu) ----
+// Largest m for which half-weight matmuls take the SIMT kernel without batch_invariant (decode: one
+// pass over the weights, a memory-bound GEMV); larger m goes to rt_gemm_half_w (tensor cores).
+constexpr int kGemmSmallM = 8;
+// Whether matmul sends `a` to gemm_invariant: by mode, w dtype and m only (never by data).
+bool gemm_uses_simt_kernel(const pg_matmul_args* a);
+// out (+)= x w^T, f32 x and out, f32/f16/bf16 w, one fixed summation order per element (batch-invariant).
+pg_status gemm_invariant(pg_context* ctx, const pg_matmul_args* a);
+// x rounded to w's half type, dense [m, k], in the context's scratch (one kernel; for cuBLAS GemmEx).
+pg_status round_x_to_w_dtype(pg_context* ctx, const pg_matmul_args* a, void** xh);
 
 // ---- ops (one family per .cu file) ----
 pg_status embedding(pg_context* ctx, const pg_embedding_args* a);

@@ -132,4 +132,17 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
     return PG_OK;
 }
 
+pg_status rt_gemm_half_w(pg_context* ctx, const pg_matmul_args* a) {
+    void* xh = nullptr;
+    PG_TRY(round_x_to_w_dtype(ctx, a, &xh));
+    const float alpha = 1.0f, beta = a->accumulate != 0 ? 1.0f : 0.0f;
+    const cudaDataType_t t = a->w_dtype == PG_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    const cublasStatus_t st =
+        cublasGemmEx(static_cast<cublasHandle_t>(ctx->blas), CUBLAS_OP_T, CUBLAS_OP_N, a->n, a->m, a->k, &alpha, a->w, t,
+                     a->k, xh, t, a->k, &beta, a->out, CUDA_R_32F, a->ldo, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS) return fail(PG_ERR_INTERNAL, "matmul: cuBLAS GemmEx failed (status %d)", int(st));
+    count_launch();
+    return PG_OK;
+}
+
 }  // namespace pg::cuda

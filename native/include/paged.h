@@ -128,10 +128,13 @@ typedef struct pg_matmul_args {
     int32_t ldx;        /* >= k */
     int32_t ldo;        /* >= n */
     int32_t accumulate; /* 0: out = x w^T; 1: out += x w^T */
-    int32_t x_dtype;    /* cpu: f32 x and out with f32, f16, bf16 or q8_0 w (read in place, */
-    int32_t w_dtype;    /*      widened in registers, fp32 sums); cuda/simt: one dtype for all three */
-    int32_t out_dtype;
+    int32_t x_dtype;    /* cpu: f32 x and out with f32, f16, bf16 or q8_0 w (read in place, widened in */
+    int32_t w_dtype;    /*      registers, fp32 sums); cuda/simt: one dtype for all three, or f32 x and out */
+    int32_t out_dtype;  /*      with f16/bf16 w (fp32 sums; on cuda with m > 8 x is rounded to w's type) */
     const float* bias;  /* device memory, [N] fp32, or NULL (no bias); must not overlap out */
+    int32_t batch_invariant; /* 1: out[r, :] is bit-identical for any m and any other rows of x (cuda/simt:
+                              * the SIMT GEMM kernel, a fixed summation order over K; f32 x and out);
+                              * 0: the backend picks by shape. The cpu GEMM is always invariant. */
 } pg_matmul_args;
 
 /* Rotary embedding applied in place to q and k at the given positions. Pair i (0 <= i < rotary_dim/2)

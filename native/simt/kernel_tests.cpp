@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_tests.h"
 #include "paged.h"
 #include "simt.h"
 
@@ -609,7 +610,8 @@ void elementwise(int dt) {
                 ++g_failures;
                 break;
             }
-        mm.w_dtype = dt == PG_DTYPE_F32 ? PG_DTYPE_F16 : PG_DTYPE_F32;
+        // A mix other than f32 x and out with half w (gemm_tests.cpp has those): x of another dtype.
+        mm.x_dtype = dt == PG_DTYPE_F32 ? PG_DTYPE_F16 : PG_DTYPE_F32;
         if (api->matmul(ctx, &mm) == PG_ERR_DTYPE) {
             ++g_passes;
         } else {
@@ -708,6 +710,7 @@ int coalescing() {
     unsetenv("PAGED_CUDA_PARTITION_SIZE");
     elementwise(PG_DTYPE_F16);
     sampling();
+    gemm_coalescing_sample(api, ctx, &g_passes, &g_failures);
     pg_simt::set_coalescing_trace(false);
     const std::string report = pg_simt::coalescing_report();
     std::printf("%s", report.c_str());
@@ -739,6 +742,7 @@ int main(int argc, char** argv) {
     attention_grid();
     for (int dt : {PG_DTYPE_F32, PG_DTYPE_F16, PG_DTYPE_BF16}) elementwise(dt);
     sampling();
+    gemm_grid(api, ctx, &g_passes, &g_failures);
     api->context_destroy(ctx);
     std::printf("%d passed, %d failed\n", g_passes, g_failures);
     return g_failures == 0 ? 0 : 1;

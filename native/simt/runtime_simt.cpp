@@ -151,6 +151,14 @@ pg_status run_gemm(const pg_context* ctx, const pg_matmul_args* a, int32_t dtype
     return PG_OK;
 }
 
+pg_status run_gemm_half_w(const pg_context* ctx, const pg_matmul_args* a) {
+    const pg::cpu::GemmArgs g{static_cast<const float*>(a->x), a->ldx, a->w, static_cast<float*>(a->out), a->ldo,
+                              a->m, a->k, a->accumulate != 0, nullptr, a->w_dtype};
+    if (ctx->avx2) pg::cpu::gemm_columns_avx2(g, 0, a->n);
+    else pg::cpu::gemm_columns_generic(g, 0, a->n);
+    return PG_OK;
+}
+
 }  // namespace
 
 pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
@@ -162,6 +170,19 @@ pg_status rt_gemm(pg_context* ctx, const pg_matmul_args* a, int32_t dtype) {
         });
     count_launch();
     return run_gemm(ctx, a, dtype);
+}
+
+// The CPU GEMM reads f16/bf16 w in place (widened in registers, fp32 sums): what cuBLAS's GemmEx computes,
+// except that it does not round x to w's type first (round_x_to_w_dtype is checked by the kernel grid).
+pg_status rt_gemm_half_w(pg_context* ctx, const pg_matmul_args* a) {
+    PG_TRY(check_gemm(a));
+    if (ctx->capturing)
+        return pg_simt::record_step(ctx->capture, [ctx, args = *a] {
+            PG_TRY(check_gemm(&args));
+            return run_gemm_half_w(ctx, &args);
+        });
+    count_launch();
+    return run_gemm_half_w(ctx, a);
 }
 
 }  // namespace pg::cuda

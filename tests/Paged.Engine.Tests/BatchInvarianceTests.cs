@@ -26,9 +26,13 @@ public sealed class BatchInvarianceTests
         return [.. o.Logprobs!.Select(Of), "|", .. o.PromptLogprobs!.Select(Of)];
     }
 
-    private static List<string> Alone(string device, int chunk)
+    /// <summary>A bf16 checkpoint (untied classifier): on simt its linear layers stay bf16 and every matmul, the lm_head
+    /// included, runs the SIMT GEMM kernel on them with <see cref="EngineOptions.BatchInvariant"/>.</summary>
+    private static string TinyLlama3Bf16 => Path.Combine(SharedFiles.Root, "models", "hf-tiny", "tiny-llama3");
+
+    private static List<string> Alone(string device, int chunk, string? model = null)
     {
-        using var engine = RolloutModel.Engine(device, new EngineOptions { MaxNumSeqs = Math.Min(chunk, 8), MaxNumBatchedTokens = chunk });
+        using var engine = RolloutModel.Engine(device, new EngineOptions { MaxNumSeqs = Math.Min(chunk, 8), MaxNumBatchedTokens = chunk }, model);
         return Fingerprint(engine.Generate([Target])[0]);
     }
 
@@ -68,12 +72,22 @@ public sealed class BatchInvarianceTests
     [DataRow("cpu", 64)]
     [DataRow("simt", 3)]
     [DataRow("simt", 9)]
-    public void Others_in_the_batch_do_not_change_a_bit(string device, int others)
+    public void Others_in_the_batch_do_not_change_a_bit(string device, int others) => AmongOthers(device, others, null);
+
+    /// <summary>The same with half weights: 12 others put decode steps above and below the 8 rows where, without the
+    /// flag, half-weight matmuls would leave the SIMT kernel.</summary>
+    [TestMethod]
+    [Timeout(900_000, CooperativeCancellation = true)]
+    [DataRow("cpu", 12)]
+    [DataRow("simt", 12)]
+    public void Others_in_the_batch_do_not_change_a_bit_with_bf16_weights(string device, int others) => AmongOthers(device, others, TinyLlama3Bf16);
+
+    private static void AmongOthers(string device, int others, string? model)
     {
         SkipIfMissing(device);
-        var baseline = Alone(device, 64);
+        var baseline = Alone(device, 64, model);
         var random = new Random(others * 31);
-        using var engine = RolloutModel.Engine(device, new EngineOptions { MaxNumSeqs = others + 1, MaxNumBatchedTokens = 64 });
+        using var engine = RolloutModel.Engine(device, new EngineOptions { MaxNumSeqs = others + 1, MaxNumBatchedTokens = 64 }, model);
         int before = random.Next(others + 1);
         for (int i = 0; i < before; i++)
             engine.AddRequest(Other(random));

@@ -50,8 +50,39 @@ public sealed class MatmulTests
     [DataRow("cpu", DType.F16, 1, 7, 16)]
     [DataRow("cpu", DType.F16, 3, 50, 65)]
     [DataRow("cpu", DType.F16, 17, 65, 33)]
+    [DataRow("cpu", DType.BF16, 130, 41, 257)]
+    [DataRow("simt", DType.BF16, 1, 257, 100)]
+    [DataRow("simt", DType.BF16, 3, 33, 31)]
+    [DataRow("simt", DType.BF16, 17, 65, 33)]
+    [DataRow("simt", DType.BF16, 64, 41, 72)]
+    [DataRow("simt", DType.BF16, 130, 41, 257)]
+    [DataRow("simt", DType.F16, 1, 7, 16)]
+    [DataRow("simt", DType.F16, 3, 50, 65)]
+    [DataRow("simt", DType.F16, 17, 5, 129)]
+    [DataRow("simt", DType.F16, 64, 33, 8)]
+    [DataRow("simt", DType.F16, 130, 9, 65)]
+    [DataRow("cuda", DType.BF16, 1, 257, 100)]
+    [DataRow("cuda", DType.BF16, 130, 41, 257)]
+    [DataRow("cuda", DType.F16, 3, 50, 65)]
+    [DataRow("cuda", DType.F16, 64, 33, 8)]
     public void Matmul_HalfWeights_MatchesReference(string backend, DType wType, int m, int n, int k) =>
         Run(backend, m, n, k, withBias: m % 2 == 1, wType);
+
+    // batch_invariant (cuda/simt: the SIMT GEMM kernel for every m and w dtype, f32 included; the cpu GEMM ignores
+    // the flag, being invariant anyway): the same reference and tolerance. That a row's bits do not depend on the
+    // batch is checked by the kernel grid (gemm_tests.cpp) and end to end by BatchInvarianceTests.
+    [TestMethod]
+    [DataRow("cpu", DType.F32, 17, 65, 33)]
+    [DataRow("simt", DType.F32, 1, 257, 100)]
+    [DataRow("simt", DType.F32, 17, 65, 33)]
+    [DataRow("simt", DType.F32, 130, 9, 259)]
+    [DataRow("simt", DType.BF16, 3, 33, 31)]
+    [DataRow("simt", DType.BF16, 130, 41, 72)]
+    [DataRow("simt", DType.F16, 64, 5, 129)]
+    [DataRow("cuda", DType.F32, 17, 65, 33)]
+    [DataRow("cuda", DType.BF16, 130, 41, 72)]
+    public void Matmul_BatchInvariant_MatchesReference(string backend, DType wType, int m, int n, int k) =>
+        Run(backend, m, n, k, withBias: m % 2 == 1, wType, batchInvariant: true);
 
     [TestMethod]
     [DataRow("cpu")]
@@ -73,7 +104,13 @@ public sealed class MatmulTests
         return (ushort)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
     }
 
-    private static void Run(string backend, int m, int n, int k, bool withBias, DType wType = DType.F32)
+    /// <summary>
+    /// Runs out (+)= x w^T (+ bias) against a double reference on the weights the backend reads. Tolerance: 2e-6 (K + 3)
+    /// absolute and 1e-5 relative (fp32 accumulation, see above); on cuda, half weights with m above the SIMT kernel's
+    /// limit (8) go to cuBLAS GemmEx on x rounded to w's type, which adds up to u sum|x w| (u = 2^-8 for bf16, 2^-11 for
+    /// f16: half an ulp of each rounded x, |w| unchanged) per element.
+    /// </summary>
+    private static void Run(string backend, int m, int n, int k, bool withBias, DType wType = DType.F32, bool batchInvariant = false)
     {
         var ctx = Backends.Context(backend);
         var bias = TestData.Uniform(n, 50 + n, scale: 3f);
@@ -93,14 +130,23 @@ public sealed class MatmulTests
 
             var o = TestData.Uniform(m * ldo, 30 + k);
             var expected = (float[])o.Clone();
+            bool roundsX = backend == "cuda" && wType != DType.F32 && !batchInvariant && m > 8;
+            double u = wType == DType.BF16 ? Math.ScaleB(1, -8) : Math.ScaleB(1, -11);
+            double xRounding = 0; // the largest u sum|x w| of an element, when x is rounded
             for (int i = 0; i < m; i++)
             {
                 for (int j = 0; j < n; j++)
                 {
-                    double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0);
+                    double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0), mag = 0;
                     for (int p = 0; p < k; p++)
-                        acc += (double)x[(i * ldx) + p] * w[(j * k) + p];
+                    {
+                        double t = (double)x[(i * ldx) + p] * w[(j * k) + p];
+                        acc += t;
+                        mag += Math.Abs(t);
+                    }
+
                     expected[(i * ldo) + j] = (float)acc;
+                    xRounding = roundsX ? Math.Max(xRounding, u * mag) : 0;
                 }
             }
 
@@ -111,8 +157,10 @@ public sealed class MatmulTests
             {
                 Out = ob.Address, X = xb.Address, W = wb.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
                 Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0, WDType = wType,
+                BatchInvariant = batchInvariant ? 1 : 0,
             });
-            TestData.AssertClose(expected, ob.ToArray<float>(), 2e-6 * (k + 3), 1e-5, $"matmul {m}x{n}x{k} w={wType} accumulate={accumulate} bias={withBias}");
+            TestData.AssertClose(expected, ob.ToArray<float>(), (2e-6 * (k + 3)) + xRounding, 1e-5,
+                $"matmul {m}x{n}x{k} w={wType} accumulate={accumulate} bias={withBias} batch_invariant={batchInvariant}");
         }
     }
 

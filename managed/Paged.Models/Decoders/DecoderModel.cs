@@ -210,7 +210,7 @@ internal sealed class DecoderModel : ICausalLM
         {
             Out = output, X = x, W = w.W.Address, M = rows, N = w.N, K = w.K, Ldx = w.K, Ldo = w.N,
             Accumulate = accumulate ? 1 : 0, Bias = w.Bias?.Address ?? 0,
-            XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32,
+            XDType = DType.F32, WDType = w.WDType, OutDType = DType.F32, BatchInvariant = _batchInvariant ? 1 : 0,
         };
         if (w.RowBlocks is null)
         {

@@ -5,7 +5,8 @@ using Paged.Runtime.Interop;
 namespace Paged.Models.Decoders;
 
 /// <summary>
-/// A decoder's weights on the device (fp32; on the CPU in their stored dtype, in place from the mapped file), fused
+/// A decoder's weights on the device (in their stored dtype where the backend reads it, see
+/// <see cref="DeviceWeightDTypes"/>, else fp32; on the CPU in place from the mapped file), fused
 /// for fewer, larger matmuls: per layer q, k, v as one
 /// [q_dim + 2 kv_dim, dim] linear (with its fused bias when the model has one) and gate, up as one [2 hidden, dim].
 /// Every tensor is looked up by name with its expected shape, so a missing or mis-shaped tensor is a clear error.
@@ -14,17 +15,13 @@ internal sealed class DecoderWeights : IDisposable
 {
     private readonly List<DeviceBuffer> _owned;
 
-    /// <summary>
-    /// The CPU backend: projection weights and the embedding/classifier tables keep their stored dtype (the CPU GEMM
-    /// and embedding widen f16/bf16 in registers; cuda and simt take one dtype for x, w and out) and are used in place
-    /// from a mapped file where possible.
-    /// </summary>
-    private readonly bool _halfWeights;
+    /// <summary>The backend's name: which stored dtypes stay as they are (<see cref="DeviceWeightDTypes"/>).</summary>
+    private readonly string _backend;
 
     public DecoderWeights(DeviceContext ctx, ModelWeights weights)
     {
         var c = weights.Config;
-        _halfWeights = ctx.Backend.Name == "cpu";
+        _backend = ctx.Backend.Name;
         var up = new WeightUploader(ctx, weights.SourcePath);
         _owned = up.Owned;
         try
@@ -33,7 +30,7 @@ internal sealed class DecoderWeights : IDisposable
             WeightTensor Get(string name) => weights.Require(name, shapes[name]);
             (TokenEmbedding, TokenEmbeddingDType) = Table(up, Get(WeightNames.Embedding));
             FinalNorm = up.Upload(Get(WeightNames.FinalNorm));
-            var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType) : Table(up, Get(WeightNames.Classifier));
+            var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType) : UntiedClassifier(up, Get(WeightNames.Classifier));
             Classifier = classifier;
             RopeInvFreq = c.RopeStyle == RopeStyle.RotateHalf ? up.Upload(RopeFrequencies.Compute(c)) : null;
             Layers = new LayerWeights[c.NumLayers];
@@ -71,24 +68,34 @@ internal sealed class DecoderWeights : IDisposable
         var bias = biases is null ? null : up.Upload(biases);
         int n = (int)parts.Sum(p => p.Shape[0]), k = (int)parts[0].Shape[1];
         string[] names = [.. parts.Select(p => p.Name)];
-        if (_halfWeights && up.TryUseInPlace(parts) is { } blocks)
+        bool keep = DeviceWeightDTypes.KeepsLinear(_backend, parts[0].DType);
+        if (keep && up.TryUseInPlace(parts) is { } blocks)
         {
             var rowBlocks = blocks.Count == 1 ? null : blocks.Select((b, i) => (b, (int)parts[i].Shape[0])).ToList();
             return new(name, blocks[0], ToDType(parts[0].DType), bias, n, k, names, rowBlocks);
         }
 
-        var (w, dtype) = up.UploadWeights(_halfWeights, parts);
+        var (w, dtype) = up.UploadWeights(keep, parts);
         return new(name, w, ToDType(dtype), bias, n, k, names);
     }
 
     /// <summary>An embedding or classifier table: in place on the CPU (which reads f32, f16 and bf16 tables), else fp32.</summary>
     private (DeviceBuffer Buffer, DType DType) Table(WeightUploader up, WeightTensor table)
     {
-        if (!_halfWeights)
+        if (!DeviceWeightDTypes.KeepsTable(_backend))
             return (up.Upload(table), DType.F32);
         if (up.TryUseInPlace(table) is { } inPlace)
             return (inPlace[0], ToDType(table.DType));
         var (buffer, dtype) = up.UploadWeights(true, table);
+        return (buffer, ToDType(dtype));
+    }
+
+    /// <summary>An untied classifier: a table on the CPU (in place), else a linear layer's weight (half kept where read).</summary>
+    private (DeviceBuffer Buffer, DType DType) UntiedClassifier(WeightUploader up, WeightTensor table)
+    {
+        if (DeviceWeightDTypes.KeepsTable(_backend))
+            return Table(up, table);
+        var (buffer, dtype) = up.UploadWeights(DeviceWeightDTypes.KeepsLinear(_backend, table.DType), table);
         return (buffer, ToDType(dtype));
     }
 
@@ -110,6 +117,9 @@ internal sealed class DecoderWeights : IDisposable
     public DeviceBuffer? RopeInvFreq { get; }
 
     public LayerWeights[] Layers { get; } = [];
+
+    /// <summary>Bytes of device memory the weights occupy (buffers used in place from a mapped file not counted).</summary>
+    public long DeviceBytes => _owned.Where(b => !b.IsWrappedHostMemory).Sum(b => b.Bytes);
 
     public void Dispose()
     {

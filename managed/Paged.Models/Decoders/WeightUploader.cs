@@ -98,9 +98,10 @@ internal sealed class WeightUploader(DeviceContext context, string sourcePath)
     }
 
     /// <summary>
-    /// One device buffer holding the tensors one after another in their stored half-precision dtype, when
-    /// <paramref name="keepHalf"/> and they all share one (the CPU GEMM reads f16/bf16 weights in place: half the
-    /// memory and bytes per decode step); otherwise widened to fp32 as <see cref="Upload(WeightTensor[])"/>.
+    /// One device buffer holding the tensors one after another in their stored dtype (f16, bf16 or q8_0), when
+    /// <paramref name="keepHalf"/> and they all share one (the backend's matmul reads it: half the memory and bytes
+    /// per decode step of fp32, see <see cref="DeviceWeightDTypes"/>); otherwise widened to fp32 as
+    /// <see cref="Upload(WeightTensor[])"/>.
     /// </summary>
     public (DeviceBuffer Buffer, WeightDType DType) UploadWeights(bool keepHalf, params WeightTensor[] parts)
     {

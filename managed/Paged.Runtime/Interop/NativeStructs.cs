@@ -84,6 +84,9 @@ public struct MatmulArgs
 
     /// <summary>Device memory, [N] fp32 bias added to every row (Qwen2's q/k/v projections), or 0 for none.</summary>
     public nint Bias;
+
+    /// <summary>1: each output row bit-identical whatever else is in the batch (cuda/simt: the fixed-order SIMT GEMM; the cpu GEMM always is).</summary>
+    public int BatchInvariant;
 }
 
 [StructLayout(LayoutKind.Sequential)]
