@@ -13,6 +13,7 @@
 #if defined(__x86_64__)
 #include "avx512_target.h"
 
+#include <cstdint>
 #include <type_traits>
 
 #include "gemm.h"
@@ -128,6 +129,40 @@ PG_AVX512 void row_block(const GemmArgs& a, const float* x, float* out, int64_t 
         tile<MB, 1>(x, a.ldx, at(w, n * a.k, 0), a.k, out + n, a.ldo, a.accumulate, bias ? bias + n : nullptr);
 }
 
+// M = 1 with f32 weight rows that start off a 64-byte boundary (a llama2c .bin's tensors sit at 28 mod 64
+// behind its header; safetensors data is only 8-byte aligned): there every unaligned 64-byte load
+// straddles two cache lines. This loads the aligned vectors covering the row instead and recombines
+// neighbours with one lane permute, so the FMAs see exactly the values an unaligned load gives (the same
+// bits as tile<1, 1>, which it replaces): ~6% faster streaming on Zen 4 (standalone GEMV over the 110M
+// rows at 28 mod 64: 15.9-16.4 vs 17.0-17.3 ms, the same as aligned rows). The first and last aligned
+// vectors reach up to 60 bytes outside the row, never outside the cache lines holding it (so never
+// into an unmapped page). Needs k % 16 == 0 (every row then has the same offset) and 4-byte aligned w.
+PG_AVX512 void row_f32_realigned(const GemmArgs& a, int64_t n0, int64_t n1) {
+    const float* w = static_cast<const float*>(a.w);
+    const int shift = int((reinterpret_cast<uintptr_t>(w) & 63) / sizeof(float));
+    const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(shift));
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* base = w + n * a.k - shift;  // 64-byte aligned
+        __m512 acc = _mm512_setzero_ps();
+        __m512 lo = _mm512_load_ps(base);
+        for (int64_t kk = 0; kk < a.k; kk += 16) {
+            const __m512 hi = _mm512_load_ps(base + kk + 16);
+            acc = _mm512_fmadd_ps(_mm512_loadu_ps(a.x + kk), _mm512_permutex2var_ps(lo, idx, hi), acc);
+            lo = hi;
+        }
+        const float s = reduce16(acc);
+        const float v = a.bias != nullptr ? s + a.bias[n] : s;
+        a.out[n] = a.accumulate ? a.out[n] + v : v;
+    }
+}
+
+// Whether row_f32_realigned applies (see there).
+inline bool realign_rows(const GemmArgs& a) {
+    const auto addr = reinterpret_cast<uintptr_t>(a.w);
+    return a.w_dtype == PG_DTYPE_F32 && a.k % 16 == 0 && addr % sizeof(float) == 0 && addr % 64 != 0;
+}
+
 template <class W>
 PG_AVX512 void columns(const GemmArgs& a, int64_t n0, int64_t n1) {
     int64_t m = 0;
@@ -139,7 +174,16 @@ PG_AVX512 void columns(const GemmArgs& a, int64_t n0, int64_t n1) {
         case 2: row_block<2, 6, W>(a, x, out, n0, n1); break;
         // One weight row at a time: a single linear stream, which the hardware prefetchers follow best
         // (8 interleaved rows ran bf16 decode at half the memory bandwidth on Zen 4).
-        case 1: row_block<1, 1, W>(a, x, out, n0, n1); break;
+        case 1:
+            if (std::is_same_v<W, float> && realign_rows(a)) {
+                GemmArgs last = a;
+                last.x = x;
+                last.out = out;
+                row_f32_realigned(last, n0, n1);
+            } else {
+                row_block<1, 1, W>(a, x, out, n0, n1);
+            }
+            break;
         default: break;
     }
 }

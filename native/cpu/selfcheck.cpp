@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -264,6 +265,41 @@ void check_gemm_rows_independent_of_m(pg_context* c, const char* label) {
     }
     std::printf("gemm %-8s rows bit-identical whatever M (f32, bf16, f16, q8_0): %s\n", label, same ? "yes" : "NO");
     expect(same, "gemm rows independent of M");
+}
+
+// f32 weight rows that start at every 4-byte offset from a 64-byte boundary (a llama2c .bin's sit at 28 mod
+// 64; the AVX-512 M = 1 kernel then loads aligned vectors and recombines them): the same bits as the same
+// weights at a 64-byte boundary, for M = 1 and for the last row of M = 5, with and without bias and
+// accumulation; K a multiple of 16 (where that path applies) and not.
+void check_gemm_misaligned_rows(pg_context* c, const char* label) {
+    std::mt19937 rng(21);
+    bool same = true;
+    const int n = 37;
+    for (int k : {16, 48, 768, 33})
+        for (int m : {1, 5}) {
+            auto x = randv(size_t(m) * k, rng), wv = randv(size_t(n) * k, rng), bias = randv(size_t(n), rng);
+            auto init = randv(size_t(m) * n, rng);
+            std::vector<float> store(size_t(n) * k + 64);
+            float* aligned = store.data() + (16 - (reinterpret_cast<uintptr_t>(store.data()) & 63) / 4) % 16;  // 64-byte aligned
+            for (int acc = 0; acc <= 1; ++acc) {
+                std::memcpy(aligned, wv.data(), wv.size() * 4);
+                std::vector<float> want = init, got = init;
+                pg_matmul_args a{want.data(), x.data(), aligned, m, n, k, k, n, acc, 0, PG_DTYPE_F32, 0, acc ? bias.data() : nullptr};
+                expect(api->matmul(c, &a) == PG_OK, "matmul aligned rows");
+                for (int shift = 1; shift < 16; ++shift) {
+                    std::memmove(aligned + shift, wv.data(), wv.size() * 4);
+                    got = init;
+                    a.out = got.data();
+                    a.w = aligned + shift;
+                    expect(api->matmul(c, &a) == PG_OK, "matmul misaligned rows");
+                    if (std::memcmp(got.data(), want.data(), got.size() * 4) != 0) same = false;
+                    a.out = want.data();
+                    a.w = aligned;
+                }
+            }
+        }
+    std::printf("gemm %-8s f32 rows at every offset from 64 bytes bit-identical to aligned ones: %s\n", label, same ? "yes" : "NO");
+    expect(same, "gemm misaligned f32 rows");
 }
 
 struct AttnCase {
@@ -583,6 +619,7 @@ int main() {
         check_gemm_q8(c1, c2, label);
         check_gemm_rows_independent_of_m(c1, label);
         check_bf16_matches_widened(c2, label);
+        check_gemm_misaligned_rows(c1, label);
         check_attention(c1, c2, label);
         api->context_destroy(c1);
         api->context_destroy(c2);

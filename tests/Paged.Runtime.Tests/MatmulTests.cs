@@ -113,55 +113,63 @@ public sealed class MatmulTests
     private static void Run(string backend, int m, int n, int k, bool withBias, DType wType = DType.F32, bool batchInvariant = false)
     {
         var ctx = Backends.Context(backend);
-        var bias = TestData.Uniform(n, 50 + n, scale: 3f);
-        using var bb = ctx.Upload<float>(bias);
-        foreach (bool accumulate in new[] { false, true })
+        var w = TestData.Uniform(n * k, 20 + n);
+        var wHalf = new ushort[w.Length];
+        for (int i = 0; i < w.Length; i++)
         {
-            int ldx = k + 3, ldo = n + 5; // strided rows: padding must be neither read nor written
-            var x = TestData.Uniform(m * ldx, 10 + m);
-            var w = TestData.Uniform(n * k, 20 + n);
-            var wHalf = new ushort[w.Length];
-            for (int i = 0; i < w.Length; i++)
-            {
-                wHalf[i] = wType == DType.BF16 ? ToBf16(w[i]) : BitConverter.HalfToUInt16Bits((Half)w[i]);
-                if (wType != DType.F32) // the reference uses exactly the weights the backend reads
-                    w[i] = wType == DType.BF16 ? BitConverter.UInt32BitsToSingle((uint)wHalf[i] << 16) : (float)BitConverter.UInt16BitsToHalf(wHalf[i]);
-            }
-
-            var o = TestData.Uniform(m * ldo, 30 + k);
-            var expected = (float[])o.Clone();
-            bool roundsX = backend == "cuda" && wType != DType.F32 && !batchInvariant && m > 8;
-            double u = wType == DType.BF16 ? Math.ScaleB(1, -8) : Math.ScaleB(1, -11);
-            double xRounding = 0; // the largest u sum|x w| of an element, when x is rounded
-            for (int i = 0; i < m; i++)
-            {
-                for (int j = 0; j < n; j++)
-                {
-                    double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0), mag = 0;
-                    for (int p = 0; p < k; p++)
-                    {
-                        double t = (double)x[(i * ldx) + p] * w[(j * k) + p];
-                        acc += t;
-                        mag += Math.Abs(t);
-                    }
-
-                    expected[(i * ldo) + j] = (float)acc;
-                    xRounding = roundsX ? Math.Max(xRounding, u * mag) : 0;
-                }
-            }
-
-            using var xb = ctx.Upload<float>(x);
-            using var wb = wType == DType.F32 ? ctx.Upload<float>(w) : ctx.Upload<ushort>(wHalf);
-            using var ob = ctx.Upload<float>(o);
-            ctx.Matmul(new MatmulArgs
-            {
-                Out = ob.Address, X = xb.Address, W = wb.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
-                Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0, WDType = wType,
-                BatchInvariant = batchInvariant ? 1 : 0,
-            });
-            TestData.AssertClose(expected, ob.ToArray<float>(), (2e-6 * (k + 3)) + xRounding, 1e-5,
-                $"matmul {m}x{n}x{k} w={wType} accumulate={accumulate} bias={withBias} batch_invariant={batchInvariant}");
+            wHalf[i] = wType == DType.BF16 ? ToBf16(w[i]) : BitConverter.HalfToUInt16Bits((Half)w[i]);
+            if (wType != DType.F32) // the reference uses exactly the weights the backend reads
+                w[i] = wType == DType.BF16 ? BitConverter.UInt32BitsToSingle((uint)wHalf[i] << 16) : (float)BitConverter.UInt16BitsToHalf(wHalf[i]);
         }
+
+        using var wb = wType == DType.F32 ? ctx.Upload<float>(w) : ctx.Upload<ushort>(wHalf);
+        foreach (bool accumulate in new[] { false, true })
+            Check(ctx, m, n, k, wb, wType, Array.ConvertAll(w, v => (double)v), accumulate, withBias, batchInvariant);
+    }
+
+    /// <summary>
+    /// One matmul against a double reference: x [m, k] and out [m, n] with padded rows (the padding must be
+    /// neither read nor written), weights already on the device (<paramref name="wValues"/>: the values they
+    /// stand for, [n, k]), out = x w^T (+ bias) (+ out).
+    /// </summary>
+    internal static void Check(DeviceContext ctx, int m, int n, int k, DeviceBuffer w, DType wType, double[] wValues, bool accumulate, bool withBias, bool batchInvariant = false)
+    {
+        int ldx = k + 3, ldo = n + 5;
+        var bias = TestData.Uniform(n, 50 + n, scale: 3f);
+        var x = TestData.Uniform(m * ldx, 10 + m);
+        var o = TestData.Uniform(m * ldo, 30 + k);
+        var expected = (float[])o.Clone();
+        bool roundsX = ctx.Backend.Name == "cuda" && (wType == DType.BF16 || wType == DType.F16) && !batchInvariant && m > 8;
+        double u = wType == DType.BF16 ? Math.ScaleB(1, -8) : Math.ScaleB(1, -11);
+        double xRounding = 0; // the largest u sum|x w| of an element, when x is rounded
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double acc = (accumulate ? o[(i * ldo) + j] : 0) + (withBias ? bias[j] : 0), mag = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double t = (double)x[(i * ldx) + p] * wValues[(j * k) + p];
+                    acc += t;
+                    mag += Math.Abs(t);
+                }
+
+                expected[(i * ldo) + j] = (float)acc;
+                xRounding = roundsX ? Math.Max(xRounding, u * mag) : 0;
+            }
+        }
+
+        using var bb = ctx.Upload<float>(bias);
+        using var xb = ctx.Upload<float>(x);
+        using var ob = ctx.Upload<float>(o);
+        ctx.Matmul(new MatmulArgs
+        {
+            Out = ob.Address, X = xb.Address, W = w.Address, M = m, N = n, K = k, Ldx = ldx, Ldo = ldo,
+            Accumulate = accumulate ? 1 : 0, Bias = withBias ? bb.Address : 0, WDType = wType,
+            BatchInvariant = batchInvariant ? 1 : 0,
+        });
+        TestData.AssertClose(expected, ob.ToArray<float>(), (2e-6 * (k + 3)) + xRounding, 1e-5,
+            $"matmul {m}x{n}x{k} w={wType} accumulate={accumulate} bias={withBias} batch_invariant={batchInvariant} on {ctx.DeviceName}");
     }
 
     [TestMethod]
