@@ -127,6 +127,8 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_lora_args, ldx),
     PG_FIELD(pg_lora_args, ldo),
     PG_FIELD(pg_lora_args, dtype),
+    PG_FIELD(pg_lora_args, weight_dtype),
+    PG_FIELD(pg_lora_args, slot_ranks),
     PG_STRUCT(pg_lora_args),
 
     PG_FIELD(pg_silu_mul_args, out),
