@@ -150,7 +150,15 @@ public struct LoraArgs
     public int NumSlots;
     public int Ldx;
     public int Ldo;
+
+    /// <summary>Of Out and X: F32.</summary>
     public DType DType;
+
+    /// <summary>Of A and B: F32 (the default) or BF16 (widened in registers, fp32 sums).</summary>
+    public DType WeightDType;
+
+    /// <summary>Device memory, [NumSlots] int32: each slot's rank (rows from it on are not read); 0 (null): every slot MaxRank.</summary>
+    public nint SlotRanks;
 }
 
 [StructLayout(LayoutKind.Sequential)]
