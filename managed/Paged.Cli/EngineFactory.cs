@@ -28,6 +28,7 @@ internal static class EngineFactory
         FairShare = new FairShareOptions { TenantWeights = ParseTenantWeights(o.TenantWeights) },
         MaxLoras = o.MaxLoras > 0 ? o.MaxLoras : o.WantsLora ? 4 : 0,
         MaxLoraRank = o.MaxLoraRank,
+        LoraDType = o.LoraDType,
     };
 
     /// <summary>Registers every --lora NAME=PATH adapter (a bad one is an error naming it).</summary>

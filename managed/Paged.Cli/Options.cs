@@ -85,6 +85,9 @@ public abstract class EngineVerbOptions
     [Option("max-lora-rank", Default = 16, HelpText = "Largest LoRA rank accepted (the size of a slot).")]
     public int MaxLoraRank { get; set; }
 
+    [Option("lora-dtype", Default = Paged.Models.Lora.LoraDType.Auto, HelpText = "Adapter slot element type: auto (bf16 when the base weights are half, else f32), f32 or bf16 (half the bytes per step).")]
+    public Paged.Models.Lora.LoraDType LoraDType { get; set; }
+
     /// <summary>Whether LoRA slots are wanted: adapters given, or the verb loads them at run time.</summary>
     public virtual bool WantsLora => MaxLoras > 0 || Loras.Any();
 }

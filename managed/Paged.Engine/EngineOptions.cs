@@ -64,6 +64,9 @@ public sealed record EngineOptions
     /// <summary>Largest LoRA rank an adapter may have (slot size).</summary>
     public int MaxLoraRank { get; init; } = 16;
 
+    /// <summary>Element type of the adapter slots: auto (bf16 with half base weights, else f32), f32 or bf16.</summary>
+    public Paged.Models.Lora.LoraDType LoraDType { get; init; }
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)

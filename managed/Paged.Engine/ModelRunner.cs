@@ -38,6 +38,7 @@ internal sealed class ModelRunner : IModelExecutor
                 BatchInvariant = options.BatchInvariant,
                 MaxLoras = options.MaxLoras,
                 MaxLoraRank = options.MaxLoraRank,
+                LoraDType = options.LoraDType,
             });
             return new ModelRunner(model, cache, shape.SwapSlots, context);
         }

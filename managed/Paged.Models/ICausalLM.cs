@@ -62,4 +62,7 @@ public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerS
 
     /// <summary>Largest LoRA rank a slot holds.</summary>
     public int MaxLoraRank { get; init; } = 16;
+
+    /// <summary>Element type of the adapter slots (auto: see <see cref="Lora.LoraDTypes.Resolve"/>).</summary>
+    public Lora.LoraDType LoraDType { get; init; }
 }

@@ -33,7 +33,8 @@ internal sealed class DecoderModel : ICausalLM
         {
             _ws = new DecoderWorkspace(context, Config, MaxTokens, MaxSeqs, MaxBlocksPerSeq);
             if (capacity.MaxLoras > 0)
-                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens);
+                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens,
+                    Lora.LoraDTypes.Resolve(capacity.LoraDType, _w.Layers.Length > 0 ? _w.Layers[0].Qkv.WDType : DType.F32));
         }
         catch
         {
