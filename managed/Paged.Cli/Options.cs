@@ -299,7 +299,7 @@ public sealed class ServeOptions : ApiVerbOptions
     [Option("recent-requests", Default = 100, HelpText = "Finished requests kept for /v1/status and the console's request table.")]
     public int RecentRequests { get; set; }
 
-    [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights; docs/rollouts.md).")]
+    [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights, all or some tensors; docs/rollouts.md).")]
     public bool AllowWeightUpdates { get; set; }
 
     [Option("allow-runtime-lora", HelpText = "Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (gives LoRA slots: --max-loras defaults to 4).")]

@@ -42,8 +42,8 @@ public interface ICausalLM : IDisposable
     void ProjectRows(ReadOnlySpan<int> tokenIndices) => throw new NotSupportedException($"{GetType().Name} cannot project other rows");
 
     /// <summary>
-    /// Replaces every weight with those in <paramref name="weights"/> (same config: shapes and dtypes are checked, every
-    /// tensor the model needs must be there); between steps only. The old weights stay in use if this throws.
+    /// Replaces the weights <paramref name="weights"/> names (same config; any subset: the others keep their values;
+    /// names, shapes, dtypes and values are checked first); between steps only. Nothing changes if this throws.
     /// </summary>
     void ReplaceWeights(ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace its weights");
 

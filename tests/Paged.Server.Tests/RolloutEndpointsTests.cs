@@ -137,6 +137,29 @@ public sealed class RolloutEndpointsTests
             var expected = engine.Generate([(Prompt, new SamplingParams { MaxTokens = 20 })])[0];
             CollectionAssert.AreEqual(expected.TokenIds.ToArray(), ids, "exactly what a fresh engine with the new weights says");
 
+            // A partial update: only the changed tensors, back to their original values (the others keep theirs).
+            string restore = Path.Combine(dir, "restore.safetensors");
+            var partial = new SafetensorsWriter();
+            foreach (var t in original.AllTensors.Where(t => t.Name.EndsWith("norm.weight", StringComparison.Ordinal) || t.Name == WeightNames.Layer(0, WeightNames.Down)))
+                partial.Add(t.Name, WeightDType.F32, t.ToArray(), [.. t.Shape]);
+            partial.Save(restore);
+            (status, json) = await server.PostAsync("v1/update_weights", new { path = restore });
+            Assert.AreEqual(200, status, json.ToString());
+            Assert.AreEqual(2, json.GetProperty("weight_version").GetInt32());
+            var (_, restored) = await server.PostAsync("v1/completions", body);
+            CollectionAssert.AreEqual(before.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+                restored.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(), "the original weights again");
+
+            // A bad tensor beside good ones: 400 naming it, nothing changes.
+            string bad = Path.Combine(dir, "bad.safetensors");
+            new SafetensorsWriter().Add(WeightNames.Layer(0, WeightNames.Down), WeightDType.F32, changed.First(t => t.Name == WeightNames.Layer(0, WeightNames.Down)).ToArray(),
+                [.. original.Find(WeightNames.Layer(0, WeightNames.Down))!.Shape]).Add("model.layers.0.mlp.extra.weight", WeightDType.F32, new float[2], 2).Save(bad);
+            (status, json) = await server.PostAsync("v1/update_weights", new { path = bad });
+            Assert.AreEqual(400, status, json.ToString());
+            StringAssert.Contains(json.ToString(), "model.layers.0.mlp.extra.weight is not a weight of this model");
+            (_, json) = await server.PostAsync("v1/reset_prefix_cache", new { });
+            Assert.AreEqual(2, json.GetProperty("weight_version").GetInt32(), "a refused update does not count");
+
             (status, json) = await server.PostAsync("v1/update_weights", new { path = Path.Combine(dir, "missing.safetensors") });
             Assert.AreEqual(400, status, json.ToString());
             (status, json) = await server.PostAsync("v1/update_weights", new { });

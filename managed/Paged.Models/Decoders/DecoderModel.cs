@@ -194,7 +194,7 @@ internal sealed class DecoderModel : ICausalLM
                 $"the new weights are for {weights.Config.Architecture} ({weights.Config.Describe()}), the model is {Config.Architecture} ({Config.Describe()})");
         }
 
-        var fresh = new DecoderWeights(_ctx, weights); // checks every tensor's name, shape and values first
+        var fresh = _w.WithUpdate(_ctx, weights); // checks every tensor's name, shape and values first
         var old = _w;
         _w = fresh;
         old.Dispose();
