@@ -232,6 +232,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_sample_args, vocab_size),
     PG_FIELD(pg_sample_args, row_stride),
     PG_FIELD(pg_sample_args, dtype),
+    PG_FIELD(pg_sample_args, out_ranks),
     PG_STRUCT(pg_sample_args),
 
     PG_FIELD(pg_counters, host_syncs),

@@ -304,7 +304,8 @@ typedef enum pg_sample_row_status {
 
 typedef enum pg_sample_flags {
     PG_SAMPLE_FLAG_SEEDED = 1,            /* the request gave its own seed (informational) */
-    PG_SAMPLE_FLAG_PROCESSED_LOGPROBS = 2 /* logprobs of the processed distribution, not the raw one */
+    PG_SAMPLE_FLAG_PROCESSED_LOGPROBS = 2, /* logprobs of the processed distribution, not the raw one */
+    PG_SAMPLE_FLAG_RANK = 4               /* write the chosen token's rank into out_ranks[r] */
 } pg_sample_flags;
 
 typedef struct pg_sample_args {
@@ -341,6 +342,10 @@ typedef struct pg_sample_args {
     int32_t vocab_size;
     int32_t row_stride;
     int32_t dtype;                 /* of logits; f32 */
+    int32_t* out_ranks;            /* [num_rows] or NULL: for rows with PG_SAMPLE_FLAG_RANK, vLLM's rank of the chosen
+                                    * token: 1 + the number of tokens whose logprob (in the distribution the logprobs
+                                    * are reported from: raw, or processed with filtered tokens at -inf) is strictly
+                                    * greater; 0 for other rows and failed rows */
 } pg_sample_args;
 
 /* RoPE fused with the cache write: rotates q and k in place exactly as rope does, then writes the

@@ -47,7 +47,9 @@ public sealed class RolloutEndpointsTests
         for (int p = 1; p < promptIds.Length; p++)
         {
             float expected = last!.PromptLogprobs![p]!.Logprob;
-            Assert.AreEqual(expected, lps[p].GetProperty(promptIds[p].ToString(System.Globalization.CultureInfo.InvariantCulture)).GetProperty("logprob").GetSingle(), 1e-6f);
+            var own = lps[p].GetProperty(promptIds[p].ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.AreEqual(expected, own.GetProperty("logprob").GetSingle(), 1e-6f);
+            Assert.AreEqual(last.PromptLogprobs![p]!.Rank, own.GetProperty("rank").GetInt32(), $"position {p}: vLLM's rank of the prompt token");
         }
 
         // OpenAI legacy echo + logprobs: the logprobs cover the prompt (first token null), then the completion.

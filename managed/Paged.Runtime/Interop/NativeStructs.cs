@@ -295,6 +295,9 @@ public enum SampleOptions : uint
 
     /// <summary>Logprobs of the processed distribution instead of the raw one.</summary>
     ProcessedLogprobs = 2,
+
+    /// <summary>Report the chosen token's rank among the vocabulary (1 + tokens with a strictly larger logprob).</summary>
+    Rank = 4,
 }
 
 /// <summary>Constants of the sample op.</summary>
@@ -341,6 +344,9 @@ public struct SampleArgs
     public int VocabSize;
     public int RowStride;
     public DType DType;
+
+    /// <summary>[NumRows] int32 or 0: the chosen token's rank (vLLM's) for rows with <see cref="SampleOptions.Rank"/>, else 0.</summary>
+    public nint OutRanks;
 }
 
 [StructLayout(LayoutKind.Sequential)]
