@@ -31,6 +31,7 @@ public sealed class PartialWeightUpdateTests
     [DataRow("cpu", "tiny-llama3", "tensors")]
     [DataRow("cpu", "tiny-llama3", "safetensors")]
     [DataRow("cpu", "tiny-qwen2", "tensors")]
+    [DataRow("cpu", "tiny-qwen2", "bias-only")]
     [DataRow("simt", "tiny-llama3", "safetensors")]
     public void A_partial_update_equals_a_fresh_engine_on_the_patched_checkpoint(string backend, string model, string source)
     {
@@ -43,17 +44,20 @@ public sealed class PartialWeightUpdateTests
         Assert.IsGreaterThan(0, engine.Generate([Request])[0].CachedPromptTokens, "the prompt is cached under version 0");
 
         var config = engine.Config;
-        string[] replaced =
-        [
-            WeightNames.Layer(0, WeightNames.QProj), WeightNames.Layer(config.NumLayers - 1, WeightNames.Down),
-            WeightNames.Layer(config.NumLayers - 1, WeightNames.FfnNorm),
-            .. config.AttentionBias ? [WeightNames.Layer(0, WeightNames.KBias)] : Array.Empty<string>(),
-        ];
+        // bias-only: the q/k/v matrices stay as they are (in place, bf16) and only the fused bias is rebuilt.
+        string[] replaced = source == "bias-only"
+            ? [WeightNames.Layer(0, WeightNames.KBias), WeightNames.Layer(config.NumLayers - 1, WeightNames.VBias)]
+            :
+            [
+                WeightNames.Layer(0, WeightNames.QProj), WeightNames.Layer(config.NumLayers - 1, WeightNames.Down),
+                WeightNames.Layer(config.NumLayers - 1, WeightNames.FfnNorm),
+                .. config.AttentionBias ? [WeightNames.Layer(0, WeightNames.KBias)] : Array.Empty<string>(),
+            ];
         string patchedDir = Path.Combine(Path.GetTempPath(), $"paged-partial-{Guid.NewGuid():N}");
         try
         {
             var update = PatchedCheckpoint(dir, patchedDir, replaced);
-            int version = source == "tensors" ? engine.UpdateWeights(update) : engine.UpdateWeights(UpdateFile(patchedDir, update));
+            int version = source == "safetensors" ? engine.UpdateWeights(UpdateFile(patchedDir, update)) : engine.UpdateWeights(update);
             Assert.AreEqual(1, version);
             var after = engine.Generate([Request])[0];
             Assert.AreEqual(1, after.WeightVersion);

@@ -45,15 +45,40 @@ internal sealed partial class DecoderWeights
                 kept.Add(b);
                 break;
             case LinearWeight w:
-                kept.Add(w.W);
+                KeepMatrix(kept, w);
                 if (w.Bias is not null)
                     kept.Add(w.Bias);
-                if (w.RowBlocks is not null)
-                    kept.AddRange(w.RowBlocks.Select(r => r.W));
                 break;
         }
 
         return piece;
+    }
+
+    private static void KeepMatrix(List<DeviceBuffer> kept, LinearWeight w)
+    {
+        kept.Add(w.W);
+        if (w.RowBlocks is not null)
+            kept.AddRange(w.RowBlocks.Select(r => r.W));
+    }
+
+    /// <summary>
+    /// A fused projection under an update: kept whole when the update names none of its tensors; its matrix kept and
+    /// a new fused bias when only biases are named; else rebuilt from the named parts and the others read back.
+    /// </summary>
+    private LinearWeight Updated(WeightUploader up, List<DeviceBuffer> kept, ModelWeights update, IReadOnlyDictionary<string, long[]> shapes,
+        string name, LinearWeight old, string[]? biases, string[] parts)
+    {
+        bool matrixNamed = parts.Any(p => update.Find(p) is not null);
+        bool biasNamed = biases is not null && biases.Any(p => update.Find(p) is not null);
+        if (!matrixNamed && !biasNamed)
+            return Keep(kept, old);
+        if (!matrixNamed)
+        {
+            KeepMatrix(kept, old);
+            return old with { Bias = up.Upload(BiasParts(update, shapes, old, biases!)) };
+        }
+
+        return NewLinear(up, name, biases is null ? null : BiasParts(update, shapes, old, biases), FusedParts(update, shapes, old, parts));
     }
 
     /// <summary>

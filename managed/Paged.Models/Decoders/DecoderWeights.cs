@@ -47,10 +47,8 @@ internal sealed partial class DecoderWeights : IDisposable
             DeviceBuffer Norm(string name, DeviceBuffer? old) =>
                 old is not null && weights.Find(name) is null ? Keep(kept, old) : up.Upload(Get(name));
             LinearWeight Linear(string name, LinearWeight? old, string[]? biases, params string[] parts) =>
-                old is not null && !parts.Concat(biases ?? []).Any(p => weights.Find(p) is not null)
-                    ? Keep(kept, old)
-                    : NewLinear(up, name, biases is null ? null : BiasParts(weights, shapes, old, biases),
-                        old is null ? [.. parts.Select(Get)] : FusedParts(weights, shapes, old, parts));
+                old is null ? NewLinear(up, name, biases is null ? null : [.. biases.Select(Get)], [.. parts.Select(Get)])
+                    : Updated(up, kept, weights, shapes, name, old, biases, parts);
 
             (TokenEmbedding, TokenEmbeddingDType) = current is not null && weights.Find(WeightNames.Embedding) is null
                 ? (Keep(kept, current.TokenEmbedding), current.TokenEmbeddingDType) : Table(up, Get(WeightNames.Embedding));
