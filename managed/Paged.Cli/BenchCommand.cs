@@ -27,7 +27,7 @@ internal static class BenchCommand
         Console.Error.WriteLine(
             $"bench generate: {o.Model} (dim {c.Dim}, {c.NumLayers} layers, vocab {c.VocabSize}) on {engine.DeviceName}; " +
             $"batch {o.Batch}, prompt {o.PromptTokens}, generate {o.GenTokens}, {o.Warmup} warmup + {o.Runs} runs"
-            + (engine.Adapters.Adapters.Count > 0 ? $", {engine.Adapters.Adapters.Count} LoRA adapters (max rank {options.MaxLoraRank}, {options.MaxLoras} slots)" : ""));
+            + (engine.Adapters.Adapters.Count > 0 ? $", {engine.Adapters.Adapters.Count} LoRA adapters (max rank {options.MaxLoraRank}, {options.MaxLoras} {engine.Adapters.SlotDType.ToString().ToLowerInvariant()} slots)" : ""));
 
         var random = new SamplingRandom(12345);
         var prefill = new List<double>();

@@ -29,6 +29,7 @@ internal static class EngineFactory
         MaxLoras = o.MaxLoras > 0 ? o.MaxLoras : o.WantsLora ? 4 : 0,
         MaxLoraRank = o.MaxLoraRank,
         CudaGraphs = o.CudaGraphs,
+        LoraDType = o.LoraDType,
     };
 
     /// <summary>Registers every --lora NAME=PATH adapter (a bad one is an error naming it).</summary>

@@ -164,12 +164,15 @@ internal static class GenerateCommand
             w.WriteStartObject();
             w.WriteNumber("token", t.TokenId);
             WriteLogprob(w, t.Logprob);
+            w.WriteNumber("rank", t.Rank);
             w.WriteStartArray("top");
+            int rank = 1;
             foreach (var e in t.Top)
             {
                 w.WriteStartObject();
                 w.WriteNumber("token", e.TokenId);
                 WriteLogprob(w, e.Logprob);
+                w.WriteNumber("rank", rank++);
                 w.WriteEndObject();
             }
 

@@ -88,6 +88,9 @@ public abstract class EngineVerbOptions
     [Option("max-lora-rank", Default = 16, HelpText = "Largest LoRA rank accepted (the size of a slot).")]
     public int MaxLoraRank { get; set; }
 
+    [Option("lora-dtype", Default = Paged.Models.Lora.LoraDType.Auto, HelpText = "Adapter slot element type: auto (bf16 when the base weights are half, else f32), f32 or bf16 (half the bytes per step).")]
+    public Paged.Models.Lora.LoraDType LoraDType { get; set; }
+
     /// <summary>Whether LoRA slots are wanted: adapters given, or the verb loads them at run time.</summary>
     public virtual bool WantsLora => MaxLoras > 0 || Loras.Any();
 }
@@ -299,7 +302,7 @@ public sealed class ServeOptions : ApiVerbOptions
     [Option("recent-requests", Default = 100, HelpText = "Finished requests kept for /v1/status and the console's request table.")]
     public int RecentRequests { get; set; }
 
-    [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights; docs/rollouts.md).")]
+    [Option("allow-weight-updates", Default = false, HelpText = "Accept POST /v1/update_weights {\"path\": FILE.safetensors} (RL trainers push new weights, all or some tensors; docs/rollouts.md).")]
     public bool AllowWeightUpdates { get; set; }
 
     [Option("allow-runtime-lora", HelpText = "Serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (gives LoRA slots: --max-loras defaults to 4).")]

@@ -68,6 +68,9 @@ public sealed record EngineOptions
     /// <summary>Decode steps through captured graphs per batch-size bucket (<see cref="CudaGraphModes"/>: auto = on for cuda).</summary>
     public CudaGraphMode CudaGraphs { get; init; } = CudaGraphMode.Auto;
 
+    /// <summary>Element type of the adapter slots: auto (bf16 with half base weights, else f32), f32 or bf16.</summary>
+    public Paged.Models.Lora.LoraDType LoraDType { get; init; }
+
     public void Validate()
     {
         if (KvLease <= TimeSpan.Zero)

@@ -6,8 +6,9 @@ namespace Paged.Engine;
 
 /// <summary>
 /// Weight updates in place (the RL rollout loop: a trainer pushes new weights between generations). The model's
-/// weights are replaced between steps without restarting; every tensor the architecture needs must be given, with the
-/// model's shapes (any float dtype the loaders read); on any error the old weights stay. Each update increments
+/// weights are replaced between steps without restarting. An update names any subset of the model's tensors (Hugging
+/// Face names, the model's shapes, f32/f16/bf16): the others keep their values. An unknown name, a wrong shape or
+/// dtype, or a non-finite value is an error naming the tensor, and then nothing changes (all or nothing). Each update increments
 /// <see cref="WeightVersion"/>, which every request records when it is added (<see cref="RequestOutput.WeightVersion"/>)
 /// and which is part of its prefix-cache keys, so a prefix computed under older weights is never reused; the cache's
 /// entries are also dropped.
@@ -19,7 +20,7 @@ public sealed partial class LlmEngine
     /// <summary>0 for the weights the engine was built with, incremented by each weight update.</summary>
     public int WeightVersion => Volatile.Read(ref _weightVersion);
 
-    /// <summary>Replaces the weights with those of a safetensors file (Hugging Face tensor names) and returns the new version.</summary>
+    /// <summary>Replaces the tensors a safetensors file holds (Hugging Face names; any subset) and returns the new version.</summary>
     public int UpdateWeights(string safetensorsPath)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -42,7 +43,7 @@ public sealed partial class LlmEngine
             return UpdateWeights(weights);
     }
 
-    /// <summary>Replaces the weights with named tensors held in memory (Hugging Face names) and returns the new version.</summary>
+    /// <summary>Replaces the named tensors held in memory (Hugging Face names; any subset) and returns the new version.</summary>
     public int UpdateWeights(IEnumerable<WeightTensor> tensors)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -51,7 +52,7 @@ public sealed partial class LlmEngine
         return UpdateWeights(weights);
     }
 
-    /// <summary>Replaces the weights with <paramref name="weights"/> (the engine's config) and returns the new version.</summary>
+    /// <summary>Replaces the tensors of <paramref name="weights"/> (the engine's config; any subset) and returns the new version.</summary>
     public int UpdateWeights(ModelWeights weights)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

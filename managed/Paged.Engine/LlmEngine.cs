@@ -53,7 +53,7 @@ public sealed partial class LlmEngine : IDisposable
         DeviceName = executor is ModelRunner runner ? runner.DeviceName : executor.GetType().Name;
         KvConnector = new KvTransferConnector(options.KvLease);
         var residency = executor.Adapters;
-        Adapters = new Lora.LoraRegistry(config, residency is null ? 0 : options.MaxLoras, options.MaxLoraRank);
+        Adapters = new Lora.LoraRegistry(config, residency is null ? 0 : options.MaxLoras, options.MaxLoraRank) { SlotDType = residency?.SlotDType ?? default };
         var scheduler = new Scheduler(new SchedulerConfig
         {
             NumBlocks = shape.NumKvBlocks,

@@ -39,6 +39,7 @@ internal sealed class ModelRunner : IModelExecutor
                 BatchInvariant = options.BatchInvariant,
                 MaxLoras = options.MaxLoras,
                 MaxLoraRank = options.MaxLoraRank,
+                LoraDType = options.LoraDType,
             });
             var graphs = CudaGraphModes.Enabled(options.CudaGraphs, context.Backend.Name) ? new CudaGraphRunner(model, shape.MaxContext) : null;
             return new ModelRunner(model, cache, shape.SwapSlots, context, graphs);

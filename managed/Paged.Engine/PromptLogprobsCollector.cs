@@ -61,8 +61,8 @@ internal sealed class PromptLogprobsCollector
     }
 
     /// <summary>
-    /// The logprob of <paramref name="target"/> and the <paramref name="top"/> most likely tokens (descending, ties to the
-    /// lower id) of one row of raw logits: log-softmax with max and sum of exponentials accumulated in double precision,
+    /// The logprob and rank of <paramref name="target"/> and the <paramref name="top"/> most likely tokens (descending, ties
+    /// to the lower id) of one row of raw logits: log-softmax with max and sum of exponentials accumulated in double precision,
     /// in index order (a fixed order: the same row always gives the same bits).
     /// </summary>
     public static TokenLogprobs LogSoftmaxRow(ReadOnlySpan<float> logits, int target, int top)
@@ -91,6 +91,9 @@ internal sealed class PromptLogprobsCollector
 
         for (int i = 0; i < best.Count; i++)
             best[i] = best[i] with { Logprob = (float)(logits[best[i].TokenId] - logZ) };
-        return new TokenLogprobs(target, (float)(logits[target] - logZ), best);
+        int above = 0; // logprobs are increasing in the logits: larger logits are larger logprobs
+        foreach (float x in logits)
+            above += x > logits[target] ? 1 : 0;
+        return new TokenLogprobs(target, (float)(logits[target] - logZ), best) { Rank = above + 1 };
     }
 }

@@ -113,8 +113,19 @@ public sealed record RequestTimings(double QueueSeconds, double? FirstTokenSecon
         generated > 1 && FirstTokenSeconds is double f && FinishedSeconds is double e ? (e - f) / (generated - 1) : null;
 }
 
-/// <summary>A token id with its log-probability.</summary>
+/// <summary>A token id with its log-probability (the alternatives of <see cref="TokenLogprobs.Top"/>: entry i has rank i + 1).</summary>
 public readonly record struct LogprobEntry(int TokenId, float Logprob);
 
-/// <summary>One generated token's logprob and the most likely alternatives at its position (descending).</summary>
-public sealed record TokenLogprobs(int TokenId, float Logprob, IReadOnlyList<LogprobEntry> Top);
+/// <summary>
+/// One generated (or prompt) token's logprob and the most likely alternatives at its position (descending), with
+/// vLLM's <see cref="Rank"/> of the token.
+/// </summary>
+public sealed record TokenLogprobs(int TokenId, float Logprob, IReadOnlyList<LogprobEntry> Top)
+{
+    /// <summary>
+    /// The token's rank among the vocabulary (vLLM's Logprob.rank): 1 + the number of tokens with a strictly larger
+    /// logprob in the same distribution (1: the most likely; ties share a rank). Computed with the logprobs: on the
+    /// device in the sample op for generated tokens, from the row already read back for prompt tokens.
+    /// </summary>
+    public int Rank { get; init; }
+}

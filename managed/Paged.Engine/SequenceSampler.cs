@@ -62,6 +62,7 @@ internal sealed class SequenceSampler : IDisposable
             Step = seq.NumGenerated,
             NumLogprobs = p.Logprobs ?? 0,
             ProcessedLogprobs = p.ProcessedLogprobs,
+            Rank = p.Logprobs is not null,
             History = seq.TokenList,
             PromptLength = seq.PromptTokenIds.Count,
         });
@@ -105,7 +106,7 @@ internal sealed class SequenceSampler : IDisposable
                     for (int k = 0; k < n && ids[k] >= 0; k++)
                         top.Add(new LogprobEntry(ids[k], lps[k]));
                 }
-                (seq.Logprobs ??= []).Add(new TokenLogprobs(token, _op.Logprobs[i], top));
+                (seq.Logprobs ??= []).Add(new TokenLogprobs(token, _op.Logprobs[i], top) { Rank = _op.Ranks[i] });
             }
 
             sampled.Add((seq, token));

@@ -42,8 +42,8 @@ public interface ICausalLM : IDisposable
     void ProjectRows(ReadOnlySpan<int> tokenIndices) => throw new NotSupportedException($"{GetType().Name} cannot project other rows");
 
     /// <summary>
-    /// Replaces every weight with those in <paramref name="weights"/> (same config: shapes and dtypes are checked, every
-    /// tensor the model needs must be there); between steps only. The old weights stay in use if this throws.
+    /// Replaces the weights <paramref name="weights"/> names (same config; any subset: the others keep their values;
+    /// names, shapes, dtypes and values are checked first); between steps only. Nothing changes if this throws.
     /// </summary>
     void ReplaceWeights(ModelWeights weights) => throw new NotSupportedException($"{GetType().Name} cannot replace its weights");
 
@@ -63,4 +63,7 @@ public sealed record ModelCapacity(int MaxTokens, int MaxSeqs, int MaxBlocksPerS
 
     /// <summary>Largest LoRA rank a slot holds.</summary>
     public int MaxLoraRank { get; init; } = 16;
+
+    /// <summary>Element type of the adapter slots (auto: see <see cref="Lora.LoraDTypes.Resolve"/>).</summary>
+    public Lora.LoraDType LoraDType { get; init; }
 }

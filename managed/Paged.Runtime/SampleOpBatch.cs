@@ -39,6 +39,9 @@ public sealed class SampleRow
 
     public bool ProcessedLogprobs { get; init; }
 
+    /// <summary>Compute the chosen token's rank (<see cref="SampleOpBatch.Ranks"/>): the row reports logprobs.</summary>
+    public bool Rank { get; init; }
+
     /// <summary>Prompt followed by the generated tokens (penalty history); null = none.</summary>
     public IReadOnlyList<int>? History { get; init; }
 
@@ -70,7 +73,7 @@ public sealed unsafe class SampleOpBatch : IDisposable
     private readonly StagingBuffer _inputs;
     private DeviceBuffer? _outputs;
     private byte[] _results = [];
-    private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt;
+    private int _statusAt, _logprobsAt, _topIdsAt, _topLogprobsAt, _ranksAt;
     private bool _disposed;
 
     public SampleOpBatch(DeviceContext context)
@@ -86,6 +89,9 @@ public sealed unsafe class SampleOpBatch : IDisposable
     public ReadOnlySpan<int> Tokens => Result<int>(0, NumRows);
 
     public ReadOnlySpan<float> Logprobs => Result<float>(_logprobsAt, NumRows);
+
+    /// <summary>The chosen token's rank per row (rows with <see cref="SampleRow.Rank"/>; 0 for the others).</summary>
+    public ReadOnlySpan<int> Ranks => Result<int>(_ranksAt, NumRows);
 
     public ReadOnlySpan<SampleRowStatus> Status => MemoryMarshal.Cast<int, SampleRowStatus>(Result<int>(_statusAt, NumRows));
 
@@ -146,7 +152,7 @@ public sealed unsafe class SampleOpBatch : IDisposable
             _minTokens.Add(r.MinTokens);
             _seeds.Add(r.Seed);
             _steps.Add(r.Step);
-            _flags.Add((uint)((r.Seeded ? SampleOptions.Seeded : 0) | (r.ProcessedLogprobs ? SampleOptions.ProcessedLogprobs : 0)));
+            _flags.Add((uint)((r.Seeded ? SampleOptions.Seeded : 0) | (r.ProcessedLogprobs ? SampleOptions.ProcessedLogprobs : 0) | (r.Rank ? SampleOptions.Rank : 0)));
             _numLogprobs.Add(r.NumLogprobs);
             anyLogprobs |= r.NumLogprobs > 0;
             if (r.NeedsHistory)
@@ -225,12 +231,13 @@ public sealed unsafe class SampleOpBatch : IDisposable
         var st = _staged ?? throw new InvalidOperationException("RunStaged needs Stage (and the staging buffer's Flush) first");
         bool anyLogprobs = _anyLogprobs;
 
-        // Outputs: one device block [tokens | status | logprobs | top ids | top logprobs], read back in
-        // one copy (the step's one wait).
+        // Outputs: one device block [tokens | status | logprobs | ranks | top ids | top logprobs], read back
+        // in one copy (the step's one wait).
         int topCount = anyLogprobs ? n * SampleLimits.MaxLogprobs : 0;
         _statusAt = 4 * n;
         _logprobsAt = 8 * n;
-        _topIdsAt = 12 * n;
+        _ranksAt = 12 * n;
+        _topIdsAt = 16 * n;
         _topLogprobsAt = _topIdsAt + (4 * topCount);
         int resultBytes = _topLogprobsAt + (4 * topCount);
         if (_outputs is null || _outputs.Bytes < resultBytes)
@@ -250,6 +257,7 @@ public sealed unsafe class SampleOpBatch : IDisposable
             OutTokens = outputs,
             OutLogprobs = outputs + _logprobsAt,
             OutStatus = outputs + _statusAt,
+            OutRanks = outputs + _ranksAt,
             OutTopIds = anyLogprobs ? outputs + _topIdsAt : 0,
             OutTopLogprobs = anyLogprobs ? outputs + _topLogprobsAt : 0,
             Logits = logits,

@@ -61,7 +61,8 @@ internal static class ResponseParts
 
     /// <summary>
     /// vLLM's prompt_logprobs: null for the first prompt token, then per token an object keyed by token id with
-    /// {"logprob", "decoded_token"} for the prompt token itself and its top alternatives.
+    /// {"logprob", "rank", "decoded_token"} (vLLM's Logprob) for the prompt token itself (its rank among the vocabulary)
+    /// and its top alternatives (rank i + 1 for the i-th).
     /// </summary>
     public static JsonArray PromptLogprobs(ITokenizer tokenizer, IReadOnlyList<TokenLogprobs?> logprobs)
     {
@@ -75,11 +76,11 @@ internal static class ResponseParts
             }
 
             var entry = new JsonObject();
-            foreach (var (id, lp) in t.Top.Select(e => (e.TokenId, e.Logprob)).Prepend((t.TokenId, t.Logprob)))
+            foreach (var (id, lp, rank) in t.Top.Select((e, i) => (e.TokenId, e.Logprob, i + 1)).Prepend((t.TokenId, t.Logprob, t.Rank)))
             {
                 string key = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 if (!entry.ContainsKey(key))
-                    entry[key] = new JsonObject { ["logprob"] = Logprob(lp), ["decoded_token"] = TokenText(tokenizer, id).Text };
+                    entry[key] = new JsonObject { ["logprob"] = Logprob(lp), ["rank"] = rank, ["decoded_token"] = TokenText(tokenizer, id).Text };
             }
 
             list.Add(entry);

@@ -6,8 +6,9 @@ using Paged.Models;
 namespace Paged.Server;
 
 /// <summary>
-/// The RL trainer's side door: POST /v1/update_weights {"path": "x.safetensors"} replaces the model's weights between
-/// two engine steps (only when the server was started with weight updates allowed: anyone who can call it changes
+/// The RL trainer's side door: POST /v1/update_weights {"path": "x.safetensors"} replaces the tensors the file holds
+/// (any subset of the model's; the others keep their values; a bad one is a 400 and nothing changes) between two engine
+/// steps (only when the server was started with weight updates allowed: anyone who can call it changes
 /// what the model says) and answers the new weight version; POST /v1/reset_prefix_cache drops the prefix cache.
 /// Every response of the completion endpoints carries "weight_version", so a trainer drops stale rollouts.
 /// </summary>

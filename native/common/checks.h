@@ -10,6 +10,7 @@ namespace pg {
 
 // Bit set of dtypes an op supports on a backend (bit i = pg_dtype i).
 constexpr uint32_t kF32Only = 1u << PG_DTYPE_F32;
+constexpr uint32_t kLoraWeightDtypes = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_BF16);
 constexpr uint32_t kAnyDtype = (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16);
 
 pg_status check_ptr(const char* op, const char* name, const void* p);         // non-NULL

@@ -132,6 +132,8 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_lora_args, ldx),
     PG_FIELD(pg_lora_args, ldo),
     PG_FIELD(pg_lora_args, dtype),
+    PG_FIELD(pg_lora_args, weight_dtype),
+    PG_FIELD(pg_lora_args, slot_ranks),
     PG_STRUCT(pg_lora_args),
 
     PG_FIELD(pg_silu_mul_args, out),
@@ -235,6 +237,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_sample_args, vocab_size),
     PG_FIELD(pg_sample_args, row_stride),
     PG_FIELD(pg_sample_args, dtype),
+    PG_FIELD(pg_sample_args, out_ranks),
     PG_STRUCT(pg_sample_args),
 
     PG_FIELD(pg_counters, host_syncs),

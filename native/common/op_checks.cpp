@@ -67,6 +67,16 @@ pg_status check_lora_shape(const pg_lora_args* a, uint32_t dtypes) {
     PG_TRY(check_stride(op, "ldx", a->ldx, a->k));
     PG_TRY(check_stride(op, "ldo", a->ldo, a->n));
     PG_TRY(check_dtype(op, "dtype", a->dtype, dtypes));
+    PG_TRY(check_dtype(op, "weight_dtype", a->weight_dtype, kLoraWeightDtypes));
+    return PG_OK;
+}
+
+pg_status check_lora_ranks(const pg_lora_args* a, const int32_t* slot_ranks) {
+    if (!slot_ranks) return PG_OK;
+    for (int32_t s = 0; s < a->num_slots; ++s)
+        if (slot_ranks[s] < 0 || slot_ranks[s] > a->max_rank)
+            return fail(PG_ERR_OUT_OF_RANGE, "%s: slot_ranks[%d] = %d is outside [0, max_rank = %d]", "lora", s,
+                        slot_ranks[s], a->max_rank);
     return PG_OK;
 }
 

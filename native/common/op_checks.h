@@ -40,6 +40,8 @@ pg_status check_block_swap(const pg_block_swap_args* a, uint32_t dtypes);
 pg_status check_block_copy_pairs(const pg_block_copy_args* a, const int32_t* pairs);
 
 pg_status check_lora_shape(const pg_lora_args* a, uint32_t dtypes);
+// Every slot rank in [0, max_rank] (slot_ranks: a host copy, or NULL).
+pg_status check_lora_ranks(const pg_lora_args* a, const int32_t* slot_ranks);
 pg_status check_lora_slots(const pg_lora_args* a, const int32_t* token_slots);
 
 #if defined(__CUDACC__)

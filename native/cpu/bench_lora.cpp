@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "paged.h"
@@ -19,7 +20,23 @@ int arg(int argc, char** argv, int i, int fallback) { return argc > i ? std::ato
 struct Projection {
     int k, n;
     std::vector<float> a, b, w;
+    std::vector<uint16_t> a16, b16;
 };
+
+uint16_t to_bf16(float f) {  // round to nearest even (the values are finite)
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+std::vector<uint16_t> rounded(const std::vector<float>& v) {
+    std::vector<uint16_t> r(v.size());
+    std::transform(v.begin(), v.end(), r.begin(), to_bf16);
+    return r;
+}
+
+enum Variant { kBase, kLoraPadded, kLoraF32, kLoraBf16, kVariants };
+const char* const kNames[kVariants] = {"projections", "lora_f32_padded", "lora_f32", "lora_bf16"};
 
 double median_ms(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -47,7 +64,7 @@ int main(int argc, char** argv) {
     std::vector<Projection> projections;
     for (int l = 0; l < kLayers; ++l)
         for (const auto& s : shapes) {
-            Projection p{s[0], s[1], {}, {}, {}};
+            Projection p{s[0], s[1], {}, {}, {}, {}, {}};
             p.a.assign(size_t(adapters) * max_rank * p.k, 0.0f);  // rows >= rank stay zero, as in the slot store
             p.b.assign(size_t(adapters) * max_rank * p.n, 0.0f);
             for (int a = 0; a < adapters; ++a)
@@ -55,22 +72,27 @@ int main(int argc, char** argv) {
                     for (int i = 0; i < p.k; ++i) p.a[(size_t(a) * max_rank + r) * p.k + i] = 0.01f * uniform();
                     for (int i = 0; i < p.n; ++i) p.b[(size_t(a) * max_rank + r) * p.n + i] = 0.01f * uniform();
                 }
+            p.a16 = rounded(p.a);
+            p.b16 = rounded(p.b);
             p.w.resize(size_t(p.n) * p.k);
             for (auto& v : p.w) v = 0.01f * uniform();
             projections.push_back(std::move(p));
         }
     std::vector<float> x(size_t(batch) * kHidden), out(size_t(batch) * kHidden), workspace(size_t(batch) * max_rank);
     std::vector<float> scales(size_t(adapters), 2.0f);
-    std::vector<int32_t> slots(static_cast<size_t>(batch));
+    std::vector<int32_t> slots(static_cast<size_t>(batch)), ranks(size_t(adapters), rank);
     for (auto& v : x) v = uniform();
     for (int t = 0; t < batch; ++t) slots[size_t(t)] = t % adapters;
 
-    auto step = [&](bool lora) {
+    auto step = [&](Variant variant) {
         for (auto& p : projections) {
             pg_status st;
-            if (lora) {
-                pg_lora_args a{out.data(), x.data(), p.a.data(), p.b.data(), scales.data(), slots.data(), workspace.data(),
-                               batch, p.n, p.k, max_rank, adapters, p.k, p.n, PG_DTYPE_F32};
+            if (variant != kBase) {
+                const bool bf16 = variant == kLoraBf16;
+                pg_lora_args a{out.data(), x.data(), bf16 ? static_cast<const void*>(p.a16.data()) : p.a.data(),
+                               bf16 ? static_cast<const void*>(p.b16.data()) : p.b.data(), scales.data(), slots.data(),
+                               workspace.data(), batch, p.n, p.k, max_rank, adapters, p.k, p.n, PG_DTYPE_F32,
+                               bf16 ? PG_DTYPE_BF16 : PG_DTYPE_F32, variant == kLoraPadded ? nullptr : ranks.data()};
                 st = api->lora(ctx, &a);
             } else {
                 pg_matmul_args m{out.data(), x.data(), p.w.data(), batch, p.n, p.k, p.k, p.n, 0,
@@ -83,19 +105,20 @@ int main(int argc, char** argv) {
             }
         }
     };
-    std::vector<double> lora_ms, base_ms;
-    step(true);  // warm-up: first touch of the buffers
-    step(false);
+    std::vector<double> ms[kVariants];
+    for (int v = 0; v < kVariants; ++v) step(Variant(v));  // warm-up: first touch of the buffers
     for (int i = 0; i < steps; ++i)
-        for (int lora = 1; lora >= 0; --lora) {
+        for (int v = 0; v < kVariants; ++v) {
             const auto t0 = std::chrono::steady_clock::now();
-            step(lora != 0);
-            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            (lora ? lora_ms : base_ms).push_back(ms);
+            step(Variant(v));
+            ms[v].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         }
-    const double l = median_ms(lora_ms), b = median_ms(base_ms);
-    std::printf("threads=%d adapters=%d rank=%d max_rank=%d batch=%d lora_ms=%.2f projections_ms=%.2f lora_share=%.1f%%\n",
-                threads, adapters, rank, max_rank, batch, l, b, 100.0 * l / b);
+    const double base = median_ms(ms[kBase]);
+    std::printf("threads=%d adapters=%d rank=%d max_rank=%d batch=%d projections_ms=%.2f", threads, adapters, rank,
+                max_rank, batch, base);
+    for (int v = kLoraPadded; v < kVariants; ++v)
+        std::printf(" %s_ms=%.2f (%.1f%%)", kNames[v], median_ms(ms[v]), 100.0 * median_ms(ms[v]) / base);
+    std::printf("\n");
     api->context_destroy(ctx);
     return 0;
 }

@@ -277,6 +277,7 @@ void fail_row(const pg_sample_args& a, int64_t r, int32_t status) {
     a.out_tokens[r] = -1;
     a.out_status[r] = status;
     if (a.out_logprobs != nullptr) a.out_logprobs[r] = NAN;
+    if (a.out_ranks != nullptr) a.out_ranks[r] = 0;
     if (a.out_top_ids != nullptr) {
         for (int i = 0; i < PG_SAMPLE_MAX_LOGPROBS; ++i) {
             a.out_top_ids[r * PG_SAMPLE_MAX_LOGPROBS + i] = -1;
@@ -476,6 +477,8 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
 
     int32_t token = -1;
     double token_lp = 0;
+    const float* e_alive = nullptr;  // sampled rows: e (the survivors are e > 0 && e >= theta_alive)
+    float theta_alive = 0.0f;
     TopN top;
     top.n = processed_lp ? nlp : 0;
 
@@ -559,6 +562,8 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
             fail_row(a, r, PG_SAMPLE_ROW_NO_CANDIDATE);
             return;
         }
+        e_alive = e;
+        theta_alive = theta;
         if (processed_lp) {
             // log(e_j / total) with e_j = exp((s_j - smax) / T), in double.
             const double shift = std::log(unfix(total));
@@ -598,6 +603,17 @@ void sample_row(const Kernels& K, const pg_sample_args& a, int64_t r) {
     a.out_tokens[r] = token;
     a.out_status[r] = PG_SAMPLE_ROW_OK;
     if (a.out_logprobs != nullptr) a.out_logprobs[r] = float(token_lp);
+    if (a.out_ranks != nullptr) {
+        // Logprobs are increasing in the logits they come from (raw, or processed s among the survivors;
+        // the others are -inf), so counting larger logits counts larger logprobs.
+        const float* v = processed_lp ? s : raw;
+        const float t = v[token];
+        int32_t above = 0;
+        if ((flags & PG_SAMPLE_FLAG_RANK) != 0)
+            for (int32_t j = 0; j < n; ++j)
+                above += (v[j] > t && (!processed_lp || e_alive == nullptr || (e_alive[j] > 0 && e_alive[j] >= theta_alive))) ? 1 : 0;
+        a.out_ranks[r] = (flags & PG_SAMPLE_FLAG_RANK) != 0 ? above + 1 : 0;
+    }
 }
 
 pg_status check_list(const char* op, const char* name, const int32_t* ids, const int32_t* offsets,

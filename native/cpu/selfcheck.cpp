@@ -284,7 +284,7 @@ void check_gemm_misaligned_rows(pg_context* c, const char* label) {
             for (int acc = 0; acc <= 1; ++acc) {
                 std::memcpy(aligned, wv.data(), wv.size() * 4);
                 std::vector<float> want = init, got = init;
-                pg_matmul_args a{want.data(), x.data(), aligned, m, n, k, k, n, acc, 0, PG_DTYPE_F32, 0, acc ? bias.data() : nullptr};
+                pg_matmul_args a{want.data(), x.data(), aligned, m, n, k, k, n, acc, 0, PG_DTYPE_F32, 0, acc ? bias.data() : nullptr, 0};
                 expect(api->matmul(c, &a) == PG_OK, "matmul aligned rows");
                 for (int shift = 1; shift < 16; ++shift) {
                     std::memmove(aligned + shift, wv.data(), wv.size() * 4);

@@ -49,7 +49,7 @@ struct KernelArgPointers<pg_sample_args> {
             {"prompt_tokens", a.prompt_tokens}, {"prompt_offsets", a.prompt_offsets},
             {"output_tokens", a.output_tokens}, {"output_offsets", a.output_offsets}, {"stop_ids", a.stop_ids},
             {"stop_offsets", a.stop_offsets}, {"bias_ids", a.bias_ids}, {"bias_values", a.bias_values},
-            {"bias_offsets", a.bias_offsets}, {"workspace", a.workspace}};
+            {"bias_offsets", a.bias_offsets}, {"workspace", a.workspace}, {"out_ranks", a.out_ranks}};
         for (const auto& [name, p] : fields) {
             std::string err = check_kernel_pointer(kernel, index, name, p);
             if (!err.empty()) return err;
@@ -315,6 +315,7 @@ __device__ void fail_row(const pg_sample_args& a, int64_t r, int32_t status) {
         a.out_tokens[r] = -1;
         a.out_status[r] = status;
         if (a.out_logprobs != nullptr) a.out_logprobs[r] = NAN;
+        if (a.out_ranks != nullptr) a.out_ranks[r] = 0;
     }
     if (a.out_top_ids != nullptr && threadIdx.x < PG_SAMPLE_MAX_LOGPROBS) {
         a.out_top_ids[r * PG_SAMPLE_MAX_LOGPROBS + threadIdx.x] = -1;
@@ -563,7 +564,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
 
     int token = -1;
     double token_lp = 0;
-    Row row{s, nullptr, n, smax, temperature, 0.0f};
+    Row row{s, nullptr, n, smax, temperature, 0.0f};  // sampled rows: row.e and row.theta give the survivors
     if (temperature == 0.0f) {
         int first = kNoId;
         for (int j = tid; j < n && first == kNoId; j += kThreads)
@@ -698,6 +699,20 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const pg_sample_args a
     if (nlp == 0 && a.out_top_ids != nullptr && tid < PG_SAMPLE_MAX_LOGPROBS) {
         a.out_top_ids[r * PG_SAMPLE_MAX_LOGPROBS + tid] = -1;
         a.out_top_logprobs[r * PG_SAMPLE_MAX_LOGPROBS + tid] = -INFINITY;
+    }
+    if (a.out_ranks != nullptr && (flags & PG_SAMPLE_FLAG_RANK) != 0) {
+        // As the CPU: larger logits (raw, or processed among the survivors) are larger logprobs.
+        const float* v = processed_lp ? s : raw;
+        const float t = PG_LDG(v + token);
+        u64 above = 0;
+        for (int j = tid; j < n; j += kThreads) {
+            const bool alive = !processed_lp || row.e == nullptr || (PG_LDG(row.e + j) > 0 && PG_LDG(row.e + j) >= row.theta);
+            above += (PG_LDG(v + j) > t && alive) ? 1ull : 0ull;
+        }
+        above = block_reduce(above, shu, AddU{}, 0ull);
+        if (tid == 0) a.out_ranks[r] = int32_t(above) + 1;
+    } else if (a.out_ranks != nullptr && tid == 0) {
+        a.out_ranks[r] = 0;
     }
     if (tid == 0) {
         a.out_tokens[r] = token;

@@ -307,7 +307,8 @@ typedef enum pg_sample_row_status {
 
 typedef enum pg_sample_flags {
     PG_SAMPLE_FLAG_SEEDED = 1,            /* the request gave its own seed (informational) */
-    PG_SAMPLE_FLAG_PROCESSED_LOGPROBS = 2 /* logprobs of the processed distribution, not the raw one */
+    PG_SAMPLE_FLAG_PROCESSED_LOGPROBS = 2, /* logprobs of the processed distribution, not the raw one */
+    PG_SAMPLE_FLAG_RANK = 4               /* write the chosen token's rank into out_ranks[r] */
 } pg_sample_flags;
 
 typedef struct pg_sample_args {
@@ -344,6 +345,10 @@ typedef struct pg_sample_args {
     int32_t vocab_size;
     int32_t row_stride;
     int32_t dtype;                 /* of logits; f32 */
+    int32_t* out_ranks;            /* [num_rows] or NULL: for rows with PG_SAMPLE_FLAG_RANK, vLLM's rank of the chosen
+                                    * token: 1 + the number of tokens whose logprob (in the distribution the logprobs
+                                    * are reported from: raw, or processed with filtered tokens at -inf) is strictly
+                                    * greater; 0 for other rows and failed rows */
 } pg_sample_args;
 
 /* RoPE fused with the cache write: rotates q and k in place exactly as rope does, then writes the
@@ -384,7 +389,8 @@ typedef struct pg_block_swap_args {
  *   out[t, 0:n] += scales[s] * (x[t] A_s^T) B_s^T
  * with A_s = a + s * max_rank * k ([max_rank, k]: PEFT's lora_A) and B_s = b + s * max_rank * n
  * ([max_rank, n]: PEFT's lora_B TRANSPOSED, so that expanding reads rows of n contiguous outputs). An
- * adapter of rank r < max_rank has rows r.. of both zero. Shrink first (x A^T, fp32, into workspace
+ * adapter of rank r < max_rank uses rows 0..r-1 (slot_ranks[s] = r: the others are not read, so a rank-8
+ * adapter in a rank-16 pool costs rank 8; without slot_ranks, rows r.. must be zero). Shrink first (x A^T, fp32, into workspace
  * [num_tokens, max_rank]), then expand. Tokens with slot -1 (the base model) are left untouched; a
  * slot outside [-1, num_slots) is an error. out may be a column range of a wider row (ldo): one call
  * per projection fused into a wider matmul (q, k, v of the fused QKV output). */
@@ -403,7 +409,10 @@ typedef struct pg_lora_args {
     int32_t num_slots;
     int32_t ldx;                /* >= k */
     int32_t ldo;                /* >= n */
-    int32_t dtype;              /* of out, x, a and b: f32 */
+    int32_t dtype;              /* of out and x: f32 */
+    int32_t weight_dtype;       /* of a and b: f32 (0) or bf16 (widened in registers; sums stay fp32) */
+    const int32_t* slot_ranks;  /* [device] [num_slots] each slot's rank in [0, max_rank]: rows from it on are
+                                 * neither read nor need to be zero; NULL: every slot max_rank */
 } pg_lora_args;
 
 /* Cumulative counters of a context since context_create (api->get_counters). */

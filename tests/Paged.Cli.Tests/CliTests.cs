@@ -177,6 +177,11 @@ public sealed class CliTests
             Assert.AreEqual(ids[i], lps[i].GetProperty("token").GetInt32());
             Assert.IsTrue(lps[i].GetProperty("logprob").GetDouble() <= 0);
             Assert.AreEqual(3, lps[i].GetProperty("top").GetArrayLength());
+            // rank: 1 + tokens with a larger logprob, so at least 1 + the top entries above this token's logprob
+            double own = lps[i].GetProperty("logprob").GetDouble();
+            int above = lps[i].GetProperty("top").EnumerateArray().Count(t => t.GetProperty("logprob").GetDouble() > own);
+            Assert.IsGreaterThanOrEqualTo(1 + above, lps[i].GetProperty("rank").GetInt32());
+            Assert.AreEqual(2, lps[i].GetProperty("top")[1].GetProperty("rank").GetInt32());
         }
 
         var again = CliRunner.Run("generate", "--model", CliRunner.Model, "--max-tokens", "8", "--format", "jsonl", "--temperature", "0.8",

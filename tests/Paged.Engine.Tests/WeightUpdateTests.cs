@@ -84,9 +84,9 @@ public sealed class WeightUpdateTests
         using var weights = Llama2cCheckpoint.Load(RolloutModel.Write(3));
         var tensors = weights.AllTensors.ToList();
 
-        var missing = tensors.Where(t => t.Name != WeightNames.FinalNorm);
-        var e = Assert.Throws<ModelFormatException>(() => engine.UpdateWeights(missing));
-        StringAssert.Contains(e.Message, WeightNames.FinalNorm);
+        var unknown = tensors.Append(new WeightTensor("model.extra.weight", new float[3], 3));
+        var e = Assert.Throws<ModelFormatException>(() => engine.UpdateWeights(unknown));
+        StringAssert.Contains(e.Message, "model.extra.weight");
 
         var misShaped = tensors.Select(t => t.Name == WeightNames.FinalNorm ? new WeightTensor(t.Name, new float[7], 7) : t);
         e = Assert.Throws<ModelFormatException>(() => engine.UpdateWeights(misShaped));
@@ -113,7 +113,7 @@ public sealed class WeightUpdateTests
             last = o;
         Assert.AreEqual(1, last!.WeightVersion);
         Assert.AreEqual(Fresh(RolloutModel.Write(2)), Bits(last));
-        await Assert.ThrowsAsync<ModelFormatException>(() => engine.UpdateWeightsAsync([.. weights.AllTensors.Skip(1)]));
+        await Assert.ThrowsAsync<ModelFormatException>(() => engine.UpdateWeightsAsync([.. weights.AllTensors.Skip(1), new WeightTensor("lm_head.bias", new float[3], 3)]));
         Assert.IsTrue(engine.IsAlive, "a failed update leaves the loop running");
     }
 }

@@ -60,6 +60,7 @@ public sealed class PortablePathTests
         string filter = "(" + string.Join('|', new[]
         {
             nameof(ElementwiseOpTests), nameof(MatmulTests), nameof(RopeTests), nameof(PagedAttentionTests), nameof(SamplingOpTests),
+            nameof(LoraOpTests), nameof(LoraSlotOpTests), nameof(SampleRankTests),
             nameof(LongContextAttentionTests), nameof(PortablePathTests) + "." + nameof(Cpu_context_uses_the_path_the_environment_asks_for),
         }.Select(c => "FullyQualifiedName~" + c)) + ")&FullyQualifiedName!~Draws_MatchTheFilteredDistribution";
         var result = ChildProcess.RunTestsAgain(Assembly.GetExecutingAssembly().Location, filter,

@@ -47,7 +47,9 @@ public sealed class RolloutEndpointsTests
         for (int p = 1; p < promptIds.Length; p++)
         {
             float expected = last!.PromptLogprobs![p]!.Logprob;
-            Assert.AreEqual(expected, lps[p].GetProperty(promptIds[p].ToString(System.Globalization.CultureInfo.InvariantCulture)).GetProperty("logprob").GetSingle(), 1e-6f);
+            var own = lps[p].GetProperty(promptIds[p].ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.AreEqual(expected, own.GetProperty("logprob").GetSingle(), 1e-6f);
+            Assert.AreEqual(last.PromptLogprobs![p]!.Rank, own.GetProperty("rank").GetInt32(), $"position {p}: vLLM's rank of the prompt token");
         }
 
         // OpenAI legacy echo + logprobs: the logprobs cover the prompt (first token null), then the completion.
@@ -136,6 +138,29 @@ public sealed class RolloutEndpointsTests
             using var engine = new LlmEngine(fresh, TokenizerLoader.Load(TestServer.ModelPath, null, original.Config), TestServer.DefaultEngineOptions);
             var expected = engine.Generate([(Prompt, new SamplingParams { MaxTokens = 20 })])[0];
             CollectionAssert.AreEqual(expected.TokenIds.ToArray(), ids, "exactly what a fresh engine with the new weights says");
+
+            // A partial update: only the changed tensors, back to their original values (the others keep theirs).
+            string restore = Path.Combine(dir, "restore.safetensors");
+            var partial = new SafetensorsWriter();
+            foreach (var t in original.AllTensors.Where(t => t.Name.EndsWith("norm.weight", StringComparison.Ordinal) || t.Name == WeightNames.Layer(0, WeightNames.Down)))
+                partial.Add(t.Name, WeightDType.F32, t.ToArray(), [.. t.Shape]);
+            partial.Save(restore);
+            (status, json) = await server.PostAsync("v1/update_weights", new { path = restore });
+            Assert.AreEqual(200, status, json.ToString());
+            Assert.AreEqual(2, json.GetProperty("weight_version").GetInt32());
+            var (_, restored) = await server.PostAsync("v1/completions", body);
+            CollectionAssert.AreEqual(before.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+                restored.GetProperty("choices")[0].GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(), "the original weights again");
+
+            // A bad tensor beside good ones: 400 naming it, nothing changes.
+            string bad = Path.Combine(dir, "bad.safetensors");
+            new SafetensorsWriter().Add(WeightNames.Layer(0, WeightNames.Down), WeightDType.F32, changed.First(t => t.Name == WeightNames.Layer(0, WeightNames.Down)).ToArray(),
+                [.. original.Find(WeightNames.Layer(0, WeightNames.Down))!.Shape]).Add("model.layers.0.mlp.extra.weight", WeightDType.F32, new float[2], 2).Save(bad);
+            (status, json) = await server.PostAsync("v1/update_weights", new { path = bad });
+            Assert.AreEqual(400, status, json.ToString());
+            StringAssert.Contains(json.ToString(), "model.layers.0.mlp.extra.weight is not a weight of this model");
+            (_, json) = await server.PostAsync("v1/reset_prefix_cache", new { });
+            Assert.AreEqual(2, json.GetProperty("weight_version").GetInt32(), "a refused update does not count");
 
             (status, json) = await server.PostAsync("v1/update_weights", new { path = Path.Combine(dir, "missing.safetensors") });
             Assert.AreEqual(400, status, json.ToString());

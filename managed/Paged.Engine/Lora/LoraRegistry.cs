@@ -19,6 +19,9 @@ public sealed class LoraRegistry(ModelConfig config, int maxLoras, int maxRank)
 
     public int MaxRank => maxRank;
 
+    /// <summary>Element type of the device slots the adapters are copied into (f32 or bf16; --lora-dtype, resolved).</summary>
+    public Paged.Runtime.Interop.DType SlotDType { get; init; }
+
     /// <summary>The registered adapters (a snapshot).</summary>
     public IReadOnlyList<LoraAdapter> Adapters => [.. _byName.Values.OrderBy(a => a.Id)];
 

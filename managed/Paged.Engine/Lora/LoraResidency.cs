@@ -16,6 +16,9 @@ public sealed class LoraResidency(LoraSlotStore store) : IAdapterGate
     private readonly long[] _lastUse = new long[store.NumSlots];
     private long _clock;
 
+    /// <summary>Element type of the slots (<see cref="LoraSlotStore.DType"/>).</summary>
+    public Paged.Runtime.Interop.DType SlotDType => store.DType;
+
     /// <summary>Adapters copied into a slot so far (loads and reloads after eviction).</summary>
     public long SlotWrites { get; private set; }
 

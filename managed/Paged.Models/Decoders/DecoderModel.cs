@@ -33,7 +33,8 @@ internal sealed class DecoderModel : ICausalLM
         {
             _ws = new DecoderWorkspace(context, Config, MaxTokens, MaxSeqs, MaxBlocksPerSeq);
             if (capacity.MaxLoras > 0)
-                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens);
+                LoraSlots = new Lora.LoraSlotStore(context, Config, capacity.MaxLoras, capacity.MaxLoraRank, MaxTokens,
+                    Lora.LoraDTypes.Resolve(capacity.LoraDType, _w.Layers.Length > 0 ? _w.Layers[0].Qkv.WDType : DType.F32));
         }
         catch
         {
@@ -193,7 +194,7 @@ internal sealed class DecoderModel : ICausalLM
                 $"the new weights are for {weights.Config.Architecture} ({weights.Config.Describe()}), the model is {Config.Architecture} ({Config.Describe()})");
         }
 
-        var fresh = new DecoderWeights(_ctx, weights); // checks every tensor's name, shape and values first
+        var fresh = _w.WithUpdate(_ctx, weights); // checks every tensor's name, shape and values first
         var old = _w;
         _w = fresh;
         old.Dispose();

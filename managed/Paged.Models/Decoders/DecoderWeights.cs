@@ -10,8 +10,10 @@ namespace Paged.Models.Decoders;
 /// for fewer, larger matmuls: per layer q, k, v as one
 /// [q_dim + 2 kv_dim, dim] linear (with its fused bias when the model has one) and gate, up as one [2 hidden, dim].
 /// Every tensor is looked up by name with its expected shape, so a missing or mis-shaped tensor is a clear error.
+/// Built from a full set of tensors, or from a subset over the current weights (a partial update,
+/// DecoderWeights.Partial.cs).
 /// </summary>
-internal sealed class DecoderWeights : IDisposable
+internal sealed partial class DecoderWeights : IDisposable
 {
     private readonly List<DeviceBuffer> _owned;
 
@@ -19,34 +21,55 @@ internal sealed class DecoderWeights : IDisposable
     private readonly string _backend;
 
     public DecoderWeights(DeviceContext ctx, ModelWeights weights)
+        : this(ctx, weights, null)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="current"/>: <paramref name="weights"/> may name any subset of the tensors; the others keep
+    /// their values (their device buffers move to the new object once it is complete; <see cref="Dispose"/> of the old
+    /// one then frees only what was replaced).
+    /// </summary>
+    private DecoderWeights(DeviceContext ctx, ModelWeights weights, DecoderWeights? current)
     {
         var c = weights.Config;
         _backend = ctx.Backend.Name;
         var up = new WeightUploader(ctx, weights.SourcePath);
         _owned = up.Owned;
+        var kept = new List<DeviceBuffer>();
         try
         {
             var shapes = DecoderTensors.Expected(c);
             WeightTensor Get(string name) => weights.Require(name, shapes[name]);
-            (TokenEmbedding, TokenEmbeddingDType) = Table(up, Get(WeightNames.Embedding));
-            FinalNorm = up.Upload(Get(WeightNames.FinalNorm));
-            var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType) : UntiedClassifier(up, Get(WeightNames.Classifier));
+            DeviceBuffer Norm(string name, DeviceBuffer? old) =>
+                old is not null && weights.Find(name) is null ? Keep(kept, old) : up.Upload(Get(name));
+            LinearWeight Linear(string name, LinearWeight? old, string[]? biases, params string[] parts) =>
+                old is null ? NewLinear(up, name, biases is null ? null : [.. biases.Select(Get)], [.. parts.Select(Get)])
+                    : Updated(up, kept, weights, shapes, name, old, biases, parts);
+
+            (TokenEmbedding, TokenEmbeddingDType) = current is not null && weights.Find(WeightNames.Embedding) is null
+                ? (Keep(kept, current.TokenEmbedding), current.TokenEmbeddingDType) : Table(up, Get(WeightNames.Embedding));
+            FinalNorm = Norm(WeightNames.FinalNorm, current?.FinalNorm);
+            var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType)
+                : current is not null && weights.Find(WeightNames.Classifier) is null ? (Keep(kept, current.Classifier), current.LmHead.WDType)
+                : UntiedClassifier(up, Get(WeightNames.Classifier));
             Classifier = classifier;
             RopeInvFreq = c.RopeStyle == RopeStyle.RotateHalf ? up.Upload(RopeFrequencies.Compute(c)) : null;
             Layers = new LayerWeights[c.NumLayers];
             for (int l = 0; l < Layers.Length; l++)
             {
-                WeightTensor T(string suffix) => Get(WeightNames.Layer(l, suffix));
+                string N(string suffix) => WeightNames.Layer(l, suffix);
+                var old = current?.Layers[l];
                 Layers[l] = new LayerWeights(
-                    up.Upload(T(WeightNames.AttnNorm)),
-                    NewLinear(up, $"layer {l} qkv", c.AttentionBias ? [T(WeightNames.QBias), T(WeightNames.KBias), T(WeightNames.VBias)] : null,
-                        T(WeightNames.QProj), T(WeightNames.KProj), T(WeightNames.VProj)),
-                    c.QkNorm ? up.Upload(T(WeightNames.QNorm)) : null,
-                    c.QkNorm ? up.Upload(T(WeightNames.KNorm)) : null,
-                    NewLinear(up, $"layer {l} o", null, T(WeightNames.OProj)),
-                    up.Upload(T(WeightNames.FfnNorm)),
-                    NewLinear(up, $"layer {l} gate_up", null, T(WeightNames.Gate), T(WeightNames.Up)),
-                    NewLinear(up, $"layer {l} down", null, T(WeightNames.Down)));
+                    Norm(N(WeightNames.AttnNorm), old?.AttnNorm),
+                    Linear($"layer {l} qkv", old?.Qkv, c.AttentionBias ? [N(WeightNames.QBias), N(WeightNames.KBias), N(WeightNames.VBias)] : null,
+                        N(WeightNames.QProj), N(WeightNames.KProj), N(WeightNames.VProj)),
+                    c.QkNorm ? Norm(N(WeightNames.QNorm), old?.QNorm) : null,
+                    c.QkNorm ? Norm(N(WeightNames.KNorm), old?.KNorm) : null,
+                    Linear($"layer {l} o", old?.O, null, N(WeightNames.OProj)),
+                    Norm(N(WeightNames.FfnNorm), old?.FfnNorm),
+                    Linear($"layer {l} gate_up", old?.GateUp, null, N(WeightNames.Gate), N(WeightNames.Up)),
+                    Linear($"layer {l} down", old?.Down, null, N(WeightNames.Down)));
             }
 
             LmHead = new LinearWeight("lm_head", Classifier, classifierDType, null, c.VocabSize, c.Dim,
@@ -56,6 +79,13 @@ internal sealed class DecoderWeights : IDisposable
         {
             Dispose();
             throw;
+        }
+
+        // Complete: the kept buffers change owner (the old object must not free them).
+        foreach (var b in kept.Distinct())
+        {
+            current!._owned.Remove(b);
+            _owned.Add(b);
         }
     }
 

@@ -153,7 +153,15 @@ public struct LoraArgs
     public int NumSlots;
     public int Ldx;
     public int Ldo;
+
+    /// <summary>Of Out and X: F32.</summary>
     public DType DType;
+
+    /// <summary>Of A and B: F32 (the default) or BF16 (widened in registers, fp32 sums).</summary>
+    public DType WeightDType;
+
+    /// <summary>Device memory, [NumSlots] int32: each slot's rank (rows from it on are not read); 0 (null): every slot MaxRank.</summary>
+    public nint SlotRanks;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -290,6 +298,9 @@ public enum SampleOptions : uint
 
     /// <summary>Logprobs of the processed distribution instead of the raw one.</summary>
     ProcessedLogprobs = 2,
+
+    /// <summary>Report the chosen token's rank among the vocabulary (1 + tokens with a strictly larger logprob).</summary>
+    Rank = 4,
 }
 
 /// <summary>Constants of the sample op.</summary>
@@ -336,6 +347,9 @@ public struct SampleArgs
     public int VocabSize;
     public int RowStride;
     public DType DType;
+
+    /// <summary>[NumRows] int32 or 0: the chosen token's rank (vLLM's) for rows with <see cref="SampleOptions.Rank"/>, else 0.</summary>
+    public nint OutRanks;
 }
 
 [StructLayout(LayoutKind.Sequential)]
