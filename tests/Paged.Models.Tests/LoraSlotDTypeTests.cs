@@ -22,11 +22,13 @@ public sealed class LoraSlotDTypeTests
     public void Resolve_picks_the_slot_dtype(LoraDType requested, DType baseWeights, DType expected) =>
         Assert.AreEqual(expected, LoraDTypes.Resolve(requested, baseWeights));
 
-    // tiny-llama3 is stored in bf16: the CPU keeps its projections in bf16 (auto: bf16 slots), simt widens them to fp32.
+    // tiny-llama3 is stored in bf16: cpu, simt and cuda keep its projections in bf16 (DeviceWeightDTypes), so auto
+    // picks bf16 slots on each; an explicit f32 wins.
     [TestMethod]
     [DataRow("cpu", LoraDType.Auto, DType.BF16)]
     [DataRow("cpu", LoraDType.F32, DType.F32)]
-    [DataRow("simt", LoraDType.Auto, DType.F32)]
+    [DataRow("simt", LoraDType.Auto, DType.BF16)]
+    [DataRow("simt", LoraDType.F32, DType.F32)]
     public void Model_slots_follow_the_base_weights(string backend, LoraDType requested, DType expected)
     {
         if (!Backend.IsAvailable(backend))
