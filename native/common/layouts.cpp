@@ -63,6 +63,7 @@ constexpr pg_field_layout kLayouts[] = {
     PG_FIELD(pg_embedding_args, vocab_size),
     PG_FIELD(pg_embedding_args, dim),
     PG_FIELD(pg_embedding_args, dtype),
+    PG_FIELD(pg_embedding_args, out_dtype),
     PG_STRUCT(pg_embedding_args),
 
     PG_FIELD(pg_rmsnorm_args, out),

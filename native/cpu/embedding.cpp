@@ -17,6 +17,8 @@ pg_status embedding(pg_context* ctx, const pg_embedding_args* a) {
     constexpr uint32_t kTableDtypes =
         (1u << PG_DTYPE_F32) | (1u << PG_DTYPE_F16) | (1u << PG_DTYPE_BF16) | (1u << PG_DTYPE_Q8_0);
     PG_TRY(check_embedding_shape(a, kTableDtypes));
+    if (a->out_dtype != PG_DTYPE_F32)
+        return fail(PG_ERR_DTYPE, "%s: out_dtype = %s: the CPU backend writes f32 rows", op, dtype_name(a->out_dtype));
     if (a->dtype == PG_DTYPE_Q8_0 && a->dim % 32 != 0)
         return fail(PG_ERR_INVALID_ARGUMENT, "%s: dim = %d must be a multiple of 32 for a q8_0 table (blocks of 32)", op, a->dim);
     PG_TRY(check_embedding_ids(a, a->token_ids));

@@ -505,7 +505,7 @@ void check_small_ops(pg_context* c) {
         auto table = randv(10 * 6, rng);
         std::vector<float> o(3 * 6);
         int32_t ids[3] = {9, 0, 4};
-        pg_embedding_args a{o.data(), table.data(), ids, 3, 10, 6, 0};
+        pg_embedding_args a{o.data(), table.data(), ids, 3, 10, 6, 0, PG_DTYPE_F32};
         expect(api->embedding(c, &a) == PG_OK, "embedding");
         expect(std::memcmp(&o[6], &table[0], 24) == 0 && std::memcmp(&o[0], &table[54], 24) == 0, "embedding rows");
         ids[1] = 10;
@@ -532,7 +532,7 @@ void check_small_ops(pg_context* c) {
         }
         std::vector<float> oq(2 * 32);
         int32_t qids[2] = {2, 0};
-        pg_embedding_args q{oq.data(), q8.data(), qids, 2, 3, 32, PG_DTYPE_Q8_0};
+        pg_embedding_args q{oq.data(), q8.data(), qids, 2, 3, 32, PG_DTYPE_Q8_0, PG_DTYPE_F32};
         expect(api->embedding(c, &q) == PG_OK, "embedding q8_0");
         bool q_exact = true;
         for (int i = 0; i < 32; ++i) q_exact = q_exact && oq[size_t(i)] == std::ldexp(float(i - 16), -3) && oq[size_t(32 + i)] == std::ldexp(float(i - 16), -1);

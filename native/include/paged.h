@@ -98,7 +98,8 @@ typedef struct pg_embedding_args {
     int32_t num_tokens;
     int32_t vocab_size;
     int32_t dim;
-    int32_t dtype; /* pg_dtype of table and out; cpu: f32, f16, bf16 or q8_0 table, out always f32 */
+    int32_t dtype;     /* pg_dtype of table: cpu f32, f16, bf16 or q8_0; cuda/simt f32, f16 or bf16 */
+    int32_t out_dtype; /* pg_dtype of out: f32 (0) with any table (rows widened exactly); cuda/simt also = dtype */
 } pg_embedding_args;
 
 /* Without residual: out = x / rms(x) * weight.

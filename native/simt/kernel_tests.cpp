@@ -498,7 +498,7 @@ void elementwise(int dt) {
         void* tb = upload(table);
         void* ib = upload(ids);
         void* ob = dev(size_t(n * dim) * dt_size(dt));
-        pg_embedding_args a{ob, tb, static_cast<const int32_t*>(ib), n, vocab, dim, dt};
+        pg_embedding_args a{ob, tb, static_cast<const int32_t*>(ib), n, vocab, dim, dt, dt};
         check(api->embedding(ctx, &a), "embedding");
         HostTensor out(dt, size_t(n * dim));
         download(out, ob);
@@ -506,7 +506,14 @@ void elementwise(int dt) {
         for (int t = 0; t < n; ++t)
             for (int d = 0; d < dim; ++d) e[size_t(t * dim + d)] = table.get(size_t(ids[size_t(t)] * dim + d));
         compare(e, out, {0, 0}, "embedding " + tag);
-        for (void* p : {tb, ib, ob}) release(p);
+        // The same table into f32 rows (the decoder's fp32 activations over a half table): widened exactly.
+        void* of = dev(size_t(n * dim) * sizeof(float));
+        pg_embedding_args wide{of, tb, static_cast<const int32_t*>(ib), n, vocab, dim, dt, PG_DTYPE_F32};
+        check(api->embedding(ctx, &wide), "embedding to f32");
+        HostTensor out_f32(PG_DTYPE_F32, size_t(n * dim));
+        download(out_f32, of);
+        compare(e, out_f32, {0, 0}, "embedding to f32 " + tag);
+        for (void* p : {tb, ib, ob, of}) release(p);
 
         const int rows = 3, v = 1000;
         HostTensor logits(dt, size_t(rows * v));

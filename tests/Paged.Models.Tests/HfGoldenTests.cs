@@ -74,11 +74,11 @@ public sealed class HfGoldenTests
     [TestMethod]
     [DataRow("tiny-llama3")]
     [DataRow("tiny-qwen2")]
-    public void Simt_keeps_half_linear_weights_and_an_fp32_embedding(string model)
+    public void Simt_keeps_half_weights_and_tables(string model)
     {
-        // cuda/simt (DeviceWeightDTypes): a bf16 checkpoint's projections stay bf16 on the device (half the bytes of
-        // fp32), the embedding table is widened (the cuda embedding takes one dtype for table and output). The golden
-        // rows above then check the simt results of those half weights against transformers.
+        // cuda/simt (DeviceWeightDTypes): a bf16 checkpoint's projections, embedding table and classifier stay bf16 on
+        // the device (half the bytes of fp32; the embedding widens rows into the fp32 activations). The golden rows
+        // above then check the simt results of those half weights against transformers.
         if (!Backend.IsAvailable("simt"))
             Assert.Inconclusive("backend 'simt' is not built here");
         using var ctx = Backend.Load("simt").CreateContext();
@@ -88,14 +88,14 @@ public sealed class HfGoldenTests
         var bf16 = Runtime.Interop.DType.BF16;
         foreach (var layer in w.Layers)
             Assert.AreEqual((bf16, bf16, bf16, bf16), (layer.Qkv.WDType, layer.O.WDType, layer.GateUp.WDType, layer.Down.WDType), "bf16 kept on simt");
-        Assert.AreEqual(Runtime.Interop.DType.F32, w.TokenEmbeddingDType, "embedding widened on simt");
-        Assert.AreEqual(loaded.Config.SharedClassifier ? Runtime.Interop.DType.F32 : bf16, w.LmHead.WDType, "classifier");
+        Assert.AreEqual(bf16, w.TokenEmbeddingDType, "embedding table kept on simt");
+        Assert.AreEqual(bf16, w.LmHead.WDType, "classifier");
 
         // Device memory: the same checkpoint widened to fp32 on the host takes 2 more bytes per half weight kept.
         using var wide = new ModelWeights(loaded.Config, loaded.SourcePath, loaded.AllTensors.Select(t => new Weights.WeightTensor(t.Name, t.ToArray(), [.. t.Shape])));
         using var f32 = (Decoders.DecoderModel)ModelRegistry.Create(ctx, wide, new ModelCapacity(4, 1, 1));
         long halfElements = w.Layers.Sum(l => ((long)l.Qkv.N * l.Qkv.K) + ((long)l.O.N * l.O.K) + ((long)l.GateUp.N * l.GateUp.K) + ((long)l.Down.N * l.Down.K))
-            + (w.LmHead.WDType == bf16 ? (long)w.LmHead.N * w.LmHead.K : 0);
+            + ((long)loaded.Config.VocabSize * loaded.Config.Dim * (loaded.Config.SharedClassifier ? 1 : 2)); // table (+ untied classifier)
         Assert.AreEqual(f32.Weights.DeviceBytes - (2 * halfElements), w.DeviceBytes, "device bytes of the bf16 model");
     }
 

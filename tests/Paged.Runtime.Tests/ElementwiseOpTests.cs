@@ -28,15 +28,20 @@ public sealed class ElementwiseOpTests
             CollectionAssert.AreEqual(table.AsSpan(ids[i] * dim, dim).ToArray(), actual.AsSpan(i * dim, dim).ToArray(), $"row {i}");
     }
 
-    // The CPU backend reads a half-precision table in place and widens rows into its f32 activations:
-    // every bf16/f16 value is exactly a float, so the rows must match bit for bit.
+    // Every backend reads a half-precision table and widens rows into f32 activations (the decoder over a half
+    // checkpoint): every bf16/f16 value is exactly a float, so the rows must match bit for bit.
     [TestMethod]
-    [DataRow(DType.BF16, 7, 64)]
-    [DataRow(DType.BF16, 3, 33)]
-    [DataRow(DType.F16, 5, 17)]
-    public void Embedding_WidensHalfTableOnCpu(DType dtype, int tokens, int dim)
+    [DataRow("cpu", DType.BF16, 7, 64)]
+    [DataRow("cpu", DType.BF16, 3, 33)]
+    [DataRow("cpu", DType.F16, 5, 17)]
+    [DataRow("simt", DType.BF16, 7, 64)]
+    [DataRow("simt", DType.BF16, 3, 33)]
+    [DataRow("simt", DType.F16, 5, 17)]
+    [DataRow("cuda", DType.BF16, 7, 64)]
+    [DataRow("cuda", DType.F16, 5, 17)]
+    public void Embedding_WidensHalfTable(string backend, DType dtype, int tokens, int dim)
     {
-        var ctx = Backends.Context("cpu");
+        var ctx = Backends.Context(backend);
         const int vocab = 29;
         var wide = TestData.Uniform(vocab * dim, 3);
         var bits = new ushort[wide.Length];
@@ -57,6 +62,25 @@ public sealed class ElementwiseOpTests
         var actual = outBuf.ToArray<float>();
         for (int i = 0; i < tokens; i++)
             CollectionAssert.AreEqual(wide.AsSpan(ids[i] * dim, dim).ToArray(), actual.AsSpan(i * dim, dim).ToArray(), $"row {i}");
+    }
+
+    // Output dtypes: f32 with any table everywhere; cuda/simt also the table's own dtype; nothing else.
+    [TestMethod]
+    [DataRow("cpu", DType.BF16, DType.BF16)]
+    [DataRow("simt", DType.BF16, DType.F16)]
+    [DataRow("simt", DType.F32, DType.BF16)]
+    public void Embedding_RejectsAnOutputDTypeItCannotWrite(string backend, DType table, DType output)
+    {
+        var ctx = Backends.Context(backend);
+        using var t = ctx.Allocate<float>(4 * 8);
+        using var idBuf = ctx.Upload<int>([1]);
+        using var outBuf = ctx.Allocate<float>(8);
+        var e = Assert.ThrowsExactly<BackendException>(() => ctx.Embedding(new EmbeddingArgs
+        {
+            Out = outBuf.Address, Table = t.Address, TokenIds = idBuf.Address, NumTokens = 1, VocabSize = 4, Dim = 8, DType = table, OutDType = output,
+        }));
+        Assert.AreEqual(Status.DType, e.Status);
+        StringAssert.Contains(e.Message, "out_dtype");
     }
 
     [TestMethod]

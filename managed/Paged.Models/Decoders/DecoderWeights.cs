@@ -52,7 +52,7 @@ internal sealed partial class DecoderWeights : IDisposable
             FinalNorm = Norm(WeightNames.FinalNorm, current?.FinalNorm);
             var (classifier, classifierDType) = c.SharedClassifier ? (TokenEmbedding, TokenEmbeddingDType)
                 : current is not null && weights.Find(WeightNames.Classifier) is null ? (Keep(kept, current.Classifier), current.LmHead.WDType)
-                : UntiedClassifier(up, Get(WeightNames.Classifier));
+                : Table(up, Get(WeightNames.Classifier));
             Classifier = classifier;
             RopeInvFreq = c.RopeStyle == RopeStyle.RotateHalf ? up.Upload(RopeFrequencies.Compute(c)) : null;
             Layers = new LayerWeights[c.NumLayers];
@@ -98,7 +98,7 @@ internal sealed partial class DecoderWeights : IDisposable
         var bias = biases is null ? null : up.Upload(biases);
         int n = (int)parts.Sum(p => p.Shape[0]), k = (int)parts[0].Shape[1];
         string[] names = [.. parts.Select(p => p.Name)];
-        bool keep = DeviceWeightDTypes.KeepsLinear(_backend, parts[0].DType);
+        bool keep = DeviceWeightDTypes.Keeps(_backend, parts[0].DType);
         if (keep && up.TryUseInPlace(parts) is { } blocks)
         {
             var rowBlocks = blocks.Count == 1 ? null : blocks.Select((b, i) => (b, (int)parts[i].Shape[0])).ToList();
@@ -109,23 +109,17 @@ internal sealed partial class DecoderWeights : IDisposable
         return new(name, w, ToDType(dtype), bias, n, k, names);
     }
 
-    /// <summary>An embedding or classifier table: in place on the CPU (which reads f32, f16 and bf16 tables), else fp32.</summary>
+    /// <summary>
+    /// An embedding or classifier table in its stored dtype where the backend keeps it (in place from the mapped file on
+    /// the CPU), else widened to fp32.
+    /// </summary>
     private (DeviceBuffer Buffer, DType DType) Table(WeightUploader up, WeightTensor table)
     {
-        if (!DeviceWeightDTypes.KeepsTable(_backend))
+        if (!DeviceWeightDTypes.Keeps(_backend, table.DType))
             return (up.Upload(table), DType.F32);
         if (up.TryUseInPlace(table) is { } inPlace)
             return (inPlace[0], ToDType(table.DType));
         var (buffer, dtype) = up.UploadWeights(true, table);
-        return (buffer, ToDType(dtype));
-    }
-
-    /// <summary>An untied classifier: a table on the CPU (in place), else a linear layer's weight (half kept where read).</summary>
-    private (DeviceBuffer Buffer, DType DType) UntiedClassifier(WeightUploader up, WeightTensor table)
-    {
-        if (DeviceWeightDTypes.KeepsTable(_backend))
-            return Table(up, table);
-        var (buffer, dtype) = up.UploadWeights(DeviceWeightDTypes.KeepsLinear(_backend, table.DType), table);
         return (buffer, ToDType(dtype));
     }
 

@@ -50,7 +50,12 @@ public struct EmbeddingArgs
     public int NumTokens;
     public int VocabSize;
     public int Dim;
+
+    /// <summary>The table's dtype.</summary>
     public DType DType;
+
+    /// <summary>The output's dtype: f32 (the default) with any table; on cuda/simt also the table's own dtype.</summary>
+    public DType OutDType;
 }
 
 [StructLayout(LayoutKind.Sequential)]
