@@ -4,8 +4,10 @@
 // loaded once per block with coalesced 16-byte loads into shared memory; each warp owns query rows
 // and runs the online softmax (running max, running sum, fp32 accumulators in shared memory).
 // Portable SIMT code: a tensor-core (mma.sync / wgmma) path is future work; the emulator checks
-// exactly this code. With a sliding window the key tiles start at the window of the tile's first
-// query token (nothing before it is read) and each row masks keys at or before pos - window.
+// exactly this code. With a sliding window the key tiles start at the multiple of 32 at or below the
+// window of the tile's first query token (keys before that window are never read: they load as zeros,
+// and every row masks keys at or before pos - window), so a row's tiles are the same absolute 32-key
+// spans however the prefill was chunked (batch invariance: the online softmax sees the same blocks).
 #include "attention_common.h"
 #include "common.cuh"
 
@@ -70,17 +72,18 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(
                            num_blocks, kOpPrefill, s, err, bad))
         return;
 
-    for (int kt0 = window_start(sliding_window, pos_first); kt0 <= pos_last; kt0 += kKeys) {
+    const int w0 = window_start(sliding_window, pos_first);
+    for (int kt0 = w0 / kKeys * kKeys; kt0 <= pos_last; kt0 += kKeys) {
         __syncthreads();  // the previous tile is consumed (and q_s / acc_s initialised)
         for (int idx = tid; idx < kKeys * kC; idx += kThreads) {
             const int kj = idx / kC, c = idx % kC;
             const int j = kt0 + kj;
             float kv[kV], vv[kV];
-            if (j <= pos_last) {
+            if (j >= w0 && j <= pos_last) {
                 const int64_t row = int64_t(table[j / block_size]) * block_elems + int64_t(j % block_size) * D;
                 load_vec(cache + row + k_off + c * kV, kv);
                 load_vec(cache + row + v_off + c * kV, vv);
-            } else {  // beyond the last query position: never read the cache (it may hold NaN)
+            } else {  // before the tile's window or beyond its last position: never read (freed, or NaN)
 #pragma unroll
                 for (int e = 0; e < kV; ++e) kv[e] = vv[e] = 0.0f;
             }

@@ -82,6 +82,24 @@ public sealed class BatchInvarianceTests
     [DataRow("simt", 12)]
     public void Others_in_the_batch_do_not_change_a_bit_with_bf16_weights(string device, int others) => AmongOthers(device, others, TinyLlama3Bf16);
 
+    /// <summary>A sliding-window model (tiny-mistral, window 24): the 37-token prompt and 24 sampled tokens run well past
+    /// the window, so the keys a row sees start inside the cache, at a place that the prefill chunking would move if key
+    /// tiles started at the chunk's window rather than at absolute multiples of 32 (the simt prefill kernel's rule).</summary>
+    [TestMethod]
+    [Timeout(900_000, CooperativeCancellation = true)]
+    [DataRow("cpu")]
+    [DataRow("simt")]
+    public void Sliding_window_chunking_and_others_do_not_change_a_bit(string device)
+    {
+        SkipIfMissing(device);
+        var baseline = Alone(device, 64, TinyMistral);
+        foreach (int chunk in new[] { 3, 5, 7, 11, 13 })
+            AssertSame(baseline, Alone(device, chunk, TinyMistral), $"{device}, window 24, prefill in chunks of {chunk}");
+        AmongOthers(device, 9, TinyMistral);
+    }
+
+    private static string TinyMistral => Path.Combine(SharedFiles.Root, "models", "hf-tiny", "tiny-mistral");
+
     private static void AmongOthers(string device, int others, string? model)
     {
         SkipIfMissing(device);
