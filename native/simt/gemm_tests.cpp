@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "gemm_tests.h"
+#include "host_tensor.h"
 
 namespace {
 
@@ -47,28 +48,11 @@ struct Env {
     }
 };
 
-const char* w_name(int dt) { return dt == PG_DTYPE_F32 ? "f32" : dt == PG_DTYPE_F16 ? "f16" : "bf16"; }
-
-// Weights of dtype dt: their bytes, and the exact values the kernels read.
-struct Weights {
-    std::vector<unsigned char> bytes;
-    std::vector<float> values;
-};
-Weights make_weights(int dt, size_t count, std::mt19937& rng) {
+// Weights of dtype dt (HostTensor.get: the exact values the kernels read).
+HostTensor make_weights(int dt, size_t count, std::mt19937& rng) {
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-    const size_t size = dt == PG_DTYPE_F32 ? 4 : 2;
-    Weights w{std::vector<unsigned char>(count * size), std::vector<float>(count)};
-    for (size_t i = 0; i < count; ++i) {
-        float v = uni(rng);
-        if (dt == PG_DTYPE_F32) {
-            std::memcpy(&w.bytes[i * 4], &v, 4);
-        } else {
-            const uint16_t h = dt == PG_DTYPE_F16 ? __float2half(v).x : __float2bfloat16(v).x;
-            std::memcpy(&w.bytes[i * 2], &h, 2);
-            v = dt == PG_DTYPE_F16 ? __half2float(__half{h}) : __bfloat162float(__nv_bfloat16{h});
-        }
-        w.values[i] = v;
-    }
+    HostTensor w(dt, count);
+    for (size_t i = 0; i < count; ++i) w.set(i, uni(rng));
     return w;
 }
 
@@ -98,7 +82,7 @@ void matmul_case(Env& e, int wdt, int m, int n, int k, int ldx, bool accumulate,
     for (float& v : x) v = uni(rng);
     for (float& v : o) v = uni(rng);
     for (float& v : b) v = 2.0f * uni(rng);
-    const Weights w = make_weights(wdt, size_t(n) * k, rng);
+    const HostTensor w = make_weights(wdt, size_t(n) * k, rng);
     void* xb = e.upload(x);
     void* wb = e.upload(w.bytes);
     void* ob = e.upload(o);
@@ -107,7 +91,7 @@ void matmul_case(Env& e, int wdt, int m, int n, int k, int ldx, bool accumulate,
     a.accumulate = accumulate ? 1 : 0;
     a.bias = bias ? static_cast<const float*>(bb) : nullptr;
     a.batch_invariant = invariant;
-    const std::string what = std::string("matmul f32 x, ") + w_name(wdt) + " w, m=" + std::to_string(m) +
+    const std::string what = std::string("matmul f32 x, ") + dt_name(wdt) + " w, m=" + std::to_string(m) +
                              " n=" + std::to_string(n) + " k=" + std::to_string(k) + " ldx=" + std::to_string(ldx) +
                              (accumulate ? " accumulate" : "") + (bias ? " bias" : "") +
                              (invariant != 0 ? " batch_invariant" : "");
@@ -126,7 +110,7 @@ void matmul_case(Env& e, int wdt, int m, int n, int k, int ldx, bool accumulate,
             double ref = (accumulate ? o[i] : 0.0) + (bias ? b[size_t(c)] : 0.0);
             double mag = std::fabs(ref);
             for (int p = 0; p < k; ++p) {
-                const double t = double(x[size_t(r) * ldx + p]) * w.values[size_t(c) * k + p];
+                const double t = double(x[size_t(r) * ldx + p]) * w.get(size_t(c) * k + p);
                 ref += t;
                 mag += std::fabs(t);
             }
@@ -144,7 +128,7 @@ void invariance_case(Env& e, int wdt, int n, int k, std::mt19937& rng) {
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
     std::vector<float> row(static_cast<size_t>(k));
     for (float& v : row) v = uni(rng);
-    const Weights w = make_weights(wdt, size_t(n) * k, rng);
+    const HostTensor w = make_weights(wdt, size_t(n) * k, rng);
     void* wb = e.upload(w.bytes);
     auto run = [&](int m, int ldx, int at) {
         std::vector<float> x(size_t(m) * ldx);
@@ -172,7 +156,7 @@ void invariance_case(Env& e, int wdt, int n, int k, std::mt19937& rng) {
             }
         }
     }
-    e.result(ok, std::string("matmul batch invariance, ") + w_name(wdt) + " w, n=" + std::to_string(n) + " k=" +
+    e.result(ok, std::string("matmul batch invariance, ") + dt_name(wdt) + " w, n=" + std::to_string(n) + " k=" +
                      std::to_string(k));
     e.api->free(e.ctx, wb);
 }
@@ -196,7 +180,7 @@ void rounding_case(Env& e, int wdt, std::mt19937& rng) {
             const uint16_t want = wdt == PG_DTYPE_F16 ? __float2half(v).x : __float2bfloat16(v).x;
             ok = ok && got[size_t(r) * k + c] == want;
         }
-    e.result(ok, std::string("matmul x rounded to ") + w_name(wdt));
+    e.result(ok, std::string("matmul x rounded to ") + dt_name(wdt));
     e.api->free(e.ctx, xb);
 }
 

@@ -17,6 +17,7 @@
 
 #include "gemm_tests.h"
 #include "paged.h"
+#include "host_tensor.h"
 #include "simt.h"
 
 namespace {
@@ -25,40 +26,11 @@ const pg_api* api = nullptr;
 pg_context* ctx = nullptr;
 int g_failures = 0, g_passes = 0;
 
-const char* dt_name(int dt) { return dt == PG_DTYPE_F32 ? "f32" : dt == PG_DTYPE_F16 ? "f16" : "bf16"; }
-size_t dt_size(int dt) { return dt == PG_DTYPE_F32 ? 4 : 2; }
-
 float round_to(int dt, float v) {
     if (dt == PG_DTYPE_F16) return __half2float(__float2half(v));
     if (dt == PG_DTYPE_BF16) return __bfloat162float(__float2bfloat16(v));
     return v;
 }
-
-// Host image of a device tensor of dtype dt.
-struct HostTensor {
-    int dt;
-    std::vector<unsigned char> bytes;
-    HostTensor(int dt_, size_t n) : dt(dt_), bytes(n * dt_size(dt_), 0xff) {}
-    size_t size() const { return bytes.size() / dt_size(dt); }
-    void set(size_t i, float v) {
-        if (dt == PG_DTYPE_F32) {
-            std::memcpy(&bytes[i * 4], &v, 4);
-        } else {
-            const uint16_t h = dt == PG_DTYPE_F16 ? __float2half(v).x : __float2bfloat16(v).x;
-            std::memcpy(&bytes[i * 2], &h, 2);
-        }
-    }
-    float get(size_t i) const {
-        if (dt == PG_DTYPE_F32) {
-            float v;
-            std::memcpy(&v, &bytes[i * 4], 4);
-            return v;
-        }
-        uint16_t h;
-        std::memcpy(&h, &bytes[i * 2], 2);
-        return dt == PG_DTYPE_F16 ? __half2float(__half{h}) : __bfloat162float(__nv_bfloat16{h});
-    }
-};
 
 void check(pg_status st, const char* what) {
     if (st != PG_OK) {
