@@ -22,7 +22,7 @@ internal sealed class CudaGraphRunner : IDisposable
     private readonly int _maxSeqLen;
     private readonly IReadOnlyList<int> _sizes;
     private readonly Dictionary<(int Size, bool Adapters), DeviceGraph> _graphs = [];
-    private readonly HashSet<int> _warm = []; // sizes that ran eagerly once (their scratch is sized)
+    private readonly HashSet<(int Size, bool Adapters)> _warm = []; // keys that ran eagerly once (their scratch is sized)
     private nint _inputs; // device address the graphs read the step's index arrays from
     private bool _unsupported; // no graphs on this backend, or a capture failed: every step eager
 
@@ -84,7 +84,7 @@ internal sealed class CudaGraphRunner : IDisposable
             return;
         }
 
-        if (_warm.Add(batch.NumSeqs))
+        if (_warm.Add(key))
         {
             _model.Forward(batch, cache); // first use: eager, with the graph's arguments
             return;
