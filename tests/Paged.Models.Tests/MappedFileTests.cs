@@ -1,15 +1,41 @@
 using System.Globalization;
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Paged.Models.Weights;
 
 namespace Paged.Models.Tests;
 
 /// <summary>
 /// A weight file's mapping is advised to huge pages and populated at open on Linux (<see cref="MappingAdvice"/>):
-/// checked against what the kernel reports for the mapping in /proc/self/smaps, not against the flags alone.
+/// checked against what the kernel reports for the mapping in /proc/self/smaps, not against the flags alone. And
+/// <see cref="PageCache.Evict"/> (make-model's written weights) leaves none of a file's pages cached (mincore).
 /// </summary>
 [TestClass]
-public sealed class MappedFileTests
+public sealed partial class MappedFileTests
 {
+    [TestMethod]
+    public void Evict_drops_a_just_written_file_from_the_page_cache()
+    {
+        if (!OperatingSystem.IsLinux())
+            Assert.Inconclusive("page-cache eviction is Linux only");
+        // Beside the test assembly, on the build disk: a tmpfs file (/tmp on some machines) cannot be dropped.
+        string path = Path.Combine(AppContext.BaseDirectory, $"paged-evict-{Guid.NewGuid():N}.bin");
+        var bytes = new byte[1 << 20];
+        new Random(3).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            Assert.AreEqual(256, ResidentPages(path), "a just-written file is in the page cache");
+            Assert.IsTrue(PageCache.Evict(path));
+            Assert.AreEqual(0, ResidentPages(path), "evicted: the next load reads it from disk");
+            CollectionAssert.AreEqual(bytes, File.ReadAllBytes(path), "the content is on disk");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [TestMethod]
     public void Mapping_is_advised_to_huge_pages_and_populated_at_open()
     {
@@ -41,6 +67,30 @@ public sealed class MappedFileTests
             File.Delete(path);
         }
     }
+
+    // How many of the file's 4 KB pages the page cache holds (mincore over a plain mapping, which faults nothing in).
+    private static unsafe int ResidentPages(string path)
+    {
+        using var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        using var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        try
+        {
+            long length = new FileInfo(path).Length;
+            var vec = new byte[(length + 4095) / 4096];
+            fixed (byte* v = vec)
+                Assert.AreEqual(0, Mincore((nint)p, (nuint)length, v), "mincore");
+            return vec.Count(b => (b & 1) != 0);
+        }
+        finally
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mincore")]
+    private static unsafe partial int Mincore(nint address, nuint length, byte* vec);
 
     // The VmFlags and Rss (kB) of the mapping that holds address, from /proc/self/smaps.
     private static (string[] Flags, long RssKb) Vma(nint address)
