@@ -6,7 +6,7 @@ using Paged.Models.Weights;
 namespace Paged.Models.Tests;
 
 /// <summary>
-/// A weight file's mapping is advised to huge pages and populated at open on Linux (<see cref="MappingAdvice"/>):
+/// A weight file's mapping is advised to huge pages and populated at open on Linux (<see cref="PageCache.AdviseMapping"/>):
 /// checked against what the kernel reports for the mapping in /proc/self/smaps, not against the flags alone. And
 /// <see cref="PageCache.Evict"/> (make-model's written weights) leaves none of a file's pages cached (mincore).
 /// </summary>

@@ -5,7 +5,7 @@ namespace Paged.Models.Weights;
 /// <summary>
 /// A whole file mapped read-only into memory. Tensors are views into it: nothing is copied until a model
 /// uploads them to a device. On Linux the mapping is advised to huge pages and populated at open
-/// (<see cref="MappingAdvice"/>).
+/// (<see cref="PageCache"/>).
 /// </summary>
 public sealed unsafe class MappedFile : IDisposable
 {
@@ -24,14 +24,14 @@ public sealed unsafe class MappedFile : IDisposable
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _pointer = p + _view.PointerOffset;
-        (HugePagesAdvised, Populated) = MappingAdvice.Apply((nint)p, length + _view.PointerOffset);
+        (HugePagesAdvised, Populated) = PageCache.AdviseMapping((nint)p, length + _view.PointerOffset);
     }
 
     public string Path { get; }
 
     public long Length { get; }
 
-    /// <summary>Whether the kernel took <c>MADV_HUGEPAGE</c> for the mapping (see <see cref="MappingAdvice"/>).</summary>
+    /// <summary>Whether the kernel took <c>MADV_HUGEPAGE</c> for the mapping (see <see cref="PageCache"/>).</summary>
     public bool HugePagesAdvised { get; }
 
     /// <summary>Whether the whole file was faulted into the mapping at open (<c>MADV_POPULATE_READ</c>).</summary>
